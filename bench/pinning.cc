@@ -1,0 +1,133 @@
+#include "bench/pinning.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "bench/process_guard.h"
+#include "bench/statistics.h"
+
+namespace interop {
+
+bool ParsePinPolicy(const std::string& text, PinPolicy* out) {
+  if (text == "auto") *out = PinPolicy::kAuto;
+  else if (text == "same") *out = PinPolicy::kSame;
+  else if (text == "split") *out = PinPolicy::kSplit;
+  else if (text == "none") *out = PinPolicy::kNone;
+  else return false;
+  return true;
+}
+
+void PinCurrentThread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) {
+    CPU_SET(cpu, &set);
+  } else {
+    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+  }
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+double SocketpairRoundTripP50(int parent_cpu, int child_cpu, int round_trips) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (!BecomeGuardedChild(parent)) _exit(1);
+    PinCurrentThread(child_cpu);
+    ::close(sv[0]);
+    char b[16];
+    while (::read(sv[1], b, sizeof b) == static_cast<ssize_t>(sizeof b)) {
+      if (::write(sv[1], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
+    }
+    _exit(0);
+  }
+  ::close(sv[1]);
+  if (child < 0) {
+    ::close(sv[0]);
+    return 0;
+  }
+  GuardProcessGroup(child);
+  PinCurrentThread(parent_cpu);
+  // A read on a socketpair with a 2 s timeout, so a stuck child cannot hang us.
+  timeval tv{2, 0};
+  ::setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::vector<double> samples;
+  samples.reserve(round_trips);
+  char b[16] = {};
+  const int warmup = round_trips / 10;
+  for (int i = 0; i < round_trips + warmup; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (::write(sv[0], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
+    if (::read(sv[0], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
+    const auto t1 = std::chrono::steady_clock::now();
+    if (i >= warmup) samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+  }
+  ::close(sv[0]);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  UnguardProcessGroup(child);
+  PinCurrentThread(-1);
+  return Summarize(samples).p50;
+}
+
+Pinning::Pinning(PinPolicy policy, int cores) : policy_(policy), cores_(cores) {
+  // With one core there is nothing to split.
+  if (cores_ < 2 && policy_ == PinPolicy::kSplit) policy_ = PinPolicy::kSame;
+}
+
+void Pinning::Calibrate() {
+  if (policy_ != PinPolicy::kAuto || cores_ < 2) return;
+  calibration_.same_core_p50_ns = SocketpairRoundTripP50(0, 0, 2000);
+  calibration_.split_cores_p50_ns = SocketpairRoundTripP50(0, 1, 2000);
+  calibration_.done = calibration_.same_core_p50_ns > 0 && calibration_.split_cores_p50_ns > 0;
+}
+
+Placement Pinning::For(WaitStyle wait) const {
+  if (wait == WaitStyle::kInProcess) {
+    // One process: pin it unless told not to, so it does not migrate mid-run.
+    return policy_ == PinPolicy::kNone ? Placement{-1, -1, "-"} : Placement{0, -1, "-"};
+  }
+  PinPolicy p = policy_;
+  if (p == PinPolicy::kAuto) {
+    if (cores_ < 2) {
+      p = PinPolicy::kSame;
+    } else if (wait == WaitStyle::kSpinning) {
+      p = PinPolicy::kSplit;  // never spin with both sides on one core
+    } else {
+      p = (calibration_.done && calibration_.split_cores_p50_ns < calibration_.same_core_p50_ns)
+              ? PinPolicy::kSplit : PinPolicy::kSame;
+    }
+  }
+  switch (p) {
+    case PinPolicy::kSame: return {0, 0, "same"};
+    case PinPolicy::kSplit: return {0, 1, "split"};
+    default: return {-1, -1, "none"};
+  }
+}
+
+std::string Pinning::Describe() const {
+  static const char* names[] = {"auto", "same", "split", "none"};
+  std::string s = std::string("--pin=") + names[static_cast<int>(policy_)] + " on " +
+                  std::to_string(cores_) + " core(s)";
+  if (calibration_.done) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "; calibration (socketpair round trip p50): same core %.1f us, split cores %.1f us"
+                  " -> blocking waits: %s, spinning waits: split",
+                  calibration_.same_core_p50_ns / 1000, calibration_.split_cores_p50_ns / 1000,
+                  For(WaitStyle::kBlocking).label.c_str());
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace interop

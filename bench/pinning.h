@@ -1,0 +1,58 @@
+// Where the harness and the peer run. On a VM a cross-core wake-up can cost
+// several times a same-core one, while a spinning wait needs two cores (on one
+// core the spinner holds the CPU until the scheduler tick). So --pin=auto
+// decides per wait style: spinning waits always get split cores; blocking
+// waits get whichever a short calibration at start measured cheaper here.
+#pragma once
+
+#include <string>
+
+#include "transports/registry.h"
+
+namespace interop {
+
+enum class PinPolicy { kAuto, kSame, kSplit, kNone };
+
+// Parses "auto|same|split|none"; false if unknown.
+bool ParsePinPolicy(const std::string& text, PinPolicy* out);
+
+struct Placement {
+  int harness_cpu = -1;  // -1: not pinned
+  int peer_cpu = -1;
+  std::string label;     // shown in every row: "same", "split", "none", "-"
+};
+
+struct PinCalibration {
+  bool done = false;
+  double same_core_p50_ns = 0;   // socketpair round trip, both on one core
+  double split_cores_p50_ns = 0; // the same across two cores
+};
+
+class Pinning {
+ public:
+  Pinning(PinPolicy policy, int cores);
+
+  // For auto: times a C++ socketpair ping-pong on one core and across two
+  // (~2000 round trips each). Does nothing for other policies or one core.
+  void Calibrate();
+
+  Placement For(WaitStyle wait) const;
+  // One line for the console and the JSON: the policy, the calibration, the choice.
+  std::string Describe() const;
+  const PinCalibration& calibration() const { return calibration_; }
+  PinPolicy policy() const { return policy_; }
+
+ private:
+  PinPolicy policy_;
+  int cores_;
+  PinCalibration calibration_;
+};
+
+// Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere.
+void PinCurrentThread(int cpu);
+
+// Median of round trips of a minimal C++ socketpair ping-pong with the child
+// on child_cpu and this thread on parent_cpu (-1: unpinned).
+double SocketpairRoundTripP50(int parent_cpu, int child_cpu, int round_trips);
+
+}  // namespace interop

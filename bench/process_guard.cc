@@ -1,0 +1,59 @@
+#include "bench/process_guard.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace interop {
+namespace {
+
+constexpr int kSlots = 64;
+std::atomic<pid_t> g_groups[kSlots];
+std::atomic<int> g_signal{0};
+
+void OnStopSignal(int sig) {
+  for (auto& slot : g_groups) {
+    const pid_t pgid = slot.load();
+    if (pgid > 0) ::kill(-pgid, SIGKILL);
+  }
+  if (g_signal.exchange(sig) != 0) _exit(128 + sig);  // second signal: stop now
+}
+
+}  // namespace
+
+void InstallProcessGuard() {
+  ::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR and notice
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+void GuardProcessGroup(pid_t pgid) {
+  for (auto& slot : g_groups) {
+    pid_t expected = 0;
+    if (slot.compare_exchange_strong(expected, pgid)) return;
+  }
+}
+
+void UnguardProcessGroup(pid_t pgid) {
+  for (auto& slot : g_groups) {
+    pid_t expected = pgid;
+    if (slot.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
+bool Interrupted() { return g_signal.load(std::memory_order_relaxed) != 0; }
+int InterruptExitCode() { return 128 + g_signal.load(); }
+
+bool BecomeGuardedChild(pid_t parent) {
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died between fork() and prctl(): then nobody would kill us.
+  return ::getppid() == parent;
+}
+
+}  // namespace interop

@@ -1,0 +1,31 @@
+// Makes sure no child of the harness outlives it, whatever way it ends.
+//  - Every child (peer or ffi row) is registered here while it lives.
+//  - SIGINT/SIGTERM/SIGHUP: the handler SIGKILLs every registered process
+//    group (async-signal-safe), which unblocks any call waiting on a peer, and
+//    sets a flag; the harness then unwinds normally, so RAII removes the temp
+//    dir and reaps the children. A second signal exits at once.
+//  - Harness killed outright (SIGKILL): children were started with
+//    PR_SET_PDEATHSIG, so the kernel kills them; the temp dir is removed by the
+//    next run (RemoveStaleTempDirs).
+#pragma once
+
+#include <sys/types.h>
+
+namespace interop {
+
+// Installs the handlers (and ignores SIGPIPE). Call once, early in main().
+void InstallProcessGuard();
+
+// Registers / unregisters a child's process group.
+void GuardProcessGroup(pid_t pgid);
+void UnguardProcessGroup(pid_t pgid);
+
+// True once SIGINT/SIGTERM/SIGHUP arrived; the exit status to use then.
+bool Interrupted();
+int InterruptExitCode();
+
+// In a freshly forked child: own process group, die with the parent.
+// Returns false if the parent is already gone.
+bool BecomeGuardedChild(pid_t parent);
+
+}  // namespace interop

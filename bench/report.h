@@ -1,0 +1,39 @@
+// Reporters: pure functions from row records (and the run's environment) to
+// text. Measuring, aggregating and exporting stay three separate steps.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/row_result.h"
+
+namespace interop {
+
+inline constexpr int kResultsSchemaVersion = 1;
+
+// A whole run: the environment it ran in and its rows, in report order.
+struct Report {
+  nlohmann::ordered_json environment;
+  std::vector<RowResult> rows;
+};
+
+nlohmann::ordered_json RowToJson(const RowResult& row);
+RowResult RowFromJson(const nlohmann::json& j);  // throws nlohmann::json::exception
+
+// A duration with a unit that fits: "812 ns", "10.5 µs", "3.20 ms", "1.23 s".
+std::string FormatNs(double ns);
+// A rate: "95.3 k/s", "1.20 M/s".
+std::string FormatRate(double per_s);
+
+std::string RenderConsole(const Report& report);
+std::string RenderMarkdown(const Report& report);
+std::string RenderCsv(const Report& report);
+// results.json: schema version, environment, one record per row.
+std::string RenderJson(const Report& report);
+// Google Benchmark's own JSON format, one entry per repetition of each row.
+std::string RenderGbenchJson(const Report& report);
+// Reads a results.json back (for compare). Throws std::runtime_error.
+Report ParseResultsJson(const std::string& text);
+
+}  // namespace interop

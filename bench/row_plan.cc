@@ -1,0 +1,86 @@
+#include "bench/row_plan.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace interop {
+namespace {
+
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<const TransportSpec*> SelectTransports(const std::string& list) {
+  std::vector<const TransportSpec*> out;
+  const auto names = SplitList(list);
+  if (names.empty()) throw UsageError("--transport needs a name; valid: all, " + TransportNames());
+  for (const auto& name : names) {
+    if (name == "all") {
+      out.clear();
+      for (const auto& t : Transports()) out.push_back(&t);
+      return out;
+    }
+    const TransportSpec* t = FindTransport(name);
+    if (!t) throw UsageError("unknown transport '" + name + "'; valid: all, " + TransportNames());
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  }
+  // Report order is spectrum order, whatever order they were named in.
+  std::sort(out.begin(), out.end());  // the registry is one vector: address order is table order
+  return out;
+}
+
+std::vector<PeerKind> SelectPeers(const std::string& list) {
+  std::vector<PeerKind> out;
+  const auto names = SplitList(list);
+  if (names.empty()) throw UsageError("--peer needs a name; valid: all, cpp, python, ruby");
+  for (const auto& name : names) {
+    if (name == "all") return {std::begin(kAllPeers), std::end(kAllPeers)};
+    bool found = false;
+    for (PeerKind p : kAllPeers) {
+      if (PeerName(p) == name) {
+        if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+        found = true;
+      }
+    }
+    if (!found) throw UsageError("unknown peer '" + name + "'; valid: all, cpp, python, ruby");
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
+                              const std::vector<PeerKind>& peers, const std::string& codec) {
+  std::vector<RowSpec> rows;
+  for (const TransportSpec* t : transports) {
+    for (PeerKind p : peers) rows.push_back({t, p, codec, false});
+  }
+  return rows;
+}
+
+std::string RenderTransportList() {
+  std::string out = "tier  transport  codec  peer    can run here\n";
+  for (const auto& t : Transports()) {
+    for (PeerKind p : kAllPeers) {
+      const std::string why = PeerUnavailableReason(p, t);
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "%-5s %-10s %-6s %-7s ", std::string(t.tier).c_str(),
+                    std::string(t.name).c_str(), std::string(t.default_codec).c_str(),
+                    std::string(PeerName(p)).c_str());
+      out += buf + (why.empty() ? std::string("yes") : "no: " + why) + "\n";
+    }
+  }
+  out += "\n";
+  for (const auto& t : Transports()) {
+    out += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";
+  }
+  return out;
+}
+
+}  // namespace interop

@@ -1,0 +1,45 @@
+#include "bench/statistics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace interop {
+
+double NearestRank(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const double rank = std::ceil(p / 100.0 * static_cast<double>(sorted.size()));
+  const std::size_t index = rank < 1 ? 0 : static_cast<std::size_t>(rank) - 1;
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+Summary Summarize(std::vector<double> samples) {
+  Summary s;
+  s.count = samples.size();
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(s.count);
+  s.min = samples.front();
+  s.p50 = NearestRank(samples, 50);
+  s.p90 = NearestRank(samples, 90);
+  s.p99 = NearestRank(samples, 99);
+  s.p999 = NearestRank(samples, 99.9);
+  s.max = samples.back();
+  return s;
+}
+
+double MedianSpread(const std::vector<double>& samples, std::size_t parts) {
+  if (parts < 2 || samples.size() < parts * 10) return 0;
+  std::vector<double> medians;
+  const std::size_t per = samples.size() / parts;
+  for (std::size_t k = 0; k < parts; ++k) {
+    std::vector<double> slice(samples.begin() + k * per, samples.begin() + (k + 1) * per);
+    std::sort(slice.begin(), slice.end());
+    medians.push_back(NearestRank(slice, 50));
+  }
+  std::sort(medians.begin(), medians.end());
+  const double mid = NearestRank(medians, 50);
+  return mid > 0 ? (medians.back() - medians.front()) / mid : 0;
+}
+
+}  // namespace interop

@@ -1,0 +1,33 @@
+// Exact order statistics of the kept per-call samples (no histograms, no
+// interpolation): a percentile is a sample that was actually measured.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace interop {
+
+struct Summary {
+  std::size_t count = 0;
+  double mean = 0;
+  double min = 0;
+  double p50 = 0;
+  double p90 = 0;
+  double p99 = 0;
+  double p999 = 0;
+  double max = 0;
+};
+
+// Nearest-rank percentile of sorted samples: the smallest sample with at least
+// p% of the samples at or below it. p in (0, 100]. Empty input gives 0.
+double NearestRank(const std::vector<double>& sorted, double p);
+
+// Sorts a copy of the samples and summarises them.
+Summary Summarize(std::vector<double> samples);
+
+// Relative spread (max - min) / median of the medians of `parts` consecutive
+// slices of the samples (in the order taken). A high value means the figure
+// moved during the run; reports flag such rows as unstable.
+double MedianSpread(const std::vector<double>& samples, std::size_t parts);
+
+}  // namespace interop

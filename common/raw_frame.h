@@ -1,0 +1,78 @@
+// Encoder and bounded decoder for the raw binary frame (schemas/raw_frame.md).
+// Used by the harness transports and the C++ peer; nothing here does I/O.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace interop::raw {
+
+inline constexpr uint32_t kMagic = 0x46505349;  // "ISPF" little-endian
+inline constexpr uint8_t kVersion = 1;
+inline constexpr std::size_t kHeaderSize = 24;
+inline constexpr uint32_t kMaxPayload = 1052672;  // 1 MiB + 4 KiB
+inline constexpr uint32_t kMaxFeatures = 131072;
+inline constexpr uint32_t kMaxModelBytes = 1024;
+inline constexpr uint32_t kMaxErrorBytes = 1024;
+
+enum class Kind : uint8_t {
+  kAddRequest = 1,
+  kScoreRequest = 2,
+  kAddReply = 0x81,
+  kScoreReply = 0x82,
+  kError = 0xFF,
+};
+
+struct Header {
+  Kind kind;
+  uint64_t id;
+  uint32_t payload_len;
+};
+
+// Why a header was refused; kOk means the payload may be read.
+enum class HeaderStatus { kOk, kBadMagicOrVersion, kTooLong };
+
+// The host is little-endian (x86-64/aarch64 Linux); a static_assert in
+// raw_frame.cc makes a big-endian build fail loudly instead of misreading.
+template <typename T>
+inline T Load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T>
+inline void Store(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+void EncodeHeader(uint8_t* out, Kind kind, uint64_t id, uint32_t payload_len);
+HeaderStatus DecodeHeader(const uint8_t* in, Header* out);
+
+// Encoders append one whole frame to `out` (cleared first) and return its size.
+std::size_t EncodeAddRequest(std::vector<uint8_t>& out, uint64_t id, int64_t x, int64_t y);
+std::size_t EncodeScoreRequest(std::vector<uint8_t>& out, uint64_t id,
+                               std::span<const double> features, std::string_view model);
+std::size_t EncodeAddReply(std::vector<uint8_t>& out, uint64_t id, int64_t result);
+std::size_t EncodeScoreReply(std::vector<uint8_t>& out, uint64_t id, double score,
+                             std::string_view label);
+std::size_t EncodeError(std::vector<uint8_t>& out, uint64_t id, std::string_view message);
+
+// Payload views; each returns an error message, empty when the payload is valid.
+struct ScoreRequestView {
+  std::span<const uint8_t> features_le;  // n * 8 bytes, little-endian doubles
+  std::string_view model;
+  uint32_t n;
+};
+std::string ParseAddRequest(std::span<const uint8_t> payload, int64_t* x, int64_t* y);
+std::string ParseScoreRequest(std::span<const uint8_t> payload, ScoreRequestView* out);
+std::string ParseAddReply(std::span<const uint8_t> payload, int64_t* result);
+std::string ParseScoreReply(std::span<const uint8_t> payload, double* score,
+                            std::string_view* label);
+
+bool IsValidUtf8(std::string_view s);
+
+}  // namespace interop::raw

@@ -1,0 +1,72 @@
+// The native floor peer: same command line and READY handshake as
+// peers/python/peer.py and peers/ruby/peer.rb (peers/README.md).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "transports/peer_options.h"
+#include "transports/pipe/pipe_server.h"
+#include "transports/tcp/tcp_server.h"
+#include "transports/unix/unix_server.h"
+
+namespace {
+
+struct Server {
+  std::string_view transport;
+  std::string_view default_codec;
+  int (*serve)(const interop::PeerOptions&);
+};
+
+// One line per transport the C++ peer serves.
+constexpr Server kServers[] = {
+    {"unix", "raw", interop::ServeUnixSocket},
+    {"tcp", "raw", interop::ServeTcp},
+    {"pipe", "raw", interop::ServeStdioPipe},
+};
+
+int Usage(const char* why) {
+  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo]\n"
+               "transports:", why);
+  for (const auto& s : kServers) std::fprintf(stderr, " %.*s", int(s.transport.size()), s.transport.data());
+  std::fprintf(stderr, "\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // a vanished client is EPIPE on write, not death
+  interop::PeerOptions options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&](std::string_view key, std::string* out) {
+      if (arg.rfind(key, 0) != 0) return false;
+      *out = std::string(arg.substr(key.size()));
+      return true;
+    };
+    if (value("--transport=", &options.transport) || value("--address=", &options.address) ||
+        value("--codec=", &options.codec)) {
+      continue;
+    }
+    if (arg == "--echo") {
+      options.echo = true;
+    } else if (arg == "--help" || arg == "-h") {
+      Usage("the native C++ peer");
+      return 0;
+    } else {
+      return Usage(("unknown option " + std::string(arg)).c_str());
+    }
+  }
+  for (const auto& s : kServers) {
+    if (s.transport != options.transport) continue;
+    if (options.codec.empty()) options.codec = s.default_codec;
+    if (options.codec != s.default_codec) {
+      return Usage(("transport " + options.transport + " does not support codec " + options.codec).c_str());
+    }
+    return s.serve(options);
+  }
+  return Usage(("unknown transport '" + options.transport + "'").c_str());
+}

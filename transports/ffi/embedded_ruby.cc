@@ -1,0 +1,124 @@
+// CRuby embedded through libruby, calling peers/ruby/workload.rb.
+// Ruby may only be called from the thread that started it; the runner calls
+// a transport from one thread only, and the ffi rows run in their own child.
+#include <ruby.h>
+#include <signal.h>
+
+#include <cstring>
+
+#include "common/paths.h"
+#include "transports/ffi/embedded.h"
+
+namespace interop {
+namespace {
+
+struct AddArgs {
+  VALUE module;
+  int64_t x, y;
+  int64_t result;
+};
+
+struct ScoreArgs {
+  VALUE module;
+  const Request* request;
+  double score;
+  std::string* label;
+};
+
+ID g_add_id, g_score_id;
+
+VALUE CallAdd(VALUE arg) {
+  auto* a = reinterpret_cast<AddArgs*>(arg);
+  VALUE r = rb_funcall(a->module, g_add_id, 2, LL2NUM(a->x), LL2NUM(a->y));
+  a->result = NUM2LL(r);  // raises (inside rb_protect) if out of int64 range
+  return Qnil;
+}
+
+VALUE CallScore(VALUE arg) {
+  auto* a = reinterpret_cast<ScoreArgs*>(arg);
+  const auto& f = a->request->features;
+  // Building the Array of Floats is part of what crossing into Ruby costs.
+  VALUE features = rb_ary_new_capa(static_cast<long>(f.size()));
+  for (double v : f) rb_ary_push(features, DBL2NUM(v));
+  VALUE model = rb_utf8_str_new(a->request->model.data(), static_cast<long>(a->request->model.size()));
+  VALUE r = rb_funcall(a->module, g_score_id, 2, features, model);
+  Check_Type(r, T_ARRAY);
+  if (RARRAY_LEN(r) != 2) rb_raise(rb_eTypeError, "Workload.score must return [score, label]");
+  a->score = NUM2DBL(RARRAY_AREF(r, 0));
+  VALUE label = RARRAY_AREF(r, 1);
+  StringValue(label);
+  a->label->assign(RSTRING_PTR(label), static_cast<std::size_t>(RSTRING_LEN(label)));
+  return Qnil;
+}
+
+VALUE RequireFile(VALUE path) { return rb_require_string(path); }
+
+VALUE DescribeError(VALUE err) { return rb_funcall(err, rb_intern("full_message"), 0); }
+
+// The pending Ruby exception as text; clears it.
+std::string TakeRubyError() {
+  VALUE err = rb_errinfo();
+  rb_set_errinfo(Qnil);
+  int state = 0;
+  VALUE msg = rb_protect(DescribeError, err, &state);
+  if (state || !RB_TYPE_P(msg, T_STRING)) return "ruby raised an exception";
+  return std::string(RSTRING_PTR(msg), static_cast<std::size_t>(RSTRING_LEN(msg)));
+}
+
+VALUE g_workload = Qnil;
+
+void StartRubyOnce() {
+  static bool started = false;
+  if (started) return;
+  void* base = RecordedStackBase();
+  if (!base) throw TransportError("embedded Ruby needs main() to call RecordStackBase()");
+  ruby_init_stack(static_cast<VALUE*>(base));
+  if (ruby_setup() != 0) throw TransportError("ruby_setup() failed");
+  // Without ruby_options, RubyGems and the prelude are not loaded: Debian's
+  // ruby-* gems cannot be required and even core methods written in Ruby fail.
+  static char arg0[] = "ruby", arg1[] = "-e", arg2[] = "";
+  static char* argv[] = {arg0, arg1, arg2};
+  ruby_options(3, argv);
+  // Ruby installed its own handlers; the harness's parent decides about signals.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGPIPE, SIG_IGN);
+  started = true;
+
+  const std::string path = SourceDir() + "/peers/ruby/workload.rb";
+  int state = 0;
+  rb_protect(RequireFile, rb_str_new_cstr(path.c_str()), &state);
+  if (state) throw TransportError("requiring " + path + ": " + TakeRubyError());
+  g_workload = rb_const_get(rb_cObject, rb_intern("Workload"));
+  rb_gc_register_address(&g_workload);
+  g_add_id = rb_intern("add");
+  g_score_id = rb_intern("score");
+}
+
+class EmbeddedRubyClient final : public Transport {
+ public:
+  void Open(const PeerEndpoint&) override { StartRubyOnce(); }
+
+  void Call(const Request& r, Reply& reply) override {
+    reply.id = r.id;
+    int state = 0;
+    if (r.op == Op::kAdd) {
+      AddArgs a{g_workload, r.x, r.y, 0};
+      rb_protect(CallAdd, reinterpret_cast<VALUE>(&a), &state);
+      reply.result = a.result;
+    } else {
+      ScoreArgs a{g_workload, &r, 0, &reply.label};
+      rb_protect(CallScore, reinterpret_cast<VALUE>(&a), &state);
+      reply.score = a.score;
+    }
+    if (state) reply.error = "ruby: " + TakeRubyError();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> MakeEmbeddedRubyClient() {
+  return std::make_unique<EmbeddedRubyClient>();
+}
+
+}  // namespace interop

@@ -1,0 +1,40 @@
+#include "transports/pipe/pipe_client.h"
+
+#include "transports/raw_stream/raw_stream_client.h"
+
+namespace interop {
+namespace {
+
+class StdioPipeClient final : public RawStreamClient {
+ public:
+  void Open(const PeerEndpoint& peer) override {
+    if (peer.to_peer_fd < 0 || peer.from_peer_fd < 0) {
+      throw TransportError("pipe transport needs the peer's stdin and stdout");
+    }
+    // The pipes belong to the peer process: closing them is its lifecycle's job.
+    Attach(peer.from_peer_fd, peer.to_peer_fd, /*owns_fds=*/false);
+  }
+};
+
+}  // namespace
+
+TransportSpec PipeTransport() {
+  return {
+      .name = "pipe",
+      .tier = "4",
+      .default_codec = "raw",
+      .summary = "the peer's stdin/stdout as a parent/child pipe, raw binary frames",
+      .wait_style = WaitStyle::kBlocking,
+      .peer_uses_stdio = true,
+      .listen_address = [](const std::string&, std::string_view) { return std::string("-"); },
+      .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
+        return std::make_unique<StdioPipeClient>();
+      },
+      .connect_raw = [](const PeerEndpoint& peer, int* read_fd, int* write_fd) {
+        *read_fd = peer.from_peer_fd;
+        *write_fd = peer.to_peer_fd;
+      },
+  };
+}
+
+}  // namespace interop

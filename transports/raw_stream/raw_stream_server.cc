@@ -1,0 +1,123 @@
+#include "transports/raw_stream/raw_stream_server.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "common/fd_io.h"
+#include "common/frame_reader.h"
+#include "common/raw_frame.h"
+#include "common/workload.h"
+
+namespace interop {
+namespace {
+
+void LogBadInput(uint64_t id, const std::string& why) {
+  std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n",
+               static_cast<unsigned long long>(id), why.c_str());
+}
+
+}  // namespace
+
+bool ServeRawStream(int in_fd, int out_fd, bool echo) {
+  FrameReader reader(in_fd);
+  std::vector<uint8_t> out;
+  std::vector<double> features;  // aligned copy of the request's doubles
+  for (;;) {
+    using S = FrameReader::Status;
+    const S status = reader.Next();
+    if (status == S::kEof) return true;
+    if (status == S::kEofMidFrame || status == S::kIoError) return false;
+    if (status == S::kBadMagic) {
+      LogBadInput(0, "bad magic or version; closing the stream");
+      raw::EncodeError(out, 0, "bad magic or version");
+      WriteFull(out_fd, out.data(), out.size());
+      return false;
+    }
+    const raw::Header& h = reader.header();
+    if (status == S::kTooLong) {
+      LogBadInput(h.id, "payload_len above the bound; closing the stream");
+      raw::EncodeError(out, h.id, "payload_len exceeds 1052672");
+      WriteFull(out_fd, out.data(), out.size());
+      return false;
+    }
+    if (echo) {
+      const auto frame = reader.frame();
+      if (!WriteFull(out_fd, frame.data(), frame.size())) return false;
+      continue;
+    }
+    std::string err;
+    switch (h.kind) {
+      case raw::Kind::kAddRequest: {
+        int64_t x, y;
+        err = raw::ParseAddRequest(reader.payload(), &x, &y);
+        if (err.empty()) raw::EncodeAddReply(out, h.id, Add(x, y));
+        break;
+      }
+      case raw::Kind::kScoreRequest: {
+        raw::ScoreRequestView req;
+        err = raw::ParseScoreRequest(reader.payload(), &req);
+        if (err.empty()) {
+          features.resize(req.n);
+          if (req.n) std::memcpy(features.data(), req.features_le.data(), req.features_le.size());
+          const ScoreResult r = Score(features);
+          raw::EncodeScoreReply(out, h.id, r.score, r.label);
+        }
+        break;
+      }
+      default:
+        err = "unknown request kind";
+    }
+    if (!err.empty()) {
+      LogBadInput(h.id, err);
+      raw::EncodeError(out, h.id, err);
+    }
+    if (!WriteFull(out_fd, out.data(), out.size())) return false;
+  }
+}
+
+void AnnounceReady(const std::string& address) {
+  std::printf("READY %s\n", address.c_str());
+  std::fflush(stdout);
+}
+
+int ServeConnections(int listen_fd, const std::string& ready_address, bool echo) {
+  // Block the stop signals in every thread and take them from a signalfd, so
+  // the accept loop can wait for "a connection or a stop" in one poll.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  int sig_fd = ::signalfd(-1, &stop, SFD_CLOEXEC);
+  AnnounceReady(ready_address);
+  for (;;) {
+    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {sig_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {  // no timeout: the harness stops us with a signal
+      if (errno == EINTR) continue;
+      std::perror("cpp peer: poll");
+      return 1;
+    }
+    if (fds[1].revents) break;
+    if (!(fds[0].revents & POLLIN)) continue;
+    const int conn = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    std::thread([conn, echo] {
+      ServeRawStream(conn, conn, echo);
+      ::close(conn);
+    }).detach();
+  }
+  ::close(sig_fd);
+  return 0;
+}
+
+}  // namespace interop

@@ -1,0 +1,45 @@
+#include "transports/registry.h"
+
+#include "transports/ffi/ffi_client.h"
+#include "transports/pipe/pipe_client.h"
+#include "transports/tcp/tcp_client.h"
+#include "transports/unix/unix_client.h"
+
+namespace interop {
+
+std::string_view PeerName(PeerKind peer) {
+  switch (peer) {
+    case PeerKind::kCpp: return "cpp";
+    case PeerKind::kPython: return "python";
+    case PeerKind::kRuby: return "ruby";
+  }
+  return "?";
+}
+
+const std::vector<TransportSpec>& Transports() {
+  static const std::vector<TransportSpec> table = {
+      FfiTransport(),
+      UnixSocketTransport(),
+      PipeTransport(),
+      TcpTransport(),
+  };
+  return table;
+}
+
+const TransportSpec* FindTransport(std::string_view name) {
+  for (const auto& t : Transports()) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::string TransportNames() {
+  std::string out;
+  for (const auto& t : Transports()) {
+    if (!out.empty()) out += ", ";
+    out += t.name;
+  }
+  return out;
+}
+
+}  // namespace interop

@@ -1,0 +1,71 @@
+// The one interface every mechanism implements on the harness side. A transport
+// only moves a request to the peer and a reply back: it never reads the clock,
+// never validates, never formats output (the runner in bench/ owns all that).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace interop {
+
+enum class Op : uint8_t { kAdd, kScore };
+
+struct Request {
+  uint64_t id = 0;
+  Op op = Op::kAdd;
+  int64_t x = 0;                      // add
+  int64_t y = 0;                      // add
+  std::span<const double> features;   // score
+  std::string_view model;             // score
+};
+
+struct Reply {
+  uint64_t id = 0;
+  int64_t result = 0;   // add
+  double score = 0;     // score
+  std::string label;    // score
+  std::string error;    // non-empty: the peer answered with an error, or the reply was not understood
+};
+
+// How a started peer is reached: the address it printed after READY and, for
+// transports that talk over the peer's own stdin/stdout, those pipes.
+struct PeerEndpoint {
+  std::string address;
+  int to_peer_fd = -1;    // the peer's stdin
+  int from_peer_fd = -1;  // the peer's stdout, positioned after the READY line
+};
+
+// Thrown when no reply can be had at all: the peer is gone, the stream is out
+// of step, a connect failed. A reply that arrives but is wrong is not thrown:
+// it is returned (Reply::error, or wrong id/value) and counted by the runner.
+class TransportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // Connects to a ready peer (in-process transports start their runtime here).
+  virtual void Open(const PeerEndpoint& peer) = 0;
+
+  // One request, one reply, nothing else in flight.
+  virtual void Call(const Request& request, Reply& reply) = 0;
+
+  // Sends every request before reading any reply, so requests.size() calls are
+  // in flight at once; replies land in request order. The default runs them
+  // one by one, for mechanisms that cannot overlap calls.
+  virtual void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) {
+    for (std::size_t i = 0; i < requests.size(); ++i) Call(requests[i], replies[i]);
+  }
+
+  // Closes the connection; stopping the peer process is the harness's job.
+  virtual void Close() {}
+};
+
+}  // namespace interop

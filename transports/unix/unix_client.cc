@@ -1,0 +1,62 @@
+#include "transports/unix/unix_client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/fd_io.h"
+#include "transports/raw_stream/raw_stream_client.h"
+
+namespace interop {
+namespace {
+
+int ConnectUnixSocket(const PeerEndpoint& peer) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (peer.address.size() >= sizeof addr.sun_path) {
+      throw TransportError("unix socket path too long: " + peer.address);
+    }
+    std::memcpy(addr.sun_path, peer.address.c_str(), peer.address.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw TransportError(ErrnoMessage("socket(AF_UNIX)"));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      const std::string msg = ErrnoMessage("connect to " + peer.address);
+      CloseFd(fd);
+      throw TransportError(msg);
+    }
+    return fd;
+}
+
+class UnixSocketClient final : public RawStreamClient {
+ public:
+  void Open(const PeerEndpoint& peer) override {
+    const int fd = ConnectUnixSocket(peer);
+    Attach(fd, fd, /*owns_fds=*/true);
+  }
+};
+
+}  // namespace
+
+TransportSpec UnixSocketTransport() {
+  return {
+      .name = "unix",
+      .tier = "4",
+      .default_codec = "raw",
+      .summary = "Unix domain stream socket, raw binary frames",
+      .wait_style = WaitStyle::kBlocking,
+      .peer_uses_stdio = false,
+      .listen_address = [](const std::string& run_dir, std::string_view peer) {
+        return run_dir + "/" + std::string(peer) + "-unix.sock";
+      },
+      .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
+        return std::make_unique<UnixSocketClient>();
+      },
+      .connect_raw = [](const PeerEndpoint& peer, int* read_fd, int* write_fd) {
+        *read_fd = *write_fd = ConnectUnixSocket(peer);
+      },
+  };
+}
+
+}  // namespace interop
