@@ -59,7 +59,7 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
                               const std::vector<PeerKind>& peers, const std::string& codec) {
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
-    for (PeerKind p : peers) rows.push_back({t, p, codec, false});
+    for (PeerKind p : peers) rows.push_back({t, p, codec, false, {}});
   }
   return rows;
 }

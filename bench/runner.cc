@@ -551,6 +551,7 @@ std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const s
   argv.push_back("--address=" + address);
   if (!spec.codec.empty()) argv.push_back("--codec=" + spec.codec);
   if (spec.echo) argv.push_back("--echo");
+  argv.insert(argv.end(), spec.extra_peer_args.begin(), spec.extra_peer_args.end());
   return argv;
 }
 

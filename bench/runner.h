@@ -33,6 +33,7 @@ struct RowSpec {
   PeerKind peer = PeerKind::kCpp;
   std::string codec;    // empty: the transport's default
   bool echo = false;    // baseline: the peer echoes frames (no decode, no workload)
+  std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
 };
 
 struct RunContext {

@@ -9,6 +9,7 @@
 
 #include "transports/peer_options.h"
 #include "transports/pipe/pipe_server.h"
+#include "transports/raw_stream/raw_stream_server.h"
 #include "transports/tcp/tcp_server.h"
 #include "transports/unix/unix_server.h"
 
@@ -28,7 +29,7 @@ constexpr Server kServers[] = {
 };
 
 int Usage(const char* why) {
-  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo]\n"
+  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo] [--fault=MODE]\n"
                "transports:", why);
   for (const auto& s : kServers) std::fprintf(stderr, " %.*s", int(s.transport.size()), s.transport.data());
   std::fprintf(stderr, "\n");
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
       return true;
     };
     if (value("--transport=", &options.transport) || value("--address=", &options.address) ||
-        value("--codec=", &options.codec)) {
+        value("--codec=", &options.codec) || value("--fault=", &options.fault)) {
       continue;
     }
     if (arg == "--echo") {
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
       return Usage(("unknown option " + std::string(arg)).c_str());
     }
   }
+  if (const std::string bad = interop::ValidateFault(options.fault); !bad.empty()) return Usage(bad.c_str());
   for (const auto& s : kServers) {
     if (s.transport != options.transport) continue;
     if (options.codec.empty()) options.codec = s.default_codec;

@@ -7,8 +7,8 @@
 namespace interop {
 
 int ServeStdioPipe(const PeerOptions& options) {
-  AnnounceReady("-");
-  return ServeRawStream(STDIN_FILENO, STDOUT_FILENO, options.echo) ? 0 : 3;
+  AnnounceReady("-", options);
+  return ServeRawStream(STDIN_FILENO, STDOUT_FILENO, options) ? 0 : 3;
 }
 
 }  // namespace interop

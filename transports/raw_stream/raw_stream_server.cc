@@ -1,6 +1,8 @@
 #include "transports/raw_stream/raw_stream_server.h"
 
 #include <poll.h>
+#include <atomic>
+#include <cstdlib>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -21,6 +23,47 @@
 namespace interop {
 namespace {
 
+// Requests answered so far by this process (all connections), for --fault.
+std::atomic<uint64_t> g_requests{0};
+
+uint64_t FaultCount(const std::string& fault, const char* prefix) {
+  return fault.rfind(prefix, 0) == 0 ? std::stoull(fault.substr(std::strlen(prefix))) : UINT64_MAX;
+}
+
+void SleepForever() {
+  for (;;) ::pause();
+}
+
+// Applies --fault to a reply about to be sent (tests of the harness only).
+void InjectFault(const PeerOptions& o, std::vector<uint8_t>& reply) {
+  if (o.fault.empty()) return;
+  const uint64_t n = g_requests.fetch_add(1) + 1;
+  if (n > FaultCount(o.fault, "crash-after=")) {
+    std::fprintf(stderr, "cpp peer: --fault=%s: crashing on request %llu\n", o.fault.c_str(),
+                 static_cast<unsigned long long>(n));
+    std::abort();
+  }
+  if (n > FaultCount(o.fault, "hang-after=")) SleepForever();
+  if (n % 5 != 0 || reply.size() < raw::kHeaderSize + 8) return;
+  if (o.fault == "wrong-id") raw::Store<uint64_t>(reply.data() + 8, raw::Load<uint64_t>(reply.data() + 8) + 1);
+  if (o.fault == "wrong-value") reply[raw::kHeaderSize] ^= 1;  // low bit of result / score
+}
+
+}  // namespace
+
+std::string ValidateFault(const std::string& fault) {
+  if (fault.empty() || fault == "no-ready" || fault == "wrong-value" || fault == "wrong-id") return {};
+  for (const char* prefix : {"crash-after=", "hang-after="}) {
+    if (fault.rfind(prefix, 0) == 0) {
+      const std::string n = fault.substr(std::strlen(prefix));
+      if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) return {};
+    }
+  }
+  return "unknown --fault '" + fault + "'; valid: no-ready, wrong-value, wrong-id, crash-after=N, hang-after=N";
+}
+
+namespace {
+
 void LogBadInput(uint64_t id, const std::string& why) {
   std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n",
                static_cast<unsigned long long>(id), why.c_str());
@@ -28,7 +71,8 @@ void LogBadInput(uint64_t id, const std::string& why) {
 
 }  // namespace
 
-bool ServeRawStream(int in_fd, int out_fd, bool echo) {
+bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
+  const bool echo = options.echo;
   FrameReader reader(in_fd);
   std::vector<uint8_t> out;
   std::vector<double> features;  // aligned copy of the request's doubles
@@ -81,16 +125,18 @@ bool ServeRawStream(int in_fd, int out_fd, bool echo) {
       LogBadInput(h.id, err);
       raw::EncodeError(out, h.id, err);
     }
+    InjectFault(options, out);
     if (!WriteFull(out_fd, out.data(), out.size())) return false;
   }
 }
 
-void AnnounceReady(const std::string& address) {
+void AnnounceReady(const std::string& address, const PeerOptions& options) {
+  if (options.fault == "no-ready") SleepForever();
   std::printf("READY %s\n", address.c_str());
   std::fflush(stdout);
 }
 
-int ServeConnections(int listen_fd, const std::string& ready_address, bool echo) {
+int ServeConnections(int listen_fd, const std::string& ready_address, const PeerOptions& options) {
   // Block the stop signals in every thread and take them from a signalfd, so
   // the accept loop can wait for "a connection or a stop" in one poll.
   sigset_t stop;
@@ -99,7 +145,7 @@ int ServeConnections(int listen_fd, const std::string& ready_address, bool echo)
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   int sig_fd = ::signalfd(-1, &stop, SFD_CLOEXEC);
-  AnnounceReady(ready_address);
+  AnnounceReady(ready_address, options);
   for (;;) {
     pollfd fds[2] = {{listen_fd, POLLIN, 0}, {sig_fd, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {  // no timeout: the harness stops us with a signal
@@ -111,8 +157,8 @@ int ServeConnections(int listen_fd, const std::string& ready_address, bool echo)
     if (!(fds[0].revents & POLLIN)) continue;
     const int conn = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) continue;
-    std::thread([conn, echo] {
-      ServeRawStream(conn, conn, echo);
+    std::thread([conn, &options] {
+      ServeRawStream(conn, conn, options);
       ::close(conn);
     }).detach();
   }

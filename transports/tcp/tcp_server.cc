@@ -42,7 +42,7 @@ int ServeTcp(const PeerOptions& options) {
   }
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int rc = ServeConnections(fd, host + ":" + std::to_string(ntohs(addr.sin_port)), options.echo);
+  const int rc = ServeConnections(fd, host + ":" + std::to_string(ntohs(addr.sin_port)), options);
   ::close(fd);
   return rc;
 }

@@ -28,7 +28,7 @@ int ServeUnixSocket(const PeerOptions& options) {
     std::perror(("cpp peer: cannot listen on " + options.address).c_str());
     return 1;
   }
-  const int rc = ServeConnections(fd, options.address, options.echo);
+  const int rc = ServeConnections(fd, options.address, options);
   ::close(fd);
   ::unlink(options.address.c_str());
   return rc;

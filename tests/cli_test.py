@@ -1,0 +1,219 @@
+"""bench end to end, as a user runs it: exit codes, error messages, output
+files, a peer killed mid-run, Ctrl-C, and nothing left behind.
+
+Usage: /usr/bin/python3 tests/cli_test.py path/to/bench   (ctest runs it)
+"""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BENCH = None
+FOUR_TIERS = "--transport=ffi,unix,pipe,tcp"
+
+
+def our_peer_pids():
+    """Pids of any running peer process of this project (any language)."""
+    pids = set()
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"cpp_peer" in cmd or b"peers/python/peer.py" in cmd or b"peers/ruby/peer.rb" in cmd:
+            pids.add(int(d.rsplit("/", 1)[1]))
+    return pids
+
+
+def children_of(pid):
+    out = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(d.rsplit("/", 1)[1]))
+    return out
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def run_dirs_of(pid):
+    tmp = os.environ.get("TMPDIR") or "/tmp"
+    found = []
+    for d in glob.glob(tmp + "/interop-spectrum-*"):
+        try:
+            with open(d + "/owner.pid") as f:
+                if int(f.read().strip() or 0) == pid:
+                    found.append(d)
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+class BenchCli(unittest.TestCase):
+    def setUp(self):
+        self.before = our_peer_pids()
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench-cli-test-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def tearDown(self):
+        time.sleep(0.1)
+        self.assertEqual(our_peer_pids() - self.before, set(), "peer processes left behind")
+
+    def bench(self, *args, timeout=300):
+        return subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=timeout)
+
+    def test_help(self):
+        r = self.bench("--help")
+        self.assertEqual(r.returncode, 0)
+        for flag in ("--transport", "--peer", "--workload", "--features", "--calls", "--duration",
+                     "--warmup", "--repetitions", "--quick", "--out", "--list", "--pin"):
+            self.assertIn(flag, r.stdout)
+
+    def test_unknown_names_are_errors_listing_the_valid_ones(self):
+        r = self.bench("--transport=unix,carrier-pigeon")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown transport 'carrier-pigeon'", r.stderr)
+        self.assertIn("valid: all, ffi, unix, pipe, tcp", r.stderr)
+        r = self.bench("--peer=java")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("valid: all, cpp, python, ruby", r.stderr)
+        r = self.bench("--workload=divide")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("valid: add, score", r.stderr)
+        r = self.bench("--pin=left")
+        self.assertEqual(r.returncode, 2)
+        r = self.bench("--calls=10", "--duration=1")
+        self.assertEqual(r.returncode, 2)
+
+    def test_list(self):
+        r = self.bench("--list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [l for l in r.stdout.splitlines() if l.split()[-1:] == ["yes"] or " no: " in l]
+        self.assertEqual(len(rows), 12, r.stdout)
+
+    def check_results(self, out, workload, features):
+        with open(os.path.join(out, "results.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["schema_version"], 1)
+        env = doc["environment"]
+        for key in ("cpu_model", "cores", "kernel", "compiler", "python", "ruby", "git_commit",
+                    "command_line", "pinning", "timer_overhead_ns"):
+            self.assertIn(key, env)
+        rows = doc["rows"]
+        self.assertEqual(len(rows), 12)
+        self.assertEqual([r["transport"] for r in rows], ["ffi"] * 3 + ["unix"] * 3 + ["pipe"] * 3 + ["tcp"] * 3)
+        self.assertEqual([r["peer"] for r in rows], ["cpp", "python", "ruby"] * 4)
+        for r in rows:
+            name = r["transport"] + "/" + r["peer"]
+            self.assertEqual(r["status"], "ok", name + ": " + r["reason"])
+            self.assertEqual(r["errors"], 0, name)
+            self.assertEqual(r["workload"], workload)
+            self.assertEqual(r["features"], features)
+            self.assertGreater(r["calls"], 0, name)
+            self.assertTrue(0 < r["p50_ns"] <= r["p90_ns"] <= r["p99_ns"] <= r["p999_ns"] <= r["max_ns"], name)
+            self.assertGreater(r["calls_per_s"], 0, name)
+            self.assertIn(r["pin"], ("same", "split", "none", "-"))
+        for name in ("results.md", "results.csv", "gbench.json"):
+            self.assertTrue(os.path.getsize(os.path.join(out, name)) > 0, name)
+        with open(os.path.join(out, "gbench.json")) as f:
+            self.assertGreaterEqual(len(json.load(f)["benchmarks"]), 12)
+        self.assertTrue(glob.glob(os.path.join(out, "logs", "*.stderr.log")))
+
+    def test_quick_run_of_the_first_four_tiers_with_all_peers(self):
+        out = os.path.join(self.tmp.name, "add")
+        r = self.bench(FOUR_TIERS, "--peer=all", "--quick", "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.check_results(out, "add", 0)
+        # The console table has one line per row, in tier order.
+        table = [l for l in r.stdout.splitlines() if l.startswith(("1-3 ", "4 ", "4/5 "))]
+        self.assertEqual(len(table), 12, r.stdout)
+
+    def test_quick_score_run(self):
+        out = os.path.join(self.tmp.name, "score")
+        r = self.bench(FOUR_TIERS, "--peer=all", "--quick", "--workload=score", "--features=256", "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.check_results(out, "score", 256)
+
+    def test_peer_killed_mid_run_fails_its_row_only(self):
+        out = os.path.join(self.tmp.name, "killed")
+        p = subprocess.Popen([BENCH, "--transport=unix", "--peer=cpp,python", "--duration=3",
+                              "--repetitions=1", "--warmup=0.1", "--throughput=0.1", "--out=" + out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        killed = False
+        deadline = time.time() + 30
+        while not killed and time.time() < deadline and p.poll() is None:
+            for child in children_of(p.pid):
+                if comm(child) == "cpp_peer":
+                    time.sleep(0.5)  # let it get into the timed run
+                    os.kill(child, signal.SIGKILL)
+                    killed = True
+            time.sleep(0.05)
+        stdout, stderr = p.communicate(timeout=120)
+        self.assertTrue(killed, "never saw the C++ peer")
+        self.assertEqual(p.returncode, 1, stdout + stderr)
+        with open(os.path.join(out, "results.json")) as f:
+            rows = {r["peer"]: r for r in json.load(f)["rows"]}
+        self.assertEqual(rows["cpp"]["status"], "failed")
+        self.assertIn("killed by signal 9", rows["cpp"]["reason"])
+        self.assertEqual(rows["python"]["status"], "ok", rows["python"]["reason"])
+        self.assertIn("FAILED", stdout)
+        self.assertEqual(run_dirs_of(p.pid), [])
+
+    def test_ctrl_c_stops_everything_and_cleans_up(self):
+        p = subprocess.Popen([BENCH, "--transport=tcp", "--peer=ruby", "--duration=20", "--warmup=0.1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and not [c for c in children_of(p.pid) if comm(c) == "ruby"]:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, stdout + stderr)
+        self.assertIn("interrupted", stderr)
+        self.assertEqual(run_dirs_of(p.pid), [])
+
+    def test_harness_killed_outright_takes_its_peers_along(self):
+        p = subprocess.Popen([BENCH, "--transport=pipe", "--peer=python", "--duration=20", "--warmup=0.1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        peers = []
+        while time.time() < deadline and not peers:
+            peers = [c for c in children_of(p.pid) if comm(c).startswith("python")]
+            time.sleep(0.05)
+        self.assertTrue(peers, "never saw the Python peer")
+        p.kill()  # SIGKILL: no handler runs, only PR_SET_PDEATHSIG can save us
+        p.wait(timeout=10)
+        deadline = time.time() + 5
+        while time.time() < deadline and any(os.path.exists("/proc/%d" % c) for c in peers):
+            time.sleep(0.05)
+        self.assertFalse([c for c in peers if os.path.exists("/proc/%d/cmdline" % c) and comm(c)],
+                         "peer outlived a SIGKILLed harness")
+        # Its private dir is still there; the next run removes it.
+        stale = run_dirs_of(p.pid)
+        self.assertEqual(len(stale), 1)
+        r = self.bench("--transport=ffi", "--peer=cpp", "--quick")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("left by earlier runs", r.stderr)
+        self.assertFalse(os.path.exists(stale[0]))
+
+
+if __name__ == "__main__":
+    BENCH = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)

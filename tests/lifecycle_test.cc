@@ -1,0 +1,125 @@
+// Peers that crash, hang, never get ready or answer wrongly: the row fails with
+// the reason, nothing is left behind. Faults come from the real C++ peer's
+// --fault option, so the harness runs exactly its production code paths.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "bench/peer_process.h"
+#include "test_support.h"
+#include "transports/registry.h"
+
+namespace interop {
+namespace {
+
+using namespace testing_support;
+using ::testing::HasSubstr;
+
+RowResult RunFaulty(const std::string& transport, const std::string& fault, RunSettings s, Fixture& f) {
+  RowSpec spec{FindTransport(transport), PeerKind::kCpp, "", false, {"--fault=" + fault}};
+  return RunRow(spec, s, f.context);
+}
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_TRUE(ChildrenOf(::getpid()).empty()) << "a peer outlived its row";
+  }
+  Fixture f;
+};
+
+TEST_F(Lifecycle, PeerThatCrashesMidRunFailsItsRowWithExitStatusAndStderr) {
+  RunSettings s = Brief();
+  s.calls = 2000;
+  const RowResult r = RunFaulty("unix", "crash-after=100", s, f);
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_THAT(r.reason, HasSubstr("killed by signal 6"));
+  EXPECT_THAT(r.reason, HasSubstr("crashing on request 101"));  // the peer's last stderr line
+}
+
+TEST_F(Lifecycle, PeerKilledFromOutsideMidRunFailsItsRow) {
+  RunSettings s = Brief();
+  s.calls = 0;
+  s.duration_s = 5;  // long enough to be killed in the middle
+  std::atomic<bool> killed{false};
+  std::thread killer([&] {
+    for (int i = 0; i < 200 && !killed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      for (pid_t pid : ChildrenOf(::getpid())) {
+        if (CommandName(pid) == "cpp_peer" && i > 8) {
+          ::kill(pid, SIGKILL);
+          killed = true;
+        }
+      }
+    }
+  });
+  const RowResult r = RunFaulty("tcp", "", s, f);  // no fault: a healthy peer, killed
+  killer.join();
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_THAT(r.reason, HasSubstr("killed by signal 9"));
+}
+
+TEST_F(Lifecycle, PeerThatNeverPrintsReadyTimesOut) {
+  RunSettings s = Brief();
+  s.ready_timeout_s = 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  const RowResult r = RunFaulty("unix", "no-ready", s, f);
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_THAT(r.reason, HasSubstr("no READY line within 1 s"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
+TEST_F(Lifecycle, PeerThatStopsAnsweringIsCutOffByTheCallTimeout) {
+  RunSettings s = Brief();
+  s.calls = 1000;
+  s.call_timeout_s = 1;
+  const RowResult r = RunFaulty("pipe", "hang-after=50", s, f);
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_THAT(r.reason, HasSubstr("no reply within 1 s"));
+}
+
+TEST_F(Lifecycle, WrongValuesAreCountedAsErrors) {
+  const RowResult r = RunFaulty("unix", "wrong-value", Brief(), f);
+  EXPECT_GT(r.errors, 0u);
+  EXPECT_EQ(r.status, "failed");
+  EXPECT_THAT(r.reason, HasSubstr("expected"));
+  // Wrong replies are counted, never timed: only the right ones became samples.
+  EXPECT_LT(r.calls, 300u + r.errors);
+}
+
+TEST_F(Lifecycle, WrongIdsAreCountedAsErrors) {
+  const RowResult r = RunFaulty("tcp", "wrong-id", Brief(Op::kScore), f);
+  EXPECT_GT(r.errors, 0u);
+  EXPECT_THAT(r.reason, HasSubstr("reply id"));
+}
+
+TEST_F(Lifecycle, UnknownTransportInThePeerIsAStartFailure) {
+  PeerLaunch launch;
+  launch.argv = {"/bin/sh", "-c", "echo 'cpp peer: nope' >&2; exit 2"};
+  launch.log_path = f.log_dir + "/sh.log";
+  launch.ready_timeout_s = 5;
+  try {
+    PeerProcess p(launch);
+    FAIL() << "expected PeerError";
+  } catch (const PeerError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("exited with status 2 before READY"));
+    EXPECT_THAT(std::string(e.what()), HasSubstr("cpp peer: nope"));
+  }
+}
+
+TEST_F(Lifecycle, StalePrivateDirsOfDeadRunsAreRemoved) {
+  // A run dir whose owner is gone, as a SIGKILLed bench leaves it.
+  const std::string stale = TempRoot() + "/interop-spectrum-staletest";
+  std::filesystem::create_directories(stale);
+  std::ofstream(stale + "/owner.pid") << 999999999 << "\n";  // above pid_max: never alive
+  EXPECT_GE(RemoveStaleTempDirs(), 1);
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(f.dir.path())) << "a live run's dir must survive";
+}
+
+}  // namespace
+}  // namespace interop

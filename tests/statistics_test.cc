@@ -1,0 +1,56 @@
+#include <gtest/gtest.h>
+
+#include "bench/statistics.h"
+
+namespace interop {
+namespace {
+
+TEST(Statistics, NearestRankOnOneToHundred) {
+  std::vector<double> v;
+  for (int i = 100; i >= 1; --i) v.push_back(i);  // unsorted on purpose
+  const Summary s = Summarize(v);
+  EXPECT_EQ(s.count, 100u);
+  EXPECT_EQ(s.min, 1);
+  EXPECT_EQ(s.p50, 50);
+  EXPECT_EQ(s.p90, 90);
+  EXPECT_EQ(s.p99, 99);
+  EXPECT_EQ(s.p999, 100);
+  EXPECT_EQ(s.max, 100);
+  EXPECT_DOUBLE_EQ(s.mean, 50.5);
+}
+
+TEST(Statistics, PercentilesAreMeasuredSamples) {
+  const Summary s = Summarize({10, 20, 30, 1000});
+  EXPECT_EQ(s.p50, 20);   // rank ceil(0.5 * 4) = 2
+  EXPECT_EQ(s.p90, 1000); // rank ceil(3.6) = 4
+  EXPECT_EQ(s.p999, 1000);
+  EXPECT_DOUBLE_EQ(s.mean, 265);
+}
+
+TEST(Statistics, P999NeedsAThousandSamplesToDifferFromMax) {
+  std::vector<double> v(2000, 1.0);
+  v[1999] = 99;
+  v[1998] = 50;
+  const Summary s = Summarize(v);
+  EXPECT_EQ(s.p999, 50);  // rank ceil(1998) = 1998th sample
+  EXPECT_EQ(s.max, 99);
+}
+
+TEST(Statistics, EmptyAndSingle) {
+  EXPECT_EQ(Summarize({}).count, 0u);
+  const Summary one = Summarize({7});
+  EXPECT_EQ(one.p50, 7);
+  EXPECT_EQ(one.p999, 7);
+}
+
+TEST(Statistics, MedianSpreadFlagsADrift) {
+  std::vector<double> steady(1000, 100.0);
+  EXPECT_EQ(MedianSpread(steady, 5), 0);
+  std::vector<double> drift(1000, 100.0);
+  for (int i = 800; i < 1000; ++i) drift[i] = 150;  // last fifth is 50% slower
+  EXPECT_DOUBLE_EQ(MedianSpread(drift, 5), 0.5);
+  EXPECT_EQ(MedianSpread({1, 2, 3}, 5), 0);  // too few samples to say
+}
+
+}  // namespace
+}  // namespace interop

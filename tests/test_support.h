@@ -1,0 +1,79 @@
+// Shared by the tests that start real peers: a run context, and checks that
+// nothing was left behind.
+#pragma once
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/pinning.h"
+#include "bench/runner.h"
+#include "common/temp_dir.h"
+
+namespace interop::testing_support {
+
+// Pids of live (non-zombie) processes whose parent is `parent`.
+inline std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // "pid (comm) state ppid ...": comm may hold spaces, so parse after ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent && state != 'Z') {
+      out.push_back(pid);
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+// The short command name of a process ("cpp_peer", "python3", "ruby").
+inline std::string CommandName(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+// A private run dir, log dir and pinning, like bench sets up.
+struct Fixture {
+  TempDir dir;
+  std::string log_dir;
+  Pinning pinning{PinPolicy::kAuto, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN))};
+  RunContext context;
+  Fixture() : log_dir(dir.path() + "/logs") {
+    std::filesystem::create_directories(log_dir);
+    context = {dir.path(), log_dir, &pinning};
+  }
+};
+
+// Settings for a brief real run.
+inline RunSettings Brief(Op op = Op::kAdd) {
+  RunSettings s;
+  s.op = op;
+  s.features = 256;
+  s.calls = 300;
+  s.warmup_s = 0.02;
+  s.repetitions = 1;
+  s.throughput_s = 0.05;
+  s.call_timeout_s = 5;
+  s.ready_timeout_s = 30;
+  return s;
+}
+
+}  // namespace interop::testing_support
