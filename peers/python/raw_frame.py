@@ -1,0 +1,326 @@
+"""The raw binary frame (schemas/raw_frame.md) and the request loop shared by
+the stream transports (unix, tcp, pipe).
+
+The codec mirrors common/raw_frame.cc: little-endian, 24-byte header, bounded
+payloads. `serve_stream` and `echo_stream` take the stream as two callables,
+`readinto(memoryview) -> int` (0 at EOF) and `write(bytes-like)` (writes all of
+it, before returning: the loops reuse their buffers), so every stream
+transport runs the same loop.
+"""
+
+import os
+import struct
+
+from workload import add as _add, score as _score
+
+MAGIC = 0x46505349  # b"ISPF" read as a little-endian u32
+VERSION = 1
+HEADER_SIZE = 24
+MAX_PAYLOAD = 1052672  # 1 MiB + 4 KiB
+MAX_FEATURES = 131072
+MAX_MODEL_BYTES = 1024
+MAX_ERROR_BYTES = 1024
+
+KIND_ADD_REQUEST = 0x01
+KIND_SCORE_REQUEST = 0x02
+KIND_ADD_REPLY = 0x81
+KIND_SCORE_REPLY = 0x82
+KIND_ERROR = 0xFF
+
+# What serve_stream / echo_stream return.
+STREAM_EOF = 0  # the other side closed between frames
+STREAM_CLOSED = 3  # we closed because of bad input (pipe exits with this)
+
+# magic u32, version u8, kind u8, reserved u16, id u64, payload_len u32, reserved u32
+HEADER = struct.Struct("<IBBHQII")
+_ADD_REQUEST_FRAME = struct.Struct("<IBBHQIIqq")
+_ADD_REPLY_FRAME = struct.Struct("<IBBHQIIq")
+_ADD_REPLY_TAIL = struct.Struct("<QIIq")  # id onwards; the first 8 bytes are fixed
+_SCORE_REPLY_HEAD = struct.Struct("<IBBHQIIdII")  # the label follows
+_SCORE_REQUEST_HEAD = struct.Struct("<II")  # n, model_len
+_SCORE_REPLY_PAYLOAD = struct.Struct("<dII")  # score, label_len, reserved
+_I64 = struct.Struct("<q")
+_I64X2 = struct.Struct("<qq")
+_ID_LEN = struct.Struct("<QI")  # id and payload_len, at header offset 8
+
+
+class FrameError(ValueError):
+    """A frame or payload that breaks schemas/raw_frame.md."""
+
+
+# ---------------------------------------------------------------- codec
+
+def encode_header(kind: int, id: int, payload_len: int) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, kind, 0, id, payload_len, 0)
+
+
+def decode_header(data, offset: int = 0) -> "tuple[int, int, int]":
+    """(kind, id, payload_len); FrameError on bad magic/version or too long."""
+    if len(data) - offset < HEADER_SIZE:
+        raise FrameError("header shorter than 24 bytes")
+    magic, version, kind, _, id, payload_len, _ = HEADER.unpack_from(data, offset)
+    if magic != MAGIC or version != VERSION:
+        raise FrameError("bad magic or version")
+    if payload_len > MAX_PAYLOAD:
+        raise FrameError(f"payload_len {payload_len} exceeds {MAX_PAYLOAD}")
+    return kind, id, payload_len
+
+
+def encode_add_request(id: int, x: int, y: int) -> bytes:
+    return _ADD_REQUEST_FRAME.pack(MAGIC, VERSION, KIND_ADD_REQUEST, 0, id, 16, 0, x, y)
+
+
+def encode_score_request(id: int, features, model: str) -> bytes:
+    """`features`: a sequence of floats, or a buffer of little-endian f64."""
+    try:
+        feats = memoryview(features).cast("B")
+    except TypeError:
+        feats = struct.pack(f"<{len(features)}d", *features)
+    if len(feats) % 8:
+        raise FrameError("features buffer is not a whole number of doubles")
+    m = model.encode("utf-8")
+    n = len(feats) // 8
+    return b"".join((encode_header(KIND_SCORE_REQUEST, id, 8 + len(feats) + len(m)),
+                     _SCORE_REQUEST_HEAD.pack(n, len(m)), feats, m))
+
+
+def encode_add_reply(id: int, result: int) -> bytes:
+    return _ADD_REPLY_FRAME.pack(MAGIC, VERSION, KIND_ADD_REPLY, 0, id, 8, 0, result)
+
+
+def encode_score_reply(id: int, score: float, label: str) -> bytes:
+    lb = label.encode("utf-8")
+    return _SCORE_REPLY_HEAD.pack(MAGIC, VERSION, KIND_SCORE_REPLY, 0, id, 16 + len(lb), 0,
+                                  score, len(lb), 0) + lb
+
+
+def encode_error(id: int, message: str) -> bytes:
+    m = message.encode("utf-8")[:MAX_ERROR_BYTES]
+    return encode_header(KIND_ERROR, id, len(m)) + m
+
+
+def parse_add_request(payload) -> "tuple[int, int]":
+    if len(payload) != 16:
+        raise FrameError("add request payload must be 16 bytes")
+    return _I64X2.unpack(payload)
+
+
+def parse_score_request(payload) -> "tuple[memoryview, str]":
+    """(features as a zero-copy memoryview of doubles, model)."""
+    mv = memoryview(payload).cast("B")
+    size = len(mv)
+    if size < 8:
+        raise FrameError("score request payload shorter than 8 bytes")
+    n, model_len = _SCORE_REQUEST_HEAD.unpack_from(mv)
+    if n > MAX_FEATURES:
+        raise FrameError("score request has more than 131072 features")
+    if model_len > MAX_MODEL_BYTES:
+        raise FrameError("score request model name longer than 1024 bytes")
+    end = 8 + 8 * n
+    if size != end + model_len:
+        raise FrameError("score request payload size does not match n and model_len")
+    try:
+        model = str(mv[end:], "utf-8")
+    except UnicodeDecodeError:
+        raise FrameError("score request model name is not valid UTF-8") from None
+    return mv[8:end].cast("d"), model
+
+
+def parse_add_reply(payload) -> int:
+    if len(payload) != 8:
+        raise FrameError("add reply payload must be 8 bytes")
+    return _I64.unpack(payload)[0]
+
+
+def parse_score_reply(payload) -> "tuple[float, str]":
+    mv = memoryview(payload).cast("B")
+    if len(mv) < 16:
+        raise FrameError("score reply payload shorter than 16 bytes")
+    score, label_len, _ = _SCORE_REPLY_PAYLOAD.unpack_from(mv)
+    if len(mv) != 16 + label_len:
+        raise FrameError("score reply payload size does not match label_len")
+    return score, str(mv[16:], "utf-8")
+
+
+def parse_error(payload) -> str:
+    return bytes(payload).decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------- serving
+
+def log(message: str) -> None:
+    """One line on stderr, in one write so threads do not interleave."""
+    line = f"python-peer[{os.getpid()}]: {message}".replace("\n", " ") + "\n"
+    try:
+        os.write(2, line.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _fill(readinto, mv, have: int, need: int) -> bool:
+    """Read until mv[:need] is full, mv[:have] being full already; False at EOF."""
+    while have < need:
+        got = readinto(mv[have:need])
+        if not got:
+            return False
+        have += got
+    return True
+
+
+def _refuse(write, id: int, message: str) -> None:
+    log(f"bad request (id {id}): {message}")
+    write(encode_error(id, message))
+
+
+_INITIAL_BUFFER = HEADER_SIZE + 64 * 1024
+_FULL_BUFFER = HEADER_SIZE + MAX_PAYLOAD
+_LABELS = {"fraud": b"fraud", "legit": b"legit"}
+
+
+def _grow(buf: bytearray, need: int) -> bytearray:
+    """A bigger buffer (never past one whole frame) holding buf's header."""
+    new = bytearray(min(max(need, 2 * len(buf)), _FULL_BUFFER))
+    new[:HEADER_SIZE] = buf[:HEADER_SIZE]
+    return new
+
+
+def serve_stream(readinto, write) -> int:
+    """Answer add and score requests until EOF or a frame that ends the stream.
+
+    Returns STREAM_EOF when the other side closed between frames, STREAM_CLOSED
+    when bad input (bad magic/version, payload_len too long, EOF inside a frame)
+    means the stream must be closed. Bad payloads get an error reply and the
+    loop goes on.
+    """
+    buf = bytearray(_INITIAL_BUFFER)
+    size = len(buf)
+    mv = memoryview(buf)
+    hmv = mv[:HEADER_SIZE]
+    add_mv = mv[HEADER_SIZE:HEADER_SIZE + 16]
+    # Reply buffers, reused: the add reply's fixed bytes are written once.
+    add_reply = bytearray(HEADER_SIZE + 8)
+    HEADER.pack_into(add_reply, 0, MAGIC, VERSION, KIND_ADD_REPLY, 0, 0, 8, 0)
+    score_reply = bytearray(HEADER_SIZE + 16 + 64)
+    smv = memoryview(score_reply)
+    unpack_header = HEADER.unpack_from
+    unpack_xy = _I64X2.unpack_from
+    pack_add_reply = _ADD_REPLY_TAIL.pack_into
+    pack_score_reply = _SCORE_REPLY_HEAD.pack_into
+    unpack_score_head = _SCORE_REQUEST_HEAD.unpack_from
+    add = _add
+    score = _score
+
+    while True:
+        got = readinto(hmv)
+        if got != HEADER_SIZE:
+            if not got:
+                return STREAM_EOF
+            if not _fill(readinto, mv, got, HEADER_SIZE):
+                log("EOF in the middle of a frame header; closing")
+                return STREAM_CLOSED
+        magic, version, kind, _, rid, plen, _ = unpack_header(buf)
+        if magic != MAGIC or version != VERSION:
+            _refuse(write, 0, "bad magic or version")
+            return STREAM_CLOSED
+        if plen > MAX_PAYLOAD:
+            _refuse(write, rid, f"payload_len {plen} exceeds {MAX_PAYLOAD}")
+            return STREAM_CLOSED
+
+        if kind == KIND_ADD_REQUEST and plen == 16:  # the hot path
+            got = readinto(add_mv)
+            if got != 16 and (not got or not _fill(readinto, mv, HEADER_SIZE + got, HEADER_SIZE + 16)):
+                log("EOF in the middle of a frame payload; closing")
+                return STREAM_CLOSED
+            x, y = unpack_xy(buf, HEADER_SIZE)
+            pack_add_reply(add_reply, 8, rid, 8, 0, add(x, y))
+            write(add_reply)
+            continue
+
+        end = HEADER_SIZE + plen
+        if end > size:
+            buf = _grow(buf, end)
+            size = len(buf)
+            mv = memoryview(buf)
+            hmv = mv[:HEADER_SIZE]
+            add_mv = mv[HEADER_SIZE:HEADER_SIZE + 16]
+        if plen and not _fill(readinto, mv, HEADER_SIZE, end):
+            log("EOF in the middle of a frame payload; closing")
+            return STREAM_CLOSED
+
+        if kind == KIND_SCORE_REQUEST:
+            if plen < 8:
+                _refuse(write, rid, "score request payload shorter than 8 bytes")
+                continue
+            n, model_len = unpack_score_head(buf, HEADER_SIZE)
+            if n > MAX_FEATURES:
+                _refuse(write, rid, "score request has more than 131072 features")
+                continue
+            if model_len > MAX_MODEL_BYTES:
+                _refuse(write, rid, "score request model name longer than 1024 bytes")
+                continue
+            fend = HEADER_SIZE + 8 + 8 * n
+            if end != fend + model_len:
+                _refuse(write, rid, "score request payload size does not match n and model_len")
+                continue
+            try:
+                model = str(mv[fend:end], "utf-8")
+            except UnicodeDecodeError:
+                _refuse(write, rid, "score request model name is not valid UTF-8")
+                continue
+            # Zero-copy: features start at frame offset 32, 8-byte aligned.
+            features = mv[HEADER_SIZE + 8:fend].cast("d")
+            try:
+                s, label = score(features, model)
+            finally:
+                features.release()
+            lb = _LABELS.get(label)
+            if lb is None:
+                write(encode_score_reply(rid, s, label))
+                continue
+            rlen = HEADER_SIZE + 16 + len(lb)
+            pack_score_reply(score_reply, 0, MAGIC, VERSION, KIND_SCORE_REPLY, 0, rid,
+                             16 + len(lb), 0, s, len(lb), 0)
+            smv[HEADER_SIZE + 16:rlen] = lb
+            write(smv[:rlen])
+        elif kind == KIND_ADD_REQUEST:
+            _refuse(write, rid, "add request payload must be 16 bytes")
+        else:
+            _refuse(write, rid, f"unknown kind 0x{kind:02x}")
+
+
+def echo_stream(readinto, write) -> int:
+    """Baseline: write every frame back unchanged, without decoding it.
+
+    Only payload_len is looked at (and bounded) to know where a frame ends.
+    Returns like serve_stream.
+    """
+    buf = bytearray(_INITIAL_BUFFER)
+    size = len(buf)
+    mv = memoryview(buf)
+    hmv = mv[:HEADER_SIZE]
+    unpack_id_len = _ID_LEN.unpack_from
+
+    while True:
+        got = readinto(hmv)
+        if got != HEADER_SIZE:
+            if not got:
+                return STREAM_EOF
+            if not _fill(readinto, mv, got, HEADER_SIZE):
+                log("EOF in the middle of a frame header; closing")
+                return STREAM_CLOSED
+        rid, plen = unpack_id_len(buf, 8)
+        if plen > MAX_PAYLOAD:
+            _refuse(write, rid, f"payload_len {plen} exceeds {MAX_PAYLOAD}")
+            return STREAM_CLOSED
+        end = HEADER_SIZE + plen
+        if end > size:
+            buf = _grow(buf, end)
+            size = len(buf)
+            mv = memoryview(buf)
+            hmv = mv[:HEADER_SIZE]
+        if plen:
+            got = readinto(mv[HEADER_SIZE:end])
+            if got != plen and (not got or not _fill(readinto, mv, HEADER_SIZE + got, end)):
+                log("EOF in the middle of a frame payload; closing")
+                return STREAM_CLOSED
+        write(mv[:end])

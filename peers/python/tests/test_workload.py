@@ -1,0 +1,111 @@
+"""workload.add / workload.score against schemas/test_vectors.json, bit for bit."""
+
+import json
+import math
+import struct
+import sys
+import unittest
+from pathlib import Path
+
+PEER_DIR = Path(__file__).resolve().parent.parent
+if str(PEER_DIR) not in sys.path:
+    sys.path.insert(0, str(PEER_DIR))
+
+import workload  # noqa: E402
+
+VECTORS_PATH = PEER_DIR.parent.parent / "schemas" / "test_vectors.json"
+
+
+def load_vectors():
+    with open(VECTORS_PATH, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def expand_features(spec):
+    """A list of floats, or {"ramp": n}."""
+    if isinstance(spec, dict):
+        return workload.ramp_features(spec["ramp"])
+    return [float(v) for v in spec]
+
+
+def bits(x: float) -> str:
+    """The IEEE-754 bits as score_hex writes them: most significant byte first
+    (0.5 -> "3fe0000000000000"), i.e. struct.pack("<d") reversed."""
+    return struct.pack(">d", x).hex()
+
+
+class AddVectors(unittest.TestCase):
+    def test_every_add_vector(self):
+        vectors = load_vectors()["add"]
+        self.assertTrue(vectors)
+        for v in vectors:
+            with self.subTest(v["name"]):
+                r = workload.add(v["x"], v["y"])
+                self.assertIsInstance(r, int)
+                self.assertEqual(r, v["result"])
+
+    def test_result_always_in_int64(self):
+        lo, hi = -2**63, 2**63 - 1
+        for x in (lo, -1, 0, 1, hi):
+            for y in (lo, -1, 0, 1, hi):
+                r = workload.add(x, y)
+                self.assertTrue(lo <= r <= hi)
+                self.assertEqual(r % 2**64, (x + y) % 2**64)
+
+
+class ScoreVectors(unittest.TestCase):
+    def test_every_score_vector(self):
+        vectors = load_vectors()["score"]
+        self.assertTrue(vectors)
+        for v in vectors:
+            features = expand_features(v["features"])
+            with self.subTest(v["name"]):
+                s, label = workload.score(features, v["model"])
+                self.assertEqual(bits(s), v["score_hex"])
+                self.assertEqual(s, v["score"])
+                self.assertEqual(label, v["label"])
+
+    def test_memoryview_features_give_the_same_bits(self):
+        for v in load_vectors()["score"]:
+            features = expand_features(v["features"])
+            raw = struct.pack(f"<{len(features)}d", *features)
+            with self.subTest(v["name"]):
+                mv = memoryview(raw).cast("d")
+                s, label = workload.score(mv, v["model"])
+                self.assertEqual(bits(s), v["score_hex"])
+                self.assertEqual(label, v["label"])
+
+    def test_ramp_definition(self):
+        f = workload.ramp_features(300)
+        self.assertEqual(len(f), 300)
+        for i, x in enumerate(f):
+            self.assertEqual(x, ((i * 37) % 101) / 50.0 - 1.0)
+        self.assertEqual(workload.ramp_features(0), [])
+
+    def test_summed_in_index_order(self):
+        # A plain loop, exactly as written in common/workload.cc.
+        # 4e16 * 0.25 at i = 10007, then 2e16 * -0.5 at i = 10011: the big terms
+        # cancel, and what is left depends on the order the rounding happened in.
+        features = workload.ramp_features(10007) + [4e16, 1e-300, 0.0, 3.5, 2e16, 0.1]
+        z = 0.0
+        for i, f in enumerate(features):
+            z += f * (((i % 7) - 3) * 0.25)
+        expected = 1.0 / (1.0 + math.exp(-z))
+        s, _ = workload.score(features, "x")
+        self.assertEqual(bits(s), bits(expected))
+
+    def test_exp_overflow_and_non_finite(self):
+        self.assertEqual(workload.score([1e6], "m"), (0.0, "legit"))
+        self.assertEqual(workload.score([-1e6], "m"), (1.0, "fraud"))
+        self.assertEqual(workload.score([math.inf], "m"), (0.0, "legit"))  # z = -inf
+        s, label = workload.score([math.nan], "m")
+        self.assertTrue(math.isnan(s))
+        self.assertEqual(label, "legit")  # NaN >= 0.5 is false, as in C++
+
+    def test_model_does_not_change_the_score(self):
+        f = workload.ramp_features(50)
+        self.assertEqual(workload.score(f, "a"), workload.score(f, "モデル"))
+
+
+if __name__ == "__main__":
+    unittest.main()

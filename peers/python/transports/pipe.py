@@ -1,0 +1,32 @@
+"""Frames on stdin/stdout (unbuffered fds 0 and 1); exits at EOF on stdin."""
+
+import io
+import os
+
+import raw_frame
+from transports import UsageError, announce, stream_loop
+
+CODECS = ("raw",)
+DEFAULT_ADDRESS = "-"
+
+
+def _write_all(data, _write=os.write) -> None:
+    n = _write(1, data)
+    if n != len(data):
+        rest = memoryview(data).cast("B")[n:]
+        while rest:
+            rest = rest[_write(1, rest):]
+
+
+def run(address: str, codec: str, echo: bool) -> int:
+    if address != "-":
+        raise UsageError(f"pipe address must be '-', got {address!r}")
+    stdin = io.FileIO(0, "rb", closefd=False)
+    announce("-")
+    try:
+        status = stream_loop(echo)(stdin.readinto, _write_all)
+    except BrokenPipeError:
+        raw_frame.log("stdout closed by the reader; exiting")
+        return 1
+    # STREAM_EOF -> 0; closed for bad input (bad magic, too long) -> 3.
+    return status
