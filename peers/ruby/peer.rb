@@ -1,0 +1,105 @@
+# frozen_string_literal: true
+
+# The Ruby peer (peers/README.md):
+#   ruby peers/ruby/peer.rb --transport=T --address=ADDR [--codec=C] [--echo]
+# Prints "READY <address>" on stdout once listening, then serves until
+# SIGTERM/SIGINT (exit 0) or, for pipe, EOF on stdin. Diagnostics go to
+# stderr; nothing else ever goes to stdout.
+#
+# A transport is one file under transports/ plus one entry in TRANSPORTS:
+# its module has `run(opts)` (returns an exit status or serves until
+# signalled) and is loaded only when chosen, so a transport's heavy
+# dependencies (grpc, redis, ...) cost nothing to the others.
+
+require "optparse"
+
+module Peer
+  # name => [file under transports/, module name under Transports, codecs
+  # (the first is the default)]
+  TRANSPORTS = {
+    "unix" => ["unix", :Unix, %w[raw]],
+    "tcp" => ["tcp", :Tcp, %w[raw]],
+    "pipe" => ["pipe", :Pipe, %w[raw]],
+  }.freeze
+
+  EXIT_USAGE = 2
+
+  # What a transport gets: the parsed options and the handshake.
+  Options = Struct.new(:transport, :address, :codec, :echo, :stdout, keyword_init: true) do
+    # Prints the one READY line on the real stdout and flushes it.
+    def ready(address)
+      stdout.write("READY #{address}\n")
+      stdout.flush
+    end
+  end
+
+  module_function
+
+  def usage_error(message)
+    warn "ruby peer: #{message}"
+    exit EXIT_USAGE
+  end
+
+  def parse(argv, stdout)
+    opts = Options.new(echo: false, stdout: stdout)
+    parser = OptionParser.new do |o|
+      o.banner = "usage: ruby peer.rb --transport=T --address=ADDR [--codec=C] [--echo]"
+      o.on("--transport=T", "one of: #{TRANSPORTS.keys.join(', ')}") { |v| opts.transport = v }
+      o.on("--address=ADDR", "unix: socket path; tcp: 127.0.0.1:PORT; pipe: -") { |v| opts.address = v }
+      o.on("--codec=C", "wire codec (default: the transport's own)") { |v| opts.codec = v }
+      o.on("--echo", "echo each frame back unchanged (baseline)") { opts.echo = true }
+      o.on("-h", "--help") do
+        warn o.help
+        exit 0
+      end
+    end
+    begin
+      rest = parser.parse(argv)
+    rescue OptionParser::ParseError => e
+      usage_error("#{e.message}\n#{parser.banner}")
+    end
+    usage_error("unexpected arguments: #{rest.join(' ')}") unless rest.empty?
+
+    entry = TRANSPORTS[opts.transport]
+    unless entry
+      usage_error("unknown transport #{opts.transport.inspect}; valid transports: #{TRANSPORTS.keys.join(', ')}")
+    end
+    codecs = entry[2]
+    opts.codec ||= codecs.first
+    unless codecs.include?(opts.codec)
+      usage_error("transport #{opts.transport} does not support codec #{opts.codec.inspect}; " \
+                  "supported: #{codecs.join(', ')}")
+    end
+    opts.address ||= "-" if opts.transport == "pipe"
+    usage_error("--address is required for transport #{opts.transport}") if opts.address.nil?
+    opts
+  end
+
+  def main(argv)
+    # Frames and the READY line go to the real stdout only; anything printed
+    # by mistake ($stdout.puts, p, ...) lands on stderr instead.
+    real_stdout = $stdout
+    $stdout = $stderr
+    opts = parse(argv, real_stdout)
+
+    file, const, = TRANSPORTS.fetch(opts.transport)
+    require_relative "transports/#{file}"
+    transport = Transports.const_get(const)
+
+    # SIGTERM/SIGINT: raise SystemExit(0) in the main thread, so the
+    # transport's ensure blocks close the listener and remove the socket file.
+    %w[TERM INT].each { |sig| Signal.trap(sig) { exit 0 } }
+
+    status = begin
+      transport.run(opts)
+    rescue ArgumentError => e
+      usage_error(e.message)
+    rescue StandardError => e
+      warn "ruby peer: #{opts.transport} #{opts.address}: #{e.class}: #{e.message}"
+      1
+    end
+    exit(status.is_a?(Integer) ? status : 0)
+  end
+end
+
+Peer.main(ARGV) if $PROGRAM_NAME == __FILE__

@@ -1,0 +1,479 @@
+# frozen_string_literal: true
+
+require "minitest/autorun"
+require "rbconfig"
+require "socket"
+require "io/wait"
+require "tmpdir"
+require "fileutils"
+require_relative "../raw_frame"
+
+# Starts the real peer (ruby peer.rb ...) as a subprocess in its own process
+# group and talks to it over unix, tcp and pipe. Every wait has a timeout;
+# every test stops its peer and removes its temp dir.
+module PeerTestSupport
+  PEER = File.expand_path("../peer.rb", __dir__)
+  R = RawFrame
+  TIMEOUT = 10.0 # seconds, for any single wait
+  MIN64 = -(1 << 63)
+  MAX64 = (1 << 63) - 1
+
+  class Timeout < StandardError; end
+
+  # One running peer.
+  class PeerProcess
+    attr_reader :pid, :address, :tmpdir, :stdin, :stdout, :status
+
+    def initialize(args, pipe: false)
+      @tmpdir = Dir.mktmpdir("ruby-peer-test-")
+      @stderr_path = File.join(@tmpdir, "stderr.txt")
+      out_r, out_w = IO.pipe
+      in_r, in_w = pipe ? IO.pipe : [File::NULL, nil]
+      args = args.map { |a| a.gsub("%TMP%", @tmpdir) }
+      @pid = Process.spawn(RbConfig.ruby, PEER, *args,
+                           in: in_r, out: out_w, err: @stderr_path, pgroup: true)
+      out_w.close
+      in_r.close if pipe
+      @stdin = in_w
+      @stdout = out_r
+      line = read_line(@stdout)
+      raise "peer did not say READY: #{line.inspect}; stderr: #{stderr}" unless line&.start_with?("READY ")
+
+      @address = line.chomp.delete_prefix("READY ")
+    rescue StandardError
+      cleanup
+      raise
+    end
+
+    # Reads one line byte by byte (so nothing after it is consumed).
+    def read_line(io)
+      line = +""
+      deadline = now + TIMEOUT
+      loop do
+        c = io.read_nonblock(1, exception: false)
+        case c
+        when nil then return line.empty? ? nil : line
+        when :wait_readable
+          left = deadline - now
+          raise Timeout, "no READY line within #{TIMEOUT}s" if left <= 0
+
+          io.wait_readable(left)
+        else
+          line << c
+          return line if c == "\n"
+        end
+      end
+    end
+
+    def now
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    def stderr
+      File.exist?(@stderr_path) ? File.read(@stderr_path) : ""
+    end
+
+    def alive?
+      return false if @status
+
+      wait_exit(0)
+      @status.nil?
+    end
+
+    # Waits up to `timeout` seconds; returns the Process::Status or nil.
+    def wait_exit(timeout)
+      return @status if @status
+
+      deadline = now + timeout
+      loop do
+        _, st = Process.wait2(@pid, Process::WNOHANG)
+        return @status = st if st
+        return nil if now >= deadline
+
+        sleep 0.01
+      end
+    rescue Errno::ECHILD
+      @status
+    end
+
+    def signal(sig)
+      Process.kill(sig, @pid)
+    rescue Errno::ESRCH
+      nil
+    end
+
+    # TERM, wait, then KILL the whole group; always reaps; removes the dir.
+    def cleanup
+      if @pid && !@status
+        signal("TERM")
+        unless wait_exit(5)
+          begin
+            Process.kill("KILL", -@pid)
+          rescue Errno::ESRCH
+            nil
+          end
+          wait_exit(5)
+        end
+      end
+      [@stdin, @stdout].each { |io| io.close if io && !io.closed? }
+      FileUtils.remove_entry(@tmpdir) if @tmpdir && File.directory?(@tmpdir)
+    end
+  end
+
+  # A client stream: write frames, read frames, each read with a timeout.
+  class Client
+    def initialize(input, output)
+      @in = input
+      @out = output
+    end
+
+    def send_bytes(bytes)
+      @out.write(bytes)
+      @out.flush
+    end
+
+    # n bytes, or nil on EOF/reset before them (a short read is also nil).
+    def read_exact(n)
+      buf = +"".b
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + TIMEOUT
+      while buf.bytesize < n
+        chunk = @in.read_nonblock(n - buf.bytesize, exception: false)
+        case chunk
+        when nil then return nil
+        when :wait_readable
+          left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+          raise Timeout, "no reply within #{TIMEOUT}s" if left <= 0
+
+          @in.wait_readable(left)
+        else
+          buf << chunk
+        end
+      end
+      buf
+    rescue Errno::ECONNRESET
+      nil
+    end
+
+    # [kind, id, payload], or nil when the peer closed the stream.
+    def read_frame
+      header = read_exact(R::HEADER_SIZE) or return nil
+      status, kind, id, len = R.decode_header(header)
+      raise "bad reply header #{header.unpack1('H*')}" unless status == :ok
+
+      payload = len.zero? ? "".b : read_exact(len)
+      raise "reply truncated" unless payload
+
+      [kind, id, payload]
+    end
+
+    def call(bytes)
+      send_bytes(bytes)
+      read_frame or raise "peer closed the stream"
+    end
+
+    def add(id, x, y)
+      kind, rid, payload = call(R.encode_add_request(id, x, y))
+      raise "expected add reply, got kind #{kind}: #{payload}" unless kind == R::KIND_ADD_REPLY
+      raise "id #{rid} != #{id}" unless rid == id
+
+      R.parse_add_reply(payload)
+    end
+
+    def closed?
+      read_frame.nil?
+    end
+
+    def close
+      [@in, @out].uniq.each { |io| io.close unless io.closed? }
+    end
+  end
+
+  # ---------------------------------------------------------------- checks
+
+  def check_add_overflow(client)
+    assert_equal MIN64, client.add(0xFEDC_BA98_7654_3210, MAX64, 1)
+    assert_equal MAX64, client.add(2, MIN64, -1)
+    assert_equal 5, client.add(3, 2, 3)
+  end
+
+  def check_score_ramp(client)
+    kind, id, payload = client.call(R.encode_score_request(77, Workload.ramp_features(256), "modèle-ü"))
+    assert_equal [R::KIND_SCORE_REPLY, 77], [kind, id]
+    score, label = R.parse_score_reply(payload)
+    assert_equal "3fe376dba491b1ac", [score].pack("G").unpack1("H*")
+    assert_equal "fraud", label
+  end
+
+  def assert_error_reply(frame, id, message_part = nil)
+    refute_nil frame, "expected an error reply, the stream was closed"
+    kind, rid, payload = frame
+    assert_equal R::KIND_ERROR, kind
+    assert_equal id, rid
+    assert_operator payload.bytesize, :<=, 1024
+    assert_includes payload, message_part if message_part
+  end
+
+  def check_wrong_kind_then_valid(client)
+    assert_error_reply client.call(R.encode_header(0x07, 21, 4) + "abcd"), 21, "unknown kind"
+    assert_equal 7, client.add(22, 3, 4)
+  end
+
+  def check_bad_payloads_keep_serving(client)
+    assert_error_reply client.call(R.encode_header(R::KIND_SCORE_REQUEST, 31, 16) + [5, 0, 0, 0].pack("L<4")),
+                       31, "does not match"
+    assert_error_reply client.call(R.encode_header(R::KIND_ADD_REQUEST, 32, 8) + "\0" * 8), 32, "16 bytes"
+    bad_model = "\xC3\x28".b
+    assert_error_reply client.call(R.encode_header(R::KIND_SCORE_REQUEST, 33, 8 + bad_model.bytesize) +
+                                   [0, bad_model.bytesize].pack("L<L<") + bad_model), 33, "UTF-8"
+    assert_error_reply client.call(R.encode_header(R::KIND_SCORE_REQUEST, 34, 8) + [131_073, 0].pack("L<L<")),
+                       34, "131072"
+    assert_equal 11, client.add(35, 5, 6)
+  end
+
+  def check_echo(client)
+    frames = [R.encode_add_request(1, MAX64, 1),
+              R.encode_score_request(2, Workload.ramp_features(1000), "m"),
+              R.encode_header(0x33, 3, 0),
+              R.encode_header(0x44, 4, 7) + "\xFF\x00garb!".b]
+    frames.each { |f| client.send_bytes(f) }
+    frames.each { |f| assert_equal f, client.read_exact(f.bytesize) }
+  end
+end
+
+# Tests shared by the two socket transports (unix, tcp).
+module SocketPeerTests
+  include PeerTestSupport
+
+  def teardown
+    @clients&.each(&:close)
+    @peer&.cleanup
+  end
+
+  def start(echo: false)
+    @peer = PeerProcess.new(peer_args + (echo ? ["--echo"] : []))
+  end
+
+  def client
+    c = Client.new(*[connect(@peer.address)] * 2)
+    (@clients ||= []) << c
+    c
+  end
+
+  def test_add_and_score
+    start
+    c = client
+    check_add_overflow(c)
+    check_score_ramp(c)
+  end
+
+  def test_wrong_kind_gets_error_and_connection_keeps_serving
+    start
+    check_wrong_kind_then_valid(client)
+    assert_includes @peer.stderr, "unknown kind"
+  end
+
+  def test_bad_payloads_get_errors_and_connection_keeps_serving
+    start
+    check_bad_payloads_keep_serving(client)
+    assert_operator @peer.stderr.lines.size, :>=, 4
+  end
+
+  def test_payload_too_long_gets_error_and_close
+    start
+    c = client
+    c.send_bytes(R.encode_header(R::KIND_SCORE_REQUEST, 41, R::MAX_PAYLOAD + 1))
+    assert_error_reply c.read_frame, 41, "exceeds"
+    assert c.closed?, "connection should be closed after payload_len too big"
+    assert_equal 3, client.add(42, 1, 2)
+    assert @peer.alive?
+  end
+
+  def test_bad_magic_closes_connection_peer_stays
+    start
+    c = client
+    c.send_bytes("JUNK".b + R.encode_add_request(51, 1, 2).byteslice(4..))
+    assert_error_reply c.read_frame, 0
+    assert c.closed?
+    assert_equal 3, client.add(52, 1, 2)
+    assert @peer.alive?
+  end
+
+  def test_eof_mid_frame_and_stalled_client_do_not_hurt_others
+    start
+    stalled = client
+    stalled.send_bytes(R.encode_add_request(61, 1, 2).byteslice(0, 30)) # half a payload
+    cut = client
+    cut.send_bytes(R.encode_add_request(62, 1, 2).byteslice(0, 10))
+    cut.close
+    assert_equal 3, client.add(63, 1, 2) # served while `stalled` is stuck
+    assert @peer.alive?
+  end
+
+  def test_concurrent_connections
+    start
+    threads = 4.times.map do |t|
+      Thread.new do
+        c = client
+        50.times.all? { |i| c.add(t * 1000 + i, i, t) == i + t }
+      end
+    end
+    assert threads.map { |th| th.join(TIMEOUT * 2)&.value }.all?
+  end
+
+  def test_echo
+    start(echo: true)
+    check_echo(client)
+    c = client
+    c.send_bytes(R.encode_header(R::KIND_ADD_REQUEST, 71, R::MAX_PAYLOAD + 1))
+    assert_error_reply c.read_frame, 71
+    assert c.closed?
+  end
+
+  def test_term_exits_0
+    start
+    assert_equal 3, client.add(1, 1, 2)
+    @peer.signal("TERM")
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st, "peer did not exit on SIGTERM"
+    assert_equal 0, st.exitstatus
+  end
+end
+
+class TestPeerUnix < Minitest::Test
+  include SocketPeerTests
+
+  def peer_args
+    ["--transport=unix", "--address=%TMP%/s.sock"]
+  end
+
+  def connect(address)
+    UNIXSocket.new(address)
+  end
+
+  def test_socket_is_0600_and_removed_on_exit
+    start
+    path = @peer.address
+    assert_equal File.join(@peer.tmpdir, "s.sock"), path
+    assert File.socket?(path)
+    assert_equal 0o600, File.stat(path).mode & 0o777
+    @peer.signal("INT")
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st
+    assert_equal 0, st.exitstatus
+    refute File.exist?(path), "socket file left behind"
+  end
+end
+
+class TestPeerTcp < Minitest::Test
+  include SocketPeerTests
+
+  def peer_args
+    ["--transport=tcp", "--address=127.0.0.1:0"]
+  end
+
+  def connect(address)
+    host, port = address.split(":")
+    TCPSocket.new(host, Integer(port))
+  end
+
+  def test_ready_names_the_real_port
+    start
+    assert_match(/\A127\.0\.0\.1:[1-9]\d*\z/, @peer.address)
+  end
+end
+
+class TestPeerPipe < Minitest::Test
+  include PeerTestSupport
+
+  def teardown
+    @peer&.cleanup
+  end
+
+  def start(echo: false)
+    @peer = PeerProcess.new(["--transport=pipe", "--address=-"] + (echo ? ["--echo"] : []), pipe: true)
+    assert_equal "-", @peer.address
+    Client.new(@peer.stdout, @peer.stdin)
+  end
+
+  def finish_and_status(client_stdin_close: true)
+    @peer.stdin.close if client_stdin_close
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st, "pipe peer did not exit"
+    st
+  end
+
+  def test_requests_then_eof_exits_0
+    c = start
+    check_add_overflow(c)
+    check_score_ramp(c)
+    check_wrong_kind_then_valid(c)
+    check_bad_payloads_keep_serving(c)
+    assert_equal 0, finish_and_status.exitstatus
+    assert_nil c.read_frame # nothing else came out on stdout
+  end
+
+  def test_bad_magic_exits_3
+    c = start
+    c.send_bytes("JUNK".b + R.encode_add_request(1, 1, 2).byteslice(4..))
+    assert_error_reply c.read_frame, 0
+    assert_equal 3, finish_and_status(client_stdin_close: false).exitstatus
+  end
+
+  def test_payload_too_long_exits_3
+    c = start
+    c.send_bytes(R.encode_header(R::KIND_SCORE_REQUEST, 9, R::MAX_PAYLOAD + 1))
+    assert_error_reply c.read_frame, 9
+    assert_equal 3, finish_and_status(client_stdin_close: false).exitstatus
+  end
+
+  def test_eof_inside_a_frame_exits_3
+    c = start
+    c.send_bytes(R.encode_add_request(1, 1, 2).byteslice(0, 30))
+    assert_equal 3, finish_and_status.exitstatus
+  end
+
+  def test_echo
+    c = start(echo: true)
+    check_echo(c)
+    assert_equal 0, finish_and_status.exitstatus
+  end
+end
+
+class TestPeerCli < Minitest::Test
+  def run_peer(*args)
+    err_r, err_w = IO.pipe
+    pid = Process.spawn(RbConfig.ruby, PeerTestSupport::PEER, *args,
+                        in: File::NULL, out: File::NULL, err: err_w, pgroup: true)
+    err_w.close
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + PeerTestSupport::TIMEOUT
+    st = nil
+    until (st = Process.wait2(pid, Process::WNOHANG)&.last)
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        Process.kill("KILL", -pid)
+        Process.wait(pid)
+        flunk "peer #{args.join(' ')} did not exit"
+      end
+      sleep 0.01
+    end
+    [st, err_r.read]
+  ensure
+    err_r&.close
+  end
+
+  def test_unknown_transport_exits_2_listing_valid_ones
+    st, err = run_peer("--transport=carrier-pigeon", "--address=x")
+    assert_equal 2, st.exitstatus
+    %w[unix tcp pipe].each { |t| assert_includes err, t }
+  end
+
+  def test_unsupported_codec_exits_2
+    st, err = run_peer("--transport=unix", "--address=/nonexistent/x.sock", "--codec=json")
+    assert_equal 2, st.exitstatus
+    assert_includes err, "codec"
+  end
+
+  def test_non_loopback_tcp_exits_2
+    st, = run_peer("--transport=tcp", "--address=0.0.0.0:0")
+    assert_equal 2, st.exitstatus
+  end
+end

@@ -1,0 +1,78 @@
+# frozen_string_literal: true
+
+# The workload every peer serves (shared/DESIGN.md, "The workload"), matching
+# common/workload.cc bit for bit:
+#   add(x, y)              -> x + y wrapped to a signed 64-bit integer
+#   score(features, model) -> [score, label]
+#
+# The C++ harness also loads this file into an embedded libruby (the `ffi`
+# tier) and calls Workload.add / Workload.score with rb_funcall, so requiring
+# it has no side effects and loads nothing else.
+module Workload
+  INT64_MIN = -(1 << 63)
+  INT64_MAX = (1 << 63) - 1
+  UINT64_MASK = (1 << 64) - 1
+  TWO_POW_64 = 1 << 64
+
+  # w(i) = ((i mod 7) - 3) * 0.25, computed exactly as the formula says
+  # (the products are exact, so the table equals the per-index expression).
+  WEIGHTS = Array.new(7) { |k| (k - 3) * 0.25 }.freeze
+
+  FRAUD = "fraud"
+  LEGIT = "legit"
+
+  module_function
+
+  # x + y with the two's-complement wrap of int64 in C++. Ruby Integers are
+  # unbounded, so the sum is masked to 64 bits and re-signed when it leaves
+  # the int64 range.
+  def add(x, y)
+    s = x + y
+    return s if s >= INT64_MIN && s <= INT64_MAX
+
+    s &= UINT64_MASK
+    s > INT64_MAX ? s - TWO_POW_64 : s
+  end
+
+  # z = sum over i, in index order, of features[i] * w(i), starting at 0.0
+  # and multiplying then adding in Float (binary64), as the C++ reference
+  # does with -ffp-contract=off. `model` is accepted and ignored, like C++.
+  # Returns [score, label]; the label strings are frozen and shared.
+  def score(features, model = nil)
+    z = 0.0
+    if features.is_a?(Array)
+      # Unrolled by 7 (one period of w) for speed: the same products, added
+      # in the same order, so the same bits.
+      n = features.size
+      i = 0
+      lim = n - 6
+      while i < lim
+        z += features[i] * -0.75
+        z += features[i + 1] * -0.5
+        z += features[i + 2] * -0.25
+        z += features[i + 3] * 0.0
+        z += features[i + 4] * 0.25
+        z += features[i + 5] * 0.5
+        z += features[i + 6] * 0.75
+        i += 7
+      end
+      w = WEIGHTS
+      k = 0
+      while i < n
+        z += features[i] * w[k]
+        i += 1
+        k += 1
+      end
+    else
+      features.each_with_index { |f, idx| z += f * (((idx % 7) - 3) * 0.25) }
+    end
+    s = 1.0 / (1.0 + Math.exp(-z))
+    [s, s >= 0.5 ? FRAUD : LEGIT]
+  end
+
+  # f[i] = ((i * 37) mod 101) / 50.0 - 1.0, the deterministic feature vector
+  # of the test vectors ({"ramp": n}) and of the harness.
+  def ramp_features(n)
+    Array.new(n) { |i| ((i * 37) % 101) / 50.0 - 1.0 }
+  end
+end
