@@ -9,8 +9,8 @@
 
 namespace interop {
 
-// True if the transport can have a baseline (a byte stream with raw fds).
-bool HasBaseline(const TransportSpec& transport);
+// True if the row (transport, peer) has a baseline.
+bool HasBaseline(const TransportSpec& transport, PeerKind peer);
 
 // Runs the baseline row for (transport, peer); never throws for row failures.
 RowResult RunBaselineRow(const RowSpec& spec, const RunSettings& settings, const RunContext& context);

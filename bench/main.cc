@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "bench/baseline.h"
@@ -16,6 +17,7 @@
 #include "bench/process_guard.h"
 #include "bench/report.h"
 #include "bench/row_plan.h"
+#include "bench/services.h"
 #include "common/raw_frame.h"
 #include "common/temp_dir.h"
 #include "transports/ffi/ffi_client.h"
@@ -43,6 +45,7 @@ struct Options {
   double call_timeout_s = 5;
   double ready_timeout_s = 30;
   std::string out_dir;
+  std::string redis_url;
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -142,17 +145,20 @@ int Run(const Options& o, const std::string& command_line) {
               report.environment["timer_overhead_ns"].get<double>());
   std::fflush(stdout);
 
-  const RunContext ctx{run_dir.path(), log_dir, &pinning};
+  const std::string run_id = std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 0x10000);
+  Services services(run_dir.path(), run_id, log_dir, o.redis_url);
+  const RunContext ctx{run_dir.path(), log_dir, &pinning, run_id, &services};
   for (const RowSpec& spec : PlanRows(transports, peers, o.codec)) {
     if (Interrupted()) break;
     std::fprintf(stderr, "  running %s / %s ...\n", std::string(spec.transport->name).c_str(),
                  std::string(PeerName(spec.peer)).c_str());
     report.rows.push_back(RunRow(spec, s, ctx));
-    if (o.baseline && HasBaseline(*spec.transport) && !Interrupted()) {
+    if (o.baseline && HasBaseline(*spec.transport, spec.peer) && !Interrupted()) {
       report.rows.push_back(RunBaselineRow(spec, s, ctx));
     }
   }
 
+  services.Shutdown();
   std::cout << RenderConsole(report);
   if (o.baseline) std::cout << "\nagainst the hand-written baselines:\n" << BaselineComparison(report.rows);
   int failed = 0;
@@ -214,6 +220,8 @@ int main(int argc, char** argv) {
   app.add_flag("--baseline", o.baseline, "also time a hand-written ping-pong per stream row (echo peer)");
   app.add_option("--timeout", o.call_timeout_s, "seconds without a reply before a row fails")->capture_default_str();
   app.add_option("--ready-timeout", o.ready_timeout_s, "seconds a peer has to print READY")->capture_default_str();
+  app.add_option("--redis", o.redis_url,
+                 "use this Redis server (unix:///path or redis://host:port) instead of a private one");
   app.add_option("--out", o.out_dir, "write results.json, .md, .csv, gbench.json and peer logs here");
   app.add_flag("--list", o.list, "list every transport x peer and whether it can run here");
   try {

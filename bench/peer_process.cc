@@ -57,6 +57,17 @@ PeerProcess::PeerProcess(const PeerLaunch& launch) : log_path_(launch.log_path) 
   std::vector<char*> argv;
   for (const auto& a : launch.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<std::string> env_strings = launch.env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    const std::string key = entry.substr(0, entry.find('=') + 1);
+    bool overridden = false;
+    for (const auto& add : launch.env) overridden |= add.rfind(key, 0) == 0;
+    if (!overridden) env_strings.push_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const int log_fd = ::open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (log_fd < 0) throw PeerError(ErrnoMessage("cannot create " + launch.log_path));
   int out_pipe[2], in_pipe[2] = {-1, -1};
@@ -76,14 +87,14 @@ PeerProcess::PeerProcess(const PeerLaunch& launch) : log_path_(launch.log_path) 
     if (!BecomeGuardedChild(parent)) _exit(127);
     if (launch.cpu >= 0) ::sched_setaffinity(0, sizeof cpus, &cpus);
     ::dup2(launch.stdio_channel ? in_pipe[0] : null_fd, STDIN_FILENO);
-    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::dup2(launch.ready_probe ? log_fd : out_pipe[1], STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     // Signals the harness ignores or handles must be default again in the peer.
     ::signal(SIGPIPE, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGHUP, SIG_DFL);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     const char msg[] = "peer: exec failed\n";
     (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
     _exit(127);
@@ -102,8 +113,12 @@ PeerProcess::PeerProcess(const PeerLaunch& launch) : log_path_(launch.log_path) 
   endpoint_.from_peer_fd = out_pipe[0];
   endpoint_.to_peer_fd = launch.stdio_channel ? in_pipe[1] : -1;
 
-  // Read the READY line byte by byte: for `pipe`, the bytes after it are frames.
   const auto start = Clock::now();
+  if (launch.ready_probe) {
+    WaitForProbe(launch, start);
+    return;
+  }
+  // Read the READY line byte by byte: for `pipe`, the bytes after it are frames.
   std::string line;
   for (;;) {
     const double left = launch.ready_timeout_s - SecondsSince(start);
@@ -137,6 +152,25 @@ PeerProcess::PeerProcess(const PeerLaunch& launch) : log_path_(launch.log_path) 
     throw PeerError("peer printed '" + line + "' instead of 'READY <address>'");
   }
   endpoint_.address = line.substr(6);
+}
+
+void PeerProcess::WaitForProbe(const PeerLaunch& launch, Clock::time_point start) {
+  for (;;) {
+    if (launch.ready_probe()) {
+      endpoint_.address = launch.ready_address;
+      return;
+    }
+    if (Reap(false)) {
+      const std::string how = DescribeWaitStatus(wait_status_);
+      Stop();
+      throw PeerError(how + " before it was ready; log: " + StderrTail(5));
+    }
+    if (SecondsSince(start) > launch.ready_timeout_s || Interrupted()) {
+      Stop();
+      throw PeerError("not ready within " + std::to_string(int(launch.ready_timeout_s)) + " s; log: " + StderrTail(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 PeerProcess::~PeerProcess() { Stop(); }

@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -21,6 +23,11 @@ struct PeerLaunch {
   int cpu = -1;                   // pin the peer to this CPU; -1 leaves it free
   std::string log_path;           // the peer's stderr
   double ready_timeout_s = 30;
+  std::vector<std::string> env;   // "KEY=VALUE" added to (or replacing in) the harness's environment
+  // For services that print no READY line (redis-server): polled every 10 ms
+  // until it returns true; stdout then goes to the log file too.
+  std::function<bool()> ready_probe;
+  std::string ready_address;      // the endpoint address when ready_probe is used
 };
 
 // Starting failed; what() says why, with the peer's last stderr lines.
@@ -53,6 +60,7 @@ class PeerProcess {
 
  private:
   bool Reap(bool block);  // true once the peer has been reaped
+  void WaitForProbe(const PeerLaunch& launch, std::chrono::steady_clock::time_point start);
   void ClosePipes();
 
   std::string log_path_;

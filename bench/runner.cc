@@ -23,6 +23,7 @@
 #include "bench/peer_process.h"
 #include "bench/process_guard.h"
 #include "bench/report.h"
+#include "bench/services.h"
 #include "common/fd_io.h"
 #include "common/paths.h"
 #include "common/workload.h"
@@ -339,11 +340,15 @@ RowResult BlankResult(const RowSpec& spec, const RunSettings& s, const std::stri
 PeerLaunch MakePeerLaunch(const RowSpec& spec, const RunSettings& s, const RunContext& ctx,
                           int peer_cpu, const std::string& tag) {
   PeerLaunch launch;
-  launch.argv = PeerCommand(spec.peer, spec, spec.transport->listen_address(ctx.run_dir, tag));
+  AddressContext where{ctx.run_dir, tag, ctx.run_id, ""};
+  if (spec.transport->needs_redis) where.redis_url = ctx.services->RedisUrl();  // may throw ServiceError
+  launch.argv = PeerCommand(spec.peer, spec, spec.transport->listen_address(where));
   launch.stdio_channel = spec.transport->peer_uses_stdio;
   launch.cpu = peer_cpu;
   launch.log_path = ctx.log_dir + "/" + tag + ".stderr.log";
   launch.ready_timeout_s = s.ready_timeout_s;
+  // Where the Python and Ruby peers find the code generated from interop.proto.
+  launch.env = {"INTEROP_GENERATED_DIR=" + BinaryDir() + "/generated", "PYTHONDONTWRITEBYTECODE=1"};
   return launch;
 }
 
@@ -366,8 +371,13 @@ void FinishErrors(RowResult& r, const std::string& first_error) {
 RowResult RunWithPeerProcess(const RowSpec& spec, const RunSettings& s, const RunContext& ctx,
                              const Placement& place) {
   RowResult result = BlankResult(spec, s, place.label);
-  const PeerLaunch launch =
-      MakePeerLaunch(spec, s, ctx, place.peer_cpu, result.transport + "-" + result.peer);
+  PeerLaunch launch;
+  try {
+    launch = MakePeerLaunch(spec, s, ctx, place.peer_cpu, result.transport + "-" + result.peer);
+  } catch (const ServiceError& e) {
+    Fail(result, std::string("service unavailable: ") + e.what());
+    return result;
+  }
 
   PinCurrentThread(place.harness_cpu);
   std::optional<PeerProcess> peer;
@@ -381,7 +391,10 @@ RowResult RunWithPeerProcess(const RowSpec& spec, const RunSettings& s, const Ru
   std::unique_ptr<Transport> transport = spec.transport->make_client(spec.peer);
   std::string first_error;
   {
-    Watchdog dog(s.call_timeout_s, [&peer] { peer->Kill(); });
+    Watchdog dog(s.call_timeout_s, [&peer, &transport] {
+      peer->Kill();
+      transport->Abort();
+    });
     try {
       transport->Open(peer->endpoint());
       RowMeasurement m(*transport, s, dog, result, peer->pid(), /*in_process=*/false);

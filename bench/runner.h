@@ -36,10 +36,14 @@ struct RowSpec {
   std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
 };
 
+class Services;
+
 struct RunContext {
   std::string run_dir;  // private 0700 dir for sockets
   std::string log_dir;  // peers' stderr logs
   const Pinning* pinning = nullptr;
+  std::string run_id;   // unique per bench run: key prefixes on shared services
+  Services* services = nullptr;  // Redis, for transports that need it
 };
 
 // Runs the row; never throws for a row-level failure (status "failed", reason).

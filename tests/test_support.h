@@ -14,6 +14,7 @@
 
 #include "bench/pinning.h"
 #include "bench/runner.h"
+#include "bench/services.h"
 #include "common/temp_dir.h"
 
 namespace interop::testing_support {
@@ -55,11 +56,16 @@ struct Fixture {
   TempDir dir;
   std::string log_dir;
   Pinning pinning{PinPolicy::kAuto, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN))};
+  std::unique_ptr<Services> services;
   RunContext context;
-  Fixture() : log_dir(dir.path() + "/logs") {
+  explicit Fixture(std::string external_redis_url = "") : log_dir(dir.path() + "/logs") {
     std::filesystem::create_directories(log_dir);
-    context = {dir.path(), log_dir, &pinning};
+    const std::string run_id = "test-" + std::to_string(::getpid());
+    services = std::make_unique<Services>(dir.path(), run_id, log_dir, external_redis_url);
+    context = {dir.path(), log_dir, &pinning, run_id, services.get()};
   }
+  // The private redis-server must stop before the run dir goes.
+  ~Fixture() { services.reset(); }
 };
 
 // Settings for a brief real run.

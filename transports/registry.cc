@@ -1,7 +1,10 @@
 #include "transports/registry.h"
 
 #include "transports/ffi/ffi_client.h"
+#include "transports/grpc/grpc_client.h"
 #include "transports/pipe/pipe_client.h"
+#include "transports/redis/redis_client.h"
+#include "transports/rest/rest_client.h"
 #include "transports/tcp/tcp_client.h"
 #include "transports/unix/unix_client.h"
 
@@ -22,6 +25,11 @@ const std::vector<TransportSpec>& Transports() {
       UnixSocketTransport(),
       PipeTransport(),
       TcpTransport(),
+      RestTransport(),
+      GrpcTransport(),
+      GrpcStreamTransport(),
+      RedisQueueTransport(),
+      RedisStreamTransport(),
   };
   return table;
 }

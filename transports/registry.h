@@ -3,6 +3,8 @@
 // its folder, the peers' folders and one line in registry.cc: nothing else.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +26,14 @@ enum class WaitStyle {
   kInProcess,  // no second process (ffi)
 };
 
+// What a transport needs to know to tell a peer where to listen.
+struct AddressContext {
+  std::string run_dir;    // the run's private 0700 dir
+  std::string tag;        // unique per row, e.g. "unix-python"
+  std::string run_id;     // unique per bench run (key prefixes on shared services)
+  std::string redis_url;  // set for transports with needs_redis
+};
+
 struct TransportSpec {
   std::string_view name;           // the CLI name
   std::string_view tier;           // as the workshop teaches it: "1-3", "4", "4/5", "5", ...
@@ -31,12 +41,20 @@ struct TransportSpec {
   std::string_view summary;        // one line for --list and --help
   WaitStyle wait_style;
   bool peer_uses_stdio;  // the channel is the peer's stdin/stdout
-  // The address a peer is told to listen on; run_dir is the run's private 0700 dir.
-  std::string (*listen_address)(const std::string& run_dir, std::string_view peer);
+  // The address a peer is told to listen on.
+  std::string (*listen_address)(const AddressContext& where);
   std::unique_ptr<Transport> (*make_client)(PeerKind peer);
-  // Byte-stream transports only (else nullptr): connects to a ready peer and
-  // returns the raw fds, for the hand-written ping-pong baseline (--baseline).
-  void (*connect_raw)(const PeerEndpoint& peer, int* read_fd, int* write_fd) = nullptr;
+  // For --baseline (else nullptr): a minimal hand-written round trip over the
+  // same mechanism, against the peer in --echo mode. Connects to the peer and
+  // returns a function that makes one round trip of `frame` (a raw-encoded
+  // request, for byte streams) or `sample` (for the others), true when the
+  // answer came back. Throws TransportError when it cannot connect.
+  std::function<bool()> (*make_baseline)(const PeerEndpoint& peer, const std::vector<uint8_t>& frame,
+                                         const Request& sample) = nullptr;
+  // The baseline's echo mode exists in the C++ peer only (rest, grpc).
+  bool baseline_cpp_only = false;
+  // Needs a Redis server (the harness starts a private one, or uses --redis=URL).
+  bool needs_redis = false;
 };
 
 // Every transport, in spectrum order (tightest first).

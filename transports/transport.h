@@ -66,6 +66,12 @@ class Transport {
 
   // Closes the connection; stopping the peer process is the harness's job.
   virtual void Close() {}
+
+  // Called from another thread (the runner's watchdog) when the row is given
+  // up: a call blocked in this transport must return soon with TransportError.
+  // Killing the peer is enough for point-to-point transports; ones that wait
+  // on a third party (a Redis server, a directory) override this.
+  virtual void Abort() {}
 };
 
 }  // namespace interop

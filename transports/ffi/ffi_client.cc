@@ -38,7 +38,7 @@ TransportSpec FfiTransport() {
       .summary = "in-process call: C++ direct, CPython via pybind11, CRuby via libruby",
       .wait_style = WaitStyle::kInProcess,
       .peer_uses_stdio = false,
-      .listen_address = [](const std::string&, std::string_view) { return std::string("-"); },
+      .listen_address = [](const AddressContext&) { return std::string("-"); },
       .make_client = [](PeerKind peer) -> std::unique_ptr<Transport> {
         switch (peer) {
           case PeerKind::kCpp: return MakeNativeCallClient();

@@ -1,5 +1,6 @@
 #include "transports/pipe/pipe_client.h"
 
+#include "transports/raw_stream/raw_stream_baseline.h"
 #include "transports/raw_stream/raw_stream_client.h"
 
 namespace interop {
@@ -26,13 +27,13 @@ TransportSpec PipeTransport() {
       .summary = "the peer's stdin/stdout as a parent/child pipe, raw binary frames",
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = true,
-      .listen_address = [](const std::string&, std::string_view) { return std::string("-"); },
+      .listen_address = [](const AddressContext&) { return std::string("-"); },
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
         return std::make_unique<StdioPipeClient>();
       },
-      .connect_raw = [](const PeerEndpoint& peer, int* read_fd, int* write_fd) {
-        *read_fd = peer.from_peer_fd;
-        *write_fd = peer.to_peer_fd;
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&) {
+        // The pipes belong to the peer process: the baseline does not close them.
+        return RawPingPong(peer.from_peer_fd, peer.to_peer_fd, /*owns_fds=*/false, frame);
       },
   };
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/fd_io.h"
+#include "transports/raw_stream/raw_stream_baseline.h"
 #include "transports/raw_stream/raw_stream_client.h"
 #include "transports/tcp/tcp_address.h"
 
@@ -55,14 +56,15 @@ TransportSpec TcpTransport() {
       .summary = "TCP over 127.0.0.1 with TCP_NODELAY, raw binary frames",
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
-      .listen_address = [](const std::string&, std::string_view) {
+      .listen_address = [](const AddressContext&) {
         return std::string("127.0.0.1:0");  // the peer picks a free port and says which
       },
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
         return std::make_unique<TcpClient>();
       },
-      .connect_raw = [](const PeerEndpoint& peer, int* read_fd, int* write_fd) {
-        *read_fd = *write_fd = ConnectTcp(peer);
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&) {
+        const int fd = ConnectTcp(peer);
+        return RawPingPong(fd, fd, /*owns_fds=*/true, frame);
       },
   };
 }

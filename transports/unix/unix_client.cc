@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/fd_io.h"
+#include "transports/raw_stream/raw_stream_baseline.h"
 #include "transports/raw_stream/raw_stream_client.h"
 
 namespace interop {
@@ -47,14 +48,15 @@ TransportSpec UnixSocketTransport() {
       .summary = "Unix domain stream socket, raw binary frames",
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
-      .listen_address = [](const std::string& run_dir, std::string_view peer) {
-        return run_dir + "/" + std::string(peer) + "-unix.sock";
+      .listen_address = [](const AddressContext& where) {
+        return where.run_dir + "/" + where.tag + ".sock";
       },
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
         return std::make_unique<UnixSocketClient>();
       },
-      .connect_raw = [](const PeerEndpoint& peer, int* read_fd, int* write_fd) {
-        *read_fd = *write_fd = ConnectUnixSocket(peer);
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&) {
+        const int fd = ConnectUnixSocket(peer);
+        return RawPingPong(fd, fd, /*owns_fds=*/true, frame);
       },
   };
 }

@@ -1,0 +1,110 @@
+#include "transports/grpc/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "common/raw_frame.h"
+#include "common/workload.h"
+#include "interop.grpc.pb.h"
+#include "transports/raw_stream/raw_stream_server.h"
+#include "transports/stop_signals.h"
+
+namespace interop {
+namespace {
+
+namespace pb = ::interop::v1;
+
+// Empty when the request is within the contract's bounds.
+std::string CheckScore(const pb::ScoreRequest& r) {
+  if (static_cast<uint32_t>(r.features_size()) > raw::kMaxFeatures) return "more than 131072 features";
+  if (r.model().size() > raw::kMaxModelBytes) return "model name longer than 1024 bytes";
+  if (!raw::IsValidUtf8(r.model())) return "model name is not valid UTF-8";
+  return {};
+}
+
+void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
+  const ScoreResult s = Score({r.features().data(), static_cast<std::size_t>(r.features_size())});
+  out->set_id(r.id());
+  out->set_score(s.score);
+  out->set_label(std::string(s.label));
+}
+
+class InteropService final : public pb::Interop::Service {
+ public:
+  explicit InteropService(bool echo) : echo_(echo) {}
+
+ private:
+  grpc::Status Add(grpc::ServerContext*, const pb::AddRequest* req, pb::AddReply* rep) override {
+    rep->set_id(req->id());
+    if (!echo_) rep->set_result(interop::Add(req->x(), req->y()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Score(grpc::ServerContext*, const pb::ScoreRequest* req, pb::ScoreReply* rep) override {
+    if (echo_) {  // baseline: answer at once, nothing computed
+      rep->set_id(req->id());
+      return grpc::Status::OK;
+    }
+    if (const std::string bad = CheckScore(*req); !bad.empty()) {
+      std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(req->id()), bad.c_str());
+      return {grpc::StatusCode::INVALID_ARGUMENT, bad};
+    }
+    Compute(*req, rep);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Stream(grpc::ServerContext*, grpc::ServerReaderWriter<pb::Reply, pb::Request>* stream) override {
+    pb::Request req;
+    pb::Reply rep;
+    while (stream->Read(&req)) {
+      rep.Clear();
+      switch (req.op_case()) {
+        case pb::Request::kAdd:
+          rep.set_id(req.add().id());
+          rep.mutable_add()->set_id(req.add().id());
+          rep.mutable_add()->set_result(interop::Add(req.add().x(), req.add().y()));
+          break;
+        case pb::Request::kScore:
+          rep.set_id(req.score().id());
+          if (const std::string bad = CheckScore(req.score()); !bad.empty()) {
+            rep.set_error(bad);
+          } else {
+            Compute(req.score(), rep.mutable_score());
+          }
+          break;
+        default:
+          rep.set_error("request carries neither add nor score");
+      }
+      if (!stream->Write(rep)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  bool echo_;
+};
+
+}  // namespace
+
+int ServeGrpc(const PeerOptions& options) {
+  StopSignals stop;  // before gRPC starts its threads
+  InteropService service(options.echo);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(8 << 20);  // the largest score request is ~1 MiB
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::fprintf(stderr, "cpp peer: cannot listen on %s\n", options.address.c_str());
+    return 1;
+  }
+  const std::string host = options.address.substr(0, options.address.rfind(':'));
+  AnnounceReady(host + ":" + std::to_string(port), options);
+  stop.Wait();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  return 0;
+}
+
+}  // namespace interop

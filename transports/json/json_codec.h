@@ -1,0 +1,34 @@
+// The JSON forms of schemas/interop.schema.json, for every JSON transport
+// (rest, redis, redis-stream, file), on both sides: the harness encodes
+// requests and decodes replies; the C++ peer decodes requests and encodes replies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "transports/transport.h"
+
+namespace interop::json_codec {
+
+inline constexpr std::size_t kMaxJsonBytes = 4194304;  // 4 MiB
+
+// {"id":..,"op":"add","x":..,"y":..} (op omitted when include_op is false, as
+// over REST where the path says it), plus "reply_to" when non-empty.
+std::string EncodeRequest(const Request& request, bool include_op, std::string_view reply_to = {});
+
+// Fills reply from {"id":..,"result":..} / {"id":..,"score":..,"label":..} /
+// {"error":..}. A reply that is not one of those sets reply.error.
+void DecodeReply(std::string_view text, Op op, Reply& reply);
+
+// The peer side: answers one request body. `op` comes from the REST path,
+// or (nullopt) from the body's "op" field. Returns the reply body and an HTTP
+// status: 200, or 400 with {"id":..,"error":..} for bad input. `reply_to`
+// receives the body's "reply_to" (when asked for and present).
+struct Answer {
+  int http_status;
+  std::string body;
+};
+Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to = nullptr);
+
+}  // namespace interop::json_codec

@@ -1,0 +1,37 @@
+// "REDIS_URL#PREFIX" (schemas/json_transports.md), shared by the harness's
+// Redis clients and the C++ peer's Redis consumer.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+
+namespace interop {
+
+struct RedisAddress {
+  std::string unix_path;  // set for unix:///path
+  std::string host;       // set for redis://host:port
+  int port = 0;
+  std::string prefix;     // every key the row touches starts with this
+};
+
+// Throws TransportError on a malformed address.
+RedisAddress ParseRedisAddress(const std::string& text);
+// Splits only the URL part (no "#PREFIX"); throws TransportError.
+RedisAddress ParseRedisUrl(const std::string& url);
+
+struct RedisContextFree {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using RedisConnection = std::unique_ptr<redisContext, RedisContextFree>;
+
+// Connects (timeout 5 s); throws TransportError with hiredis's reason.
+RedisConnection ConnectRedis(const RedisAddress& address);
+
+struct RedisReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyFree>;
+
+}  // namespace interop

@@ -1,0 +1,124 @@
+#include "transports/redis/redis_client.h"
+
+#include <atomic>
+
+#include "transports/json/json_codec.h"
+#include "transports/redis/redis_address.h"
+
+namespace interop {
+namespace {
+
+// The harness side of both Redis variants: they differ only in how a request
+// is enqueued; replies always come back on this client's own list.
+class RedisClient final : public Transport {
+ public:
+  explicit RedisClient(bool use_stream) : use_stream_(use_stream) {}
+
+  void Open(const PeerEndpoint& peer) override {
+    address_ = ParseRedisAddress(peer.address);
+    conn_ = ConnectRedis(address_);
+    queue_ = address_.prefix + (use_stream_ ? ":stream" : ":requests");
+    reply_to_ = address_.prefix + ":reply:1";
+  }
+
+  void Call(const Request& r, Reply& reply) override {
+    Append(r);
+    Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
+    Receive(r.op, reply);
+  }
+
+  // K requests enqueued in one round trip (hiredis pipelining), then K replies.
+  void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
+    for (const auto& r : requests) Append(r);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
+    }
+    for (std::size_t i = 0; i < requests.size(); ++i) Receive(requests[i].op, replies[i]);
+  }
+
+  void Close() override {
+    if (conn_) {
+      // Leave nothing under our prefix behind on the server.
+      RedisReplyPtr(static_cast<redisReply*>(
+          redisCommand(conn_.get(), "DEL %s %s", queue_.c_str(), reply_to_.c_str())));
+    }
+    conn_.reset();
+  }
+  void Abort() override { aborted_ = true; }
+
+ private:
+  void Append(const Request& r) {
+    body_ = json_codec::EncodeRequest(r, /*include_op=*/true, reply_to_);
+    if (use_stream_) {
+      redisAppendCommand(conn_.get(), "XADD %s MAXLEN ~ 10000 * req %b", queue_.c_str(), body_.data(), body_.size());
+    } else {
+      redisAppendCommand(conn_.get(), "LPUSH %s %b", queue_.c_str(), body_.data(), body_.size());
+    }
+  }
+
+  RedisReplyPtr Next() {
+    void* raw = nullptr;
+    if (redisGetReply(conn_.get(), &raw) != REDIS_OK || !raw) {
+      throw TransportError(std::string("Redis connection failed: ") + conn_->errstr);
+    }
+    return RedisReplyPtr(static_cast<redisReply*>(raw));
+  }
+
+  void Expect(int type_a, int type_b) {
+    RedisReplyPtr r = Next();
+    if (r->type != type_a && r->type != type_b) {
+      throw TransportError("Redis refused the request: " + std::string(r->str ? r->str : "unexpected reply type"));
+    }
+  }
+
+  // Waits for the reply in short BRPOPs, so an abandoned row returns quickly.
+  void Receive(Op op, Reply& reply) {
+    for (;;) {
+      if (aborted_) throw TransportError("no reply (row given up)");
+      RedisReplyPtr r(static_cast<redisReply*>(redisCommand(conn_.get(), "BRPOP %s 0.25", reply_to_.c_str())));
+      if (!r) throw TransportError(std::string("Redis connection failed: ") + conn_->errstr);
+      if (r->type == REDIS_REPLY_NIL) continue;
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) throw TransportError("unexpected BRPOP reply");
+      json_codec::DecodeReply({r->element[1]->str, r->element[1]->len}, op, reply);
+      return;
+    }
+  }
+
+  bool use_stream_;
+  RedisAddress address_;
+  RedisConnection conn_;
+  std::string queue_;
+  std::string reply_to_;
+  std::string body_;
+  std::atomic<bool> aborted_{false};
+};
+
+std::string RedisListenAddress(const AddressContext& where) {
+  return where.redis_url + "#interop:" + where.run_id + ":" + where.tag;
+}
+
+}  // namespace
+
+TransportSpec RedisQueueTransport() {
+  return {
+      .name = "redis",
+      .tier = "6",
+      .default_codec = "json",
+      .summary = "Redis list as a queue: LPUSH / BRPOP, replies on a per-client list",
+      .wait_style = WaitStyle::kBlocking,
+      .peer_uses_stdio = false,
+      .listen_address = RedisListenAddress,
+      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<RedisClient>(false); },
+      .needs_redis = true,
+  };
+}
+
+TransportSpec RedisStreamTransport() {
+  TransportSpec spec = RedisQueueTransport();
+  spec.name = "redis-stream";
+  spec.summary = "Redis Streams: XADD / XREADGROUP / XACK (durable), replies on a per-client list";
+  spec.make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<RedisClient>(true); };
+  return spec;
+}
+
+}  // namespace interop

@@ -1,0 +1,66 @@
+#include "transports/rest/rest_server.h"
+
+#include <httplib.h>
+
+#include <cstdio>
+
+#include "transports/json/json_codec.h"
+#include "transports/raw_stream/raw_stream_server.h"
+#include "transports/stop_signals.h"
+#include "transports/tcp/tcp_address.h"
+
+namespace interop {
+
+int ServeRest(const PeerOptions& options) {
+  std::string host;
+  int port = 0;
+  try {
+    ParseHostPort(options.address, &host, &port);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cpp peer: %s\n", e.what());
+    return 2;
+  }
+  StopSignals stop;  // before the server starts its threads, so they inherit the mask
+  httplib::Server server;
+  server.set_tcp_nodelay(true);
+  // httplib closes a keep-alive connection after 5 requests by default, which
+  // would add a reconnect to every fifth call: a row measures one connection.
+  server.set_keep_alive_max_count(1u << 30);
+  server.set_keep_alive_timeout(60);
+  server.set_payload_max_length(json_codec::kMaxJsonBytes);  // larger bodies: 413
+  auto handler = [&options](Op op) {
+    return [op, echo = options.echo](const httplib::Request& req, httplib::Response& res) {
+      if (echo) {  // baseline: the body goes straight back, nothing parsed
+        res.set_content(req.body, "application/json");
+        return;
+      }
+      const auto answer = json_codec::AnswerRequest(req.body, op);
+      if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
+      res.status = answer.http_status;
+      res.set_content(answer.body, "application/json");
+    };
+  };
+  server.Post("/add", handler(Op::kAdd));
+  server.Post("/score", handler(Op::kScore));
+  server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\"}", "application/json");
+  });
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) {
+      res.set_content("{\"error\":\"HTTP " + std::to_string(res.status) + "\"}", "application/json");
+    }
+  });
+  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    std::perror(("cpp peer: cannot listen on " + options.address).c_str());
+    return 1;
+  }
+  std::thread serving([&server] { server.listen_after_bind(); });
+  AnnounceReady(host + ":" + std::to_string(bound), options);
+  stop.Wait();
+  server.stop();
+  serving.join();
+  return 0;
+}
+
+}  // namespace interop
