@@ -49,11 +49,12 @@ RowResult RunBaselineRow(const RowSpec& row, const RunSettings& s, const RunCont
   else raw::EncodeScoreRequest(frame, 1, features, s.model);
 
   PinCurrentThread(place.harness_cpu);
+  std::shared_ptr<void> resources;  // before the peer: released after it stops
   std::optional<PeerProcess> peer;
   try {
-    peer.emplace(MakePeerLaunch(spec, s, ctx, place.peer_cpu,
+    peer.emplace(MakePeerLaunch(&resources, spec, s, ctx, place.peer_cpu,
                                 result.transport + "-" + result.peer + "-echo"));
-  } catch (const PeerError& e) {
+  } catch (const std::exception& e) {
     PinCurrentThread(-1);
     return fail(std::string("peer did not start: ") + e.what());
   }

@@ -20,6 +20,7 @@
 #include "bench/services.h"
 #include "common/raw_frame.h"
 #include "common/temp_dir.h"
+#include "transports/shm/shm_segment.h"
 #include "transports/ffi/ffi_client.h"
 
 namespace {
@@ -46,6 +47,8 @@ struct Options {
   double ready_timeout_s = 30;
   std::string out_dir;
   std::string redis_url;
+  std::string shm_wait = "both";
+  std::string file_wait = "both";
 };
 
 bool WriteFile(const std::string& path, const std::string& text) {
@@ -104,7 +107,7 @@ int Run(const Options& o, const std::string& command_line) {
   s.ready_timeout_s = o.ready_timeout_s;
   PinPolicy policy;
   if (!ParsePinPolicy(o.pin, &policy)) throw UsageError("unknown --pin '" + o.pin + "'; valid: auto, same, split, none");
-  const auto transports = SelectTransports(o.transports);
+  const auto transports = SelectTransports(o.transports, {{"shm", o.shm_wait}, {"file", o.file_wait}});
   const auto peers = SelectPeers(o.peers);
   if (!o.codec.empty()) {
     for (const TransportSpec* t : transports) {
@@ -115,8 +118,8 @@ int Run(const Options& o, const std::string& command_line) {
     }
   }
 
-  if (const int stale = RemoveStaleTempDirs(); stale > 0) {
-    std::fprintf(stderr, "removed %d temp dir(s) left by earlier runs that were killed\n", stale);
+  if (const int stale = RemoveStaleTempDirs() + shm::RemoveStaleSegments(); stale > 0) {
+    std::fprintf(stderr, "removed %d temp dir(s) or shm segment(s) left by earlier runs that were killed\n", stale);
   }
   TempDir run_dir;
   std::string log_dir = run_dir.path() + "/logs";
@@ -220,6 +223,8 @@ int main(int argc, char** argv) {
   app.add_flag("--baseline", o.baseline, "also time a hand-written ping-pong per stream row (echo peer)");
   app.add_option("--timeout", o.call_timeout_s, "seconds without a reply before a row fails")->capture_default_str();
   app.add_option("--ready-timeout", o.ready_timeout_s, "seconds a peer has to print READY")->capture_default_str();
+  app.add_option("--shm-wait", o.shm_wait, "shm rows: spin, futex or both")->capture_default_str();
+  app.add_option("--file-wait", o.file_wait, "file rows: inotify, poll or both")->capture_default_str();
   app.add_option("--redis", o.redis_url,
                  "use this Redis server (unix:///path or redis://host:port) instead of a private one");
   app.add_option("--out", o.out_dir, "write results.json, .md, .csv, gbench.json and peer logs here");

@@ -97,6 +97,9 @@ Placement Pinning::For(WaitStyle wait) const {
     return policy_ == PinPolicy::kNone ? Placement{-1, -1, "-"} : Placement{0, -1, "-"};
   }
   PinPolicy p = policy_;
+  // Never spin with both sides on one core, whatever the policy: the spinner
+  // would hold the core until the scheduler tick (~8 ms) on every call.
+  if (wait == WaitStyle::kSpinning && cores_ >= 2) p = PinPolicy::kSplit;
   if (p == PinPolicy::kAuto) {
     if (cores_ < 2) {
       p = PinPolicy::kSame;

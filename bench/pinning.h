@@ -37,6 +37,7 @@ class Pinning {
   void Calibrate();
 
   Placement For(WaitStyle wait) const;
+  int cores() const { return cores_; }
   // One line for the console and the JSON: the policy, the calibration, the choice.
   std::string Describe() const;
   const PinCalibration& calibration() const { return calibration_; }

@@ -17,19 +17,36 @@ std::vector<std::string> SplitList(const std::string& list) {
 
 }  // namespace
 
-std::vector<const TransportSpec*> SelectTransports(const std::string& list) {
+std::vector<const TransportSpec*> SelectTransports(const std::string& list,
+                                                   const std::map<std::string, std::string>& variant_filters) {
   std::vector<const TransportSpec*> out;
   const auto names = SplitList(list);
   if (names.empty()) throw UsageError("--transport needs a name; valid: all, " + TransportNames());
-  for (const auto& name : names) {
-    if (name == "all") {
-      out.clear();
-      for (const auto& t : Transports()) out.push_back(&t);
-      return out;
-    }
-    const TransportSpec* t = FindTransport(name);
-    if (!t) throw UsageError("unknown transport '" + name + "'; valid: all, " + TransportNames());
+  for (const auto& [family, variant] : variant_filters) {
+    bool known = variant == "both";
+    for (const auto& t : Transports()) known |= t.family == family && t.variant == variant;
+    if (!known) throw UsageError("unknown --" + family + "-wait '" + variant + "'");
+  }
+  // A row of a family is kept when its variant passes the family's filter.
+  auto wanted = [&](const TransportSpec& t) {
+    const auto f = variant_filters.find(std::string(t.family));
+    return t.family.empty() || f == variant_filters.end() || f->second == "both" || f->second == t.variant;
+  };
+  auto add = [&](const TransportSpec* t) {
     if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  };
+  for (const auto& name : names) {
+    bool matched = false;
+    for (const auto& t : Transports()) {
+      if (name == "all" || t.family == name) {
+        matched = true;
+        if (wanted(t)) add(&t);
+      } else if (t.name == name) {
+        matched = true;
+        add(&t);  // named outright: kept whatever the filter says
+      }
+    }
+    if (!matched) throw UsageError("unknown transport '" + name + "'; valid: all, " + TransportNames());
   }
   // Report order is spectrum order, whatever order they were named in.
   std::sort(out.begin(), out.end());  // the registry is one vector: address order is table order

@@ -3,6 +3,7 @@
 // an error that lists the valid ones.
 #pragma once
 
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,8 +17,11 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// "unix,tcp" or "all" -> transports in registry order. Throws UsageError.
-std::vector<const TransportSpec*> SelectTransports(const std::string& list);
+// "unix,tcp", a family ("shm": every shm row) or "all" -> transports in
+// registry order. variant_filters maps a family to the variant wanted
+// ("shm" -> "spin"); "both" or no entry keeps every variant. Throws UsageError.
+std::vector<const TransportSpec*> SelectTransports(
+    const std::string& list, const std::map<std::string, std::string>& variant_filters = {});
 // "cpp,ruby" or "all" -> peers in cpp, python, ruby order. Throws UsageError.
 std::vector<PeerKind> SelectPeers(const std::string& list);
 

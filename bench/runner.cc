@@ -337,12 +337,19 @@ RowResult BlankResult(const RowSpec& spec, const RunSettings& s, const std::stri
   return r;
 }
 
-PeerLaunch MakePeerLaunch(const RowSpec& spec, const RunSettings& s, const RunContext& ctx,
-                          int peer_cpu, const std::string& tag) {
+PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec, const RunSettings& s,
+                          const RunContext& ctx, int peer_cpu, const std::string& tag) {
   PeerLaunch launch;
   AddressContext where{ctx.run_dir, tag, ctx.run_id, ""};
   if (spec.transport->needs_redis) where.redis_url = ctx.services->RedisUrl();  // may throw ServiceError
-  launch.argv = PeerCommand(spec.peer, spec, spec.transport->listen_address(where));
+  std::string address;
+  if (spec.transport->prepare) {
+    where.wait_spinning_apart = peer_cpu >= 0 && peer_cpu != ctx.pinning->For(spec.transport->wait_style).harness_cpu;
+    *resources = spec.transport->prepare(where, &address);  // may throw TransportError
+  } else {
+    address = spec.transport->listen_address(where);
+  }
+  launch.argv = PeerCommand(spec.peer, spec, address);
   launch.stdio_channel = spec.transport->peer_uses_stdio;
   launch.cpu = peer_cpu;
   launch.log_path = ctx.log_dir + "/" + tag + ".stderr.log";
@@ -372,10 +379,14 @@ RowResult RunWithPeerProcess(const RowSpec& spec, const RunSettings& s, const Ru
                              const Placement& place) {
   RowResult result = BlankResult(spec, s, place.label);
   PeerLaunch launch;
+  std::shared_ptr<void> resources;  // declared before the peer: released after it stops
   try {
-    launch = MakePeerLaunch(spec, s, ctx, place.peer_cpu, result.transport + "-" + result.peer);
+    launch = MakePeerLaunch(&resources, spec, s, ctx, place.peer_cpu, result.transport + "-" + result.peer);
   } catch (const ServiceError& e) {
     Fail(result, std::string("service unavailable: ") + e.what());
+    return result;
+  } catch (const TransportError& e) {
+    Fail(result, std::string("cannot prepare the row: ") + e.what());
     return result;
   }
 
@@ -573,6 +584,11 @@ RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunCont
   if (const std::string why = PeerUnavailableReason(spec.peer, *spec.transport); !why.empty()) {
     RowResult r = BlankResult(spec, settings, place.label);
     Fail(r, "cannot run here: " + why);
+    return r;
+  }
+  if (spec.transport->wait_style == WaitStyle::kSpinning && context.pinning->cores() < 2) {
+    RowResult r = BlankResult(spec, settings, place.label);
+    Fail(r, "cannot run here: a spinning wait needs two cores, this machine has one");
     return r;
   }
   if (spec.transport->wait_style == WaitStyle::kInProcess) {

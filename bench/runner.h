@@ -55,7 +55,8 @@ std::string PeerUnavailableReason(PeerKind peer, const TransportSpec& transport)
 
 // How a row's peer is started (command, stdio, CPU, log file).
 
-PeerLaunch MakePeerLaunch(const RowSpec& spec, const RunSettings& settings, const RunContext& context,
+PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec, const RunSettings& settings,
+                          const RunContext& context,
                           int peer_cpu, const std::string& tag);
 
 // The record a row starts from (names, codec, placement), before measuring.

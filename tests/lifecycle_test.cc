@@ -10,6 +10,7 @@
 
 #include "bench/peer_process.h"
 #include "test_support.h"
+#include "transports/shm/shm_segment.h"
 #include "transports/registry.h"
 
 namespace interop {
@@ -61,6 +62,39 @@ TEST_F(Lifecycle, PeerKilledFromOutsideMidRunFailsItsRow) {
   ASSERT_TRUE(killed);
   EXPECT_EQ(r.status, "failed");
   EXPECT_THAT(r.reason, HasSubstr("killed by signal 9"));
+}
+
+// The shared-memory and file tiers own a segment and a directory: a peer
+// killed in the middle of a call must leave neither behind.
+TEST_F(Lifecycle, PeerKilledMidRunLeavesNoSegmentOrHandoffDir) {
+  for (const char* transport : {"shm-spin", "shm-futex", "file-inotify"}) {
+    RunSettings s = Brief();
+    s.calls = 0;
+    s.duration_s = 5;
+    s.call_timeout_s = 2;
+    std::atomic<bool> killed{false};
+    std::thread killer([&] {
+      for (int i = 0; i < 200 && !killed; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        for (pid_t pid : ChildrenOf(::getpid())) {
+          if (CommandName(pid) == "cpp_peer" && i > 8) {
+            ::kill(pid, SIGKILL);
+            killed = true;
+          }
+        }
+      }
+    });
+    const RowResult r = RunFaulty(transport, "", s, f);
+    killer.join();
+    ASSERT_TRUE(killed) << transport;
+    EXPECT_EQ(r.status, "failed") << transport;
+    EXPECT_THAT(r.reason, HasSubstr("killed by signal 9")) << transport;
+    EXPECT_TRUE(OurShmSegments().empty()) << transport;
+    for (const auto& e : std::filesystem::directory_iterator(f.dir.path())) {
+      EXPECT_EQ(e.path().extension(), e.path().extension() == ".handoff" ? "" : e.path().extension())
+          << e.path() << " left behind";
+    }
+  }
 }
 
 TEST_F(Lifecycle, PeerThatNeverPrintsReadyTimesOut) {
@@ -118,6 +152,10 @@ TEST_F(Lifecycle, StalePrivateDirsOfDeadRunsAreRemoved) {
   std::ofstream(stale + "/owner.pid") << 999999999 << "\n";  // above pid_max: never alive
   EXPECT_GE(RemoveStaleTempDirs(), 1);
   EXPECT_FALSE(std::filesystem::exists(stale));
+  // The same for a shared-memory segment of a dead run.
+  const auto segment = shm::Segment::Create("/interop-spectrum-999999999-staletest", shm::WaitMode::kSpin, 0);
+  EXPECT_GE(shm::RemoveStaleSegments(), 1);
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/interop-spectrum-999999999-staletest"));
   EXPECT_TRUE(std::filesystem::exists(f.dir.path())) << "a live run's dir must survive";
 }
 

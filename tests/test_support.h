@@ -51,6 +51,17 @@ inline std::string CommandName(pid_t pid) {
   return name;
 }
 
+// /dev/shm entries of this process's segments (interop-spectrum-PID-*).
+inline std::vector<std::string> OurShmSegments() {
+  std::vector<std::string> out;
+  const std::string prefix = "interop-spectrum-" + std::to_string(::getpid()) + "-";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
+  }
+  return out;
+}
+
 // A private run dir, log dir and pinning, like bench sets up.
 struct Fixture {
   TempDir dir;

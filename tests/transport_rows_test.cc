@@ -67,6 +67,7 @@ TEST_P(TransportRow, RunsWithEveryReplyCheckedAndLeavesNothingBehind) {
   }
   // The run is over: nothing at all is left.
   EXPECT_TRUE(ChildrenOf(::getpid()).empty());
+  EXPECT_TRUE(OurShmSegments().empty());
   EXPECT_FALSE(std::filesystem::exists(run_dir));
 }
 
@@ -77,7 +78,7 @@ TEST(TransportRow, LargestScoreVectorCrossesIntact) {
   RunSettings s = Brief(Op::kScore);
   s.features = 65536;
   s.calls = 20;
-  for (const char* t : {"unix", "pipe", "tcp"}) {
+  for (const char* t : {"unix", "pipe", "tcp", "shm-spin", "shm-futex", "file-inotify"}) {
     const RowResult r = RunRow({FindTransport(t), PeerKind::kCpp, "", false, {}}, s, f.context);
     EXPECT_EQ(r.status, "ok") << t << ": " << r.reason;
     EXPECT_EQ(r.errors, 0u) << t;

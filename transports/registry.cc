@@ -1,10 +1,12 @@
 #include "transports/registry.h"
 
 #include "transports/ffi/ffi_client.h"
+#include "transports/file/file_client.h"
 #include "transports/grpc/grpc_client.h"
 #include "transports/pipe/pipe_client.h"
 #include "transports/redis/redis_client.h"
 #include "transports/rest/rest_client.h"
+#include "transports/shm/shm_client.h"
 #include "transports/tcp/tcp_client.h"
 #include "transports/unix/unix_client.h"
 
@@ -22,6 +24,8 @@ std::string_view PeerName(PeerKind peer) {
 const std::vector<TransportSpec>& Transports() {
   static const std::vector<TransportSpec> table = {
       FfiTransport(),
+      ShmSpinTransport(),
+      ShmFutexTransport(),
       UnixSocketTransport(),
       PipeTransport(),
       TcpTransport(),
@@ -30,6 +34,8 @@ const std::vector<TransportSpec>& Transports() {
       GrpcStreamTransport(),
       RedisQueueTransport(),
       RedisStreamTransport(),
+      FileInotifyTransport(),
+      FilePollTransport(),
   };
   return table;
 }
@@ -43,9 +49,11 @@ const TransportSpec* FindTransport(std::string_view name) {
 
 std::string TransportNames() {
   std::string out;
+  std::string_view last_family;
   for (const auto& t : Transports()) {
-    if (!out.empty()) out += ", ";
-    out += t.name;
+    if (!t.family.empty() && t.family != last_family) out += (out.empty() ? "" : ", ") + std::string(t.family);
+    last_family = t.family;
+    out += (out.empty() ? "" : ", ") + std::string(t.name);
   }
   return out;
 }

@@ -32,6 +32,7 @@ struct AddressContext {
   std::string tag;        // unique per row, e.g. "unix-python"
   std::string run_id;     // unique per bench run (key prefixes on shared services)
   std::string redis_url;  // set for transports with needs_redis
+  bool wait_spinning_apart = false;  // the two sides run on different cores (may spin)
 };
 
 struct TransportSpec {
@@ -43,6 +44,10 @@ struct TransportSpec {
   bool peer_uses_stdio;  // the channel is the peer's stdin/stdout
   // The address a peer is told to listen on.
   std::string (*listen_address)(const AddressContext& where);
+  // Optional: creates what the address names before the peer starts (a
+  // shared-memory segment, a handoff dir) and returns the address. The holder
+  // removes it when released, which the runner does after the peer has stopped.
+  std::shared_ptr<void> (*prepare)(const AddressContext& where, std::string* address) = nullptr;
   std::unique_ptr<Transport> (*make_client)(PeerKind peer);
   // For --baseline (else nullptr): a minimal hand-written round trip over the
   // same mechanism, against the peer in --echo mode. Connects to the peer and
@@ -55,6 +60,11 @@ struct TransportSpec {
   bool baseline_cpp_only = false;
   // Needs a Redis server (the harness starts a private one, or uses --redis=URL).
   bool needs_redis = false;
+  // Rows of one mechanism that differ in how they wait share a family: naming
+  // the family on the command line selects them all, and --FAMILY-wait=VARIANT
+  // narrows it (e.g. shm: spin, futex). Empty for transports without variants.
+  std::string_view family;
+  std::string_view variant;
 };
 
 // Every transport, in spectrum order (tightest first).

@@ -1,0 +1,79 @@
+#include "transports/file/file_client.h"
+
+#include <sys/stat.h>
+
+#include "common/temp_dir.h"
+#include "transports/file/handoff_dir.h"
+#include "transports/json/json_codec.h"
+
+namespace interop {
+namespace {
+
+class FileHandoffClient final : public Transport {
+ public:
+  void Open(const PeerEndpoint& peer) override {
+    address_ = handoff::ParseAddress(peer.address);
+    watcher_.emplace(address_.dir, address_.poll);  // watching before the first request
+  }
+
+  void Call(const Request& r, Reply& reply) override {
+    handoff::Publish(address_.dir, "req", r.id, json_codec::EncodeRequest(r, /*include_op=*/true));
+    const std::string name = "rep-" + std::to_string(r.id) + ".json";
+    if (!watcher_->WaitFor(name, aborted_)) throw TransportError("no reply file (row given up)");
+    json_codec::DecodeReply(handoff::TakeFile(address_.dir + "/" + name, json_codec::kMaxJsonBytes), r.op, reply);
+  }
+
+  void Close() override { watcher_.reset(); }
+  void Abort() override { aborted_ = true; }
+
+ private:
+  handoff::Address address_;
+  std::optional<handoff::DirWatcher> watcher_;
+  std::atomic<bool> aborted_{false};
+};
+
+// The handoff dir lives in the run's private dir; the holder removes it.
+struct HandoffDir {
+  std::string path;
+  ~HandoffDir() { RemoveTree(path); }
+};
+
+TransportSpec FileSpec(std::string_view name, std::string_view variant) {
+  return {
+      .name = name,
+      .tier = "7",
+      .default_codec = "json",
+      .summary = "",
+      .wait_style = WaitStyle::kBlocking,
+      .peer_uses_stdio = false,
+      .listen_address = nullptr,
+      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<FileHandoffClient>(); },
+      .family = "file",
+      .variant = variant,
+  };
+}
+
+std::shared_ptr<void> Prepare(const AddressContext& where, bool poll, std::string* address) {
+  auto dir = std::make_shared<HandoffDir>(HandoffDir{where.run_dir + "/" + where.tag + ".handoff"});
+  if (::mkdir(dir->path.c_str(), 0700) != 0) throw TransportError("cannot create " + dir->path);
+  *address = dir->path + (poll ? "?wait=poll" : "");
+  return dir;
+}
+
+}  // namespace
+
+TransportSpec FileInotifyTransport() {
+  TransportSpec spec = FileSpec("file-inotify", "inotify");
+  spec.summary = "file handoff in a private dir (write temp, rename), woken by inotify, JSON";
+  spec.prepare = [](const AddressContext& where, std::string* address) { return Prepare(where, false, address); };
+  return spec;
+}
+
+TransportSpec FilePollTransport() {
+  TransportSpec spec = FileSpec("file-poll", "poll");
+  spec.summary = "file handoff, each side lists the dir every 1 ms (the naive way), JSON";
+  spec.prepare = [](const AddressContext& where, std::string* address) { return Prepare(where, true, address); };
+  return spec;
+}
+
+}  // namespace interop

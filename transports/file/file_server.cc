@@ -1,0 +1,63 @@
+#include "transports/file/file_server.h"
+
+#include <dirent.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "transports/file/handoff_dir.h"
+#include "transports/json/json_codec.h"
+#include "transports/raw_stream/raw_stream_server.h"
+#include "transports/stop_signals.h"
+#include "transports/transport.h"
+
+namespace interop {
+namespace {
+
+void Answer(const std::string& dir, const std::string& name) {
+  const auto id = handoff::RequestId(name);
+  if (!id) return;  // temporaries, replies, anything else: not ours to take
+  std::string reply;
+  try {
+    const auto answer = json_codec::AnswerRequest(handoff::TakeFile(dir + "/" + name, json_codec::kMaxJsonBytes),
+                                                  std::nullopt);
+    reply = answer.body;
+    if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request in %s: %s\n", name.c_str(), reply.c_str());
+    // An unreadable body has no id of its own: the file name still says which it was.
+    if (answer.http_status != 200 && reply.find("\"id\":null") != std::string::npos) {
+      reply = nlohmann::json{{"id", *id}, {"error", nlohmann::json::parse(reply)["error"]}}.dump();
+    }
+  } catch (const TransportError& e) {
+    if (std::string(e.what()).find("No such file") != std::string::npos) return;  // taken already
+    reply = nlohmann::json{{"id", *id}, {"error", e.what()}}.dump();
+    std::fprintf(stderr, "cpp peer: %s\n", e.what());
+  }
+  handoff::Publish(dir, "rep", *id, reply);
+}
+
+}  // namespace
+
+int ServeFileHandoff(const PeerOptions& options) {
+  StopSignals stop;
+  try {
+    const handoff::Address address = handoff::ParseAddress(options.address);
+    handoff::DirWatcher watcher(address.dir, address.poll);
+    AnnounceReady(options.address, options);
+    // Requests that arrived before the watch was set up.
+    if (DIR* d = ::opendir(address.dir.c_str())) {
+      std::vector<std::string> names;
+      while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+      ::closedir(d);
+      for (const auto& n : names) Answer(address.dir, n);
+    }
+    while (!stop.Pending()) {
+      for (const auto& n : watcher.Next(100)) Answer(address.dir, n);
+    }
+  } catch (const TransportError& e) {
+    std::fprintf(stderr, "cpp peer: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace interop

@@ -1,0 +1,144 @@
+#include "transports/shm/shm_client.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+
+#include "common/raw_frame.h"
+#include "transports/shm/shm_segment.h"
+
+namespace interop {
+namespace {
+
+using shm::Segment;
+
+// Futex mode spins this many rounds (~50 µs in C++) before sleeping, when
+// the two sides run on different cores. On one core spinning only delays
+// the other side, so the budget is 0 there.
+constexpr uint32_t kFutexSpinBudget = 2000;
+
+class ShmClient final : public Transport {
+ public:
+  void Open(const PeerEndpoint& peer) override {
+    segment_.emplace(Segment::Open(peer.address));
+    req_ = segment_->requests();
+    rep_ = segment_->replies();
+    seq_ = std::atomic_ref<uint32_t>(*req_.seq).load();
+  }
+
+  void Call(const Request& r, Reply& reply) override {
+    // Encode straight into the slot: the copy into shared memory is the send.
+    uint8_t* p = req_.slot;
+    if (r.op == Op::kAdd) {
+      raw::EncodeHeader(p, raw::Kind::kAddRequest, r.id, 16);
+      raw::Store(p + 24, r.x);
+      raw::Store(p + 32, r.y);
+    } else {
+      const std::size_t n = r.features.size();
+      const std::size_t len = 8 + 8 * n + r.model.size();
+      if (raw::kHeaderSize + len > req_.capacity) {
+        throw TransportError("request of " + std::to_string(raw::kHeaderSize + len) + " bytes does not fit the slot");
+      }
+      raw::EncodeHeader(p, raw::Kind::kScoreRequest, r.id, static_cast<uint32_t>(len));
+      raw::Store<uint32_t>(p + 24, static_cast<uint32_t>(n));
+      raw::Store<uint32_t>(p + 28, static_cast<uint32_t>(r.model.size()));
+      std::memcpy(p + 32, r.features.data(), 8 * n);
+      std::memcpy(p + 32 + 8 * n, r.model.data(), r.model.size());
+    }
+    const uint32_t n = ++seq_;
+    shm::Publish(*segment_, req_, n);
+    const uint32_t got = shm::WaitForChange(*segment_, rep_, n - 1, aborted_);
+    if (got != n) throw TransportError(aborted_ ? "no reply (row given up)" : "reply sequence out of step");
+    Decode(reply);
+  }
+
+  void Close() override { segment_.reset(); }
+  void Abort() override { aborted_ = true; }
+
+ private:
+  void Decode(Reply& reply) {
+    raw::Header h;
+    if (raw::DecodeHeader(rep_.slot, &h) != raw::HeaderStatus::kOk ||
+        raw::kHeaderSize + h.payload_len > rep_.capacity) {
+      throw TransportError("the reply slot holds no valid frame");
+    }
+    const std::span<const uint8_t> payload(rep_.slot + raw::kHeaderSize, h.payload_len);
+    reply.id = h.id;
+    reply.error.clear();
+    if (h.kind == raw::Kind::kAddReply) {
+      reply.error = raw::ParseAddReply(payload, &reply.result);
+    } else if (h.kind == raw::Kind::kScoreReply) {
+      std::string_view label;
+      reply.error = raw::ParseScoreReply(payload, &reply.score, &label);
+      reply.label.assign(label);
+    } else if (h.kind == raw::Kind::kError) {
+      reply.error = "peer error: " + std::string(reinterpret_cast<const char*>(payload.data()), payload.size());
+    } else {
+      reply.error = "unexpected reply kind";
+    }
+  }
+
+  std::optional<Segment> segment_;
+  shm::Channel req_{}, rep_{};
+  uint32_t seq_ = 0;
+  std::atomic<bool> aborted_{false};
+};
+
+// Creates the segment before the peer starts; the holder unlinks it.
+std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode mode, std::string* address) {
+  *address = "/interop-spectrum-" + std::to_string(::getpid()) + "-" + where.tag;
+  const uint32_t budget = mode == shm::WaitMode::kFutex && where.wait_spinning_apart ? kFutexSpinBudget : 0;
+  return std::make_shared<Segment>(Segment::Create(*address, mode, budget));
+}
+
+// The minimal ping-pong: publish a number, wait for it to come back; the
+// peer (--echo) answers each number without touching a frame.
+std::function<bool()> SequencePingPong(const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request&) {
+  auto segment = std::make_shared<Segment>(Segment::Open(peer.address));
+  auto seq = std::make_shared<uint32_t>(std::atomic_ref<uint32_t>(*segment->requests().seq).load());
+  auto never = std::make_shared<std::atomic<bool>>(false);
+  return [segment, seq, never] {
+    const uint32_t n = ++*seq;
+    shm::Publish(*segment, segment->requests(), n);
+    return shm::WaitForChange(*segment, segment->replies(), n - 1, *never) == n;
+  };
+}
+
+TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle wait) {
+  return {
+      .name = name,
+      .tier = "4",
+      .default_codec = "raw",
+      .summary = "",
+      .wait_style = wait,
+      .peer_uses_stdio = false,
+      .listen_address = nullptr,
+      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<ShmClient>(); },
+      .make_baseline = SequencePingPong,
+      .family = "shm",
+      .variant = variant,
+  };
+}
+
+}  // namespace
+
+TransportSpec ShmSpinTransport() {
+  TransportSpec spec = ShmSpec("shm-spin", "spin", WaitStyle::kSpinning);
+  spec.summary = "shared memory, both sides busy-poll a sequence word on their own cores (raw frames)";
+  spec.prepare = [](const AddressContext& where, std::string* address) {
+    return PrepareSegment(where, shm::WaitMode::kSpin, address);
+  };
+  return spec;
+}
+
+TransportSpec ShmFutexTransport() {
+  TransportSpec spec = ShmSpec("shm-futex", "futex", WaitStyle::kBlocking);
+  spec.summary = "shared memory, spin briefly then sleep on a futex (raw frames)";
+  spec.prepare = [](const AddressContext& where, std::string* address) {
+    return PrepareSegment(where, shm::WaitMode::kFutex, address);
+  };
+  return spec;
+}
+
+}  // namespace interop

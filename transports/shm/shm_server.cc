@@ -1,0 +1,80 @@
+#include "transports/shm/shm_server.h"
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "common/raw_frame.h"
+#include "common/workload.h"
+#include "transports/raw_stream/raw_stream_server.h"
+#include "transports/shm/shm_segment.h"
+#include "transports/transport.h"
+
+namespace interop {
+namespace {
+
+// Answers the request in the request slot into the reply slot.
+void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double>& features) {
+  std::vector<uint8_t> out;  // small: replies are at most ~1 KiB
+  raw::Header h{};
+  std::string err;
+  if (raw::DecodeHeader(req.slot, &h) != raw::HeaderStatus::kOk || raw::kHeaderSize + h.payload_len > req.capacity) {
+    err = "the request slot holds no valid frame";
+  } else {
+    const std::span<const uint8_t> payload(req.slot + raw::kHeaderSize, h.payload_len);
+    if (h.kind == raw::Kind::kAddRequest) {
+      int64_t x, y;
+      err = raw::ParseAddRequest(payload, &x, &y);
+      if (err.empty()) {
+        // The add reply is written in place: it is the hot path of the tier.
+        raw::EncodeHeader(rep.slot, raw::Kind::kAddReply, h.id, 8);
+        raw::Store(rep.slot + raw::kHeaderSize, Add(x, y));
+        return;
+      }
+    } else if (h.kind == raw::Kind::kScoreRequest) {
+      raw::ScoreRequestView v;
+      err = raw::ParseScoreRequest(payload, &v);
+      if (err.empty()) {
+        features.resize(v.n);
+        if (v.n) std::memcpy(features.data(), v.features_le.data(), v.features_le.size());
+        const ScoreResult r = Score(features);
+        raw::EncodeScoreReply(out, h.id, r.score, r.label);
+      }
+    } else {
+      err = "unknown request kind";
+    }
+  }
+  if (!err.empty()) {
+    std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(h.id), err.c_str());
+    raw::EncodeError(out, h.id, err);
+  }
+  std::memcpy(rep.slot, out.data(), std::min<std::size_t>(out.size(), rep.capacity));
+}
+
+}  // namespace
+
+int ServeShm(const PeerOptions& options) {
+  try {
+    const shm::Segment segment = shm::Segment::Open(options.address);
+    const shm::Channel req = segment.requests();
+    const shm::Channel rep = segment.replies();
+    // Read where the sequence stands BEFORE saying READY: once READY is out the
+    // harness may publish request 1 at once, and a peer that read the word
+    // after that would wait for a change that already happened.
+    uint32_t last = std::atomic_ref<uint32_t>(*req.seq).load();
+    AnnounceReady(options.address, options);
+    // SIGTERM's default action ends us; the segment is the harness's to remove.
+    const std::atomic<bool> never{false};
+    std::vector<double> features;
+    for (;;) {
+      last = shm::WaitForChange(segment, req, last, never);
+      if (!options.echo) Answer(req, rep, features);
+      shm::Publish(segment, rep, last);
+    }
+  } catch (const TransportError& e) {
+    std::fprintf(stderr, "cpp peer: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace interop
