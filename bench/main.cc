@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "bench/baseline.h"
+#include "bench/compare.h"
 #include "bench/environment.h"
 #include "bench/process_guard.h"
 #include "bench/report.h"
@@ -229,12 +230,29 @@ int main(int argc, char** argv) {
                  "use this Redis server (unix:///path or redis://host:port) instead of a private one");
   app.add_option("--out", o.out_dir, "write results.json, .md, .csv, gbench.json and peer logs here");
   app.add_flag("--list", o.list, "list every transport x peer and whether it can run here");
+  std::string base_json, new_json;
+  double threshold = 0.10;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "compare two results.json files; exit 1 if a row got slower beyond noise, failed or vanished");
+  compare->add_option("BASE", base_json, "the reference results.json")->required()->check(CLI::ExistingFile);
+  compare->add_option("NEW", new_json, "the results.json to judge")->required()->check(CLI::ExistingFile);
+  compare->add_option("--threshold", threshold, "allowed slowdown before noise, as a fraction")->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    if (compare->parsed()) {
+      auto read = [](const std::string& path) {
+        std::ifstream in(path);
+        return ParseResultsJson(std::string(std::istreambuf_iterator<char>(in), {}));
+      };
+      const auto rows = CompareReports(read(base_json), read(new_json), threshold);
+      std::cout << RenderComparison(rows, threshold);
+      return AnyRegression(rows) ? 1 : 0;
+    }
     return Run(o, JoinArgs(argc, argv));
   } catch (const interop::UsageError& e) {
     std::fprintf(stderr, "bench: %s\n", e.what());

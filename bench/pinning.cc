@@ -103,8 +103,8 @@ Placement Pinning::For(WaitStyle wait) const {
   if (p == PinPolicy::kAuto) {
     if (cores_ < 2) {
       p = PinPolicy::kSame;
-    } else if (wait == WaitStyle::kSpinning) {
-      p = PinPolicy::kSplit;  // never spin with both sides on one core
+    } else if (wait == WaitStyle::kSpinning || wait == WaitStyle::kSpinThenSleep) {
+      p = PinPolicy::kSplit;  // a poll can only see the other side's write if it runs elsewhere
     } else {
       p = (calibration_.done && calibration_.split_cores_p50_ns < calibration_.same_core_p50_ns)
               ? PinPolicy::kSplit : PinPolicy::kSame;
@@ -125,7 +125,7 @@ std::string Pinning::Describe() const {
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   "; calibration (socketpair round trip p50): same core %.1f us, split cores %.1f us"
-                  " -> blocking waits: %s, spinning waits: split",
+                  " -> blocking waits: %s; spinning and spin-then-sleep waits: split",
                   calibration_.same_core_p50_ns / 1000, calibration_.split_cores_p50_ns / 1000,
                   For(WaitStyle::kBlocking).label.c_str());
     s += buf;

@@ -129,6 +129,11 @@ const std::vector<Column>& Columns() {
       {"p99", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p99); }},
       {"p99.9", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p999); }},
       {"max", true, [](const RowResult& r) { return Timed(r, r.latency_ns.max); }},
+      {"cpu/call", true, [](const RowResult& r) {
+         // Both sides' CPU time per call: what a spinning wait costs shows here.
+         const double cpu = r.harness_cpu_ns_per_call + r.peer_cpu_ns_per_call;
+         return r.calls > 0 && cpu > 0 ? FormatNs(cpu) : std::string("-");
+       }},
       {"calls/s", true, [](const RowResult& r) {
          return r.calls_per_s > 0 ? FormatRate(r.calls_per_s) : std::string("-");
        }},

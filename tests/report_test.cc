@@ -20,6 +20,8 @@ Report TwoRows() {
   ok.latency_ns = {1000, 21000, 19000, 20500, 30000, 125000, 205000, 592000};
   ok.calls_per_s = 228800;
   ok.inflight = 16;
+  ok.harness_cpu_ns_per_call = 3000;
+  ok.peer_cpu_ns_per_call = 2500;
   RowResult bad;
   bad.transport = "tcp";
   bad.tier = "4/5";
@@ -46,17 +48,17 @@ TEST(Report, FormatNsPicksAUnitThatFits) {
 
 TEST(Report, ConsoleTable) {
   EXPECT_EQ(RenderConsole(TwoRows()),
-            "tier  transport  peer  workload   codec  pin    calls  errors      p50     p99   p99.9     max    calls/s  note\n"
-            "4     unix       cpp   add        raw    split   1000       0  20.5 µs  125 µs  205 µs  592 µs  228.8 k/s\n"
-            "4/5   tcp        ruby  score/256  raw    same       0       0        -       -       -       -          -  FAILED: peer killed by signal 9 (Killed)\n");
+            "tier  transport  peer  workload   codec  pin    calls  errors      p50     p99   p99.9     max  cpu/call    calls/s  note\n"
+            "4     unix       cpp   add        raw    split   1000       0  20.5 µs  125 µs  205 µs  592 µs   5.50 µs  228.8 k/s\n"
+            "4/5   tcp        ruby  score/256  raw    same       0       0        -       -       -       -         -          -  FAILED: peer killed by signal 9 (Killed)\n");
 }
 
 TEST(Report, MarkdownTable) {
   EXPECT_EQ(RenderMarkdown(TwoRows()),
-            "| tier | transport | peer | workload | codec | pin | calls | errors | p50 | p99 | p99.9 | max | calls/s | note |\n"
-            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
-            "| 4 | unix | cpp | add | raw | split | 1000 | 0 | 20.5 µs | 125 µs | 205 µs | 592 µs | 228.8 k/s |  |\n"
-            "| 4/5 | tcp | ruby | score/256 | raw | same | 0 | 0 | - | - | - | - | - | FAILED: peer killed by signal 9 (Killed) |\n");
+            "| tier | transport | peer | workload | codec | pin | calls | errors | p50 | p99 | p99.9 | max | cpu/call | calls/s | note |\n"
+            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+            "| 4 | unix | cpp | add | raw | split | 1000 | 0 | 20.5 µs | 125 µs | 205 µs | 592 µs | 5.50 µs | 228.8 k/s |  |\n"
+            "| 4/5 | tcp | ruby | score/256 | raw | same | 0 | 0 | - | - | - | - | - | - | FAILED: peer killed by signal 9 (Killed) |\n");
 }
 
 TEST(Report, Csv) {

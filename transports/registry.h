@@ -23,6 +23,7 @@ std::string_view PeerName(PeerKind peer);
 enum class WaitStyle {
   kBlocking,   // sleeps in the kernel until woken (sockets, pipes, HTTP, ...)
   kSpinning,   // busy-polls memory: needs its own core, never shares one
+  kSpinThenSleep,  // polls briefly, then sleeps: the poll only pays off across cores
   kInProcess,  // no second process (ffi)
 };
 

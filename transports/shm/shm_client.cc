@@ -133,7 +133,7 @@ TransportSpec ShmSpinTransport() {
 }
 
 TransportSpec ShmFutexTransport() {
-  TransportSpec spec = ShmSpec("shm-futex", "futex", WaitStyle::kBlocking);
+  TransportSpec spec = ShmSpec("shm-futex", "futex", WaitStyle::kSpinThenSleep);
   spec.summary = "shared memory, spin briefly then sleep on a futex (raw frames)";
   spec.prepare = [](const AddressContext& where, std::string* address) {
     return PrepareSegment(where, shm::WaitMode::kFutex, address);

@@ -1,0 +1,28 @@
+// bench compare BASE.json NEW.json: which rows got slower beyond noise.
+// Rows are matched by transport, peer, workload, features and codec. A row
+// regressed when its new p50 exceeds the base p50 by more than the threshold
+// plus the noise both runs measured in that row (their p50 spread). A row
+// that failed in NEW, or is missing from it, counts as a regression too.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/report.h"
+
+namespace interop {
+
+struct RowComparison {
+  std::string row;        // "unix/python/add"
+  double base_p50_ns = 0;
+  double new_p50_ns = 0;
+  double ratio = 0;       // new / base
+  double allowed = 0;     // the ratio above which it counts as slower
+  std::string verdict;    // "same", "faster", "slower", "failed", "missing", "new"
+};
+
+std::vector<RowComparison> CompareReports(const Report& base, const Report& now, double threshold);
+bool AnyRegression(const std::vector<RowComparison>& rows);
+std::string RenderComparison(const std::vector<RowComparison>& rows, double threshold);
+
+}  // namespace interop

@@ -1,0 +1,52 @@
+#include <gtest/gtest.h>
+
+#include "bench/compare.h"
+
+namespace interop {
+namespace {
+
+RowResult Row(const std::string& transport, double p50, double spread = 0, std::string status = "ok") {
+  RowResult r;
+  r.transport = transport;
+  r.peer = "cpp";
+  r.workload = "add";
+  r.codec = "raw";
+  r.status = std::move(status);
+  r.latency_ns.p50 = p50;
+  r.stability_spread = spread;
+  return r;
+}
+
+TEST(Compare, VerdictsPerRow) {
+  Report base, now;
+  base.rows = {Row("unix", 1000), Row("tcp", 1000), Row("pipe", 1000), Row("shm-spin", 100), Row("rest", 1000)};
+  now.rows = {Row("unix", 1050), Row("tcp", 1300), Row("pipe", 800), Row("shm-spin", 100, 0, "failed"), Row("grpc", 5)};
+  const auto rows = CompareReports(base, now, 0.10);
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[0].verdict, "same");    // +5%, within 10%
+  EXPECT_EQ(rows[1].verdict, "slower");  // +30%
+  EXPECT_EQ(rows[2].verdict, "faster");
+  EXPECT_EQ(rows[3].verdict, "failed");
+  EXPECT_EQ(rows[4].verdict, "missing");
+  EXPECT_EQ(rows[5].verdict, "new");
+  EXPECT_TRUE(AnyRegression(rows));
+}
+
+TEST(Compare, MeasuredNoiseWidensTheBand) {
+  Report base, now;
+  base.rows = {Row("unix", 1000, 0.15)};
+  now.rows = {Row("unix", 1300, 0.10)};  // +30%, but the runs moved 15% and 10% themselves
+  const auto rows = CompareReports(base, now, 0.10);
+  EXPECT_EQ(rows[0].verdict, "same");
+  EXPECT_DOUBLE_EQ(rows[0].allowed, 1.35);
+  EXPECT_FALSE(AnyRegression(rows));
+}
+
+TEST(Compare, IdenticalRunsPass) {
+  Report base;
+  base.rows = {Row("unix", 1000), Row("ffi", 3)};
+  EXPECT_FALSE(AnyRegression(CompareReports(base, base, 0.0)));
+}
+
+}  // namespace
+}  // namespace interop
