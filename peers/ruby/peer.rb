@@ -20,6 +20,21 @@ module Peer
     "unix" => ["unix", :Unix, %w[raw]],
     "tcp" => ["tcp", :Tcp, %w[raw]],
     "pipe" => ["pipe", :Pipe, %w[raw]],
+    "rest" => ["rest", :Rest, %w[json]],
+    # One gRPC server for both: the harness calls unary Add/Score for `grpc`
+    # and the bidi Stream RPC for `grpc-stream`.
+    "grpc" => ["grpc_server", :GrpcServer, %w[protobuf]],
+    "grpc-stream" => ["grpc_server", :GrpcServer, %w[protobuf]],
+    "redis" => ["redis_list", :RedisList, %w[json]],
+    "redis-stream" => ["redis_stream", :RedisStream, %w[json]],
+    # The wait mode is in the segment's header (shm) or the address (file);
+    # the harness's row names (shm-spin, file-poll, ...) are accepted too.
+    "shm" => ["shm", :Shm, %w[raw]],
+    "shm-spin" => ["shm", :Shm, %w[raw]],
+    "shm-futex" => ["shm", :Shm, %w[raw]],
+    "file" => ["file", :FileHandoff, %w[json]],
+    "file-inotify" => ["file", :FileHandoff, %w[json]],
+    "file-poll" => ["file", :FileHandoff, %w[json]],
   }.freeze
 
   EXIT_USAGE = 2
@@ -30,6 +45,11 @@ module Peer
     def ready(address)
       stdout.write("READY #{address}\n")
       stdout.flush
+    end
+
+    # --echo is the raw-frame baseline; the JSON and gRPC tiers have no frames.
+    def refuse_echo
+      raise ArgumentError, "--echo is for raw-frame transports only, not #{transport}" if echo
     end
   end
 
@@ -45,7 +65,8 @@ module Peer
     parser = OptionParser.new do |o|
       o.banner = "usage: ruby peer.rb --transport=T --address=ADDR [--codec=C] [--echo]"
       o.on("--transport=T", "one of: #{TRANSPORTS.keys.join(', ')}") { |v| opts.transport = v }
-      o.on("--address=ADDR", "unix: socket path; tcp: 127.0.0.1:PORT; pipe: -") { |v| opts.address = v }
+      o.on("--address=ADDR", "unix: socket path; tcp, rest, grpc: 127.0.0.1:PORT; pipe: -; " \
+                             "redis: REDIS_URL#PREFIX; shm: /SHM-NAME; file: DIR[?wait=poll]") { |v| opts.address = v }
       o.on("--codec=C", "wire codec (default: the transport's own)") { |v| opts.codec = v }
       o.on("--echo", "echo each frame back unchanged (baseline)") { opts.echo = true }
       o.on("-h", "--help") do

@@ -224,8 +224,9 @@ module RawFrame
     end
   end
 
+  # One line on `log`, whatever the message holds (bytes from a bad request).
   def log_line(log, message)
-    log.write("ruby peer: #{message}\n")
+    log.write("ruby peer: #{message.to_s.b.tr("\r\n", '  ')}\n")
   rescue StandardError
     nil
   end

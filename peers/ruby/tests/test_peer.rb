@@ -1,125 +1,14 @@
 # frozen_string_literal: true
 
 require "minitest/autorun"
-require "rbconfig"
 require "socket"
-require "io/wait"
-require "tmpdir"
-require "fileutils"
 require_relative "../raw_frame"
+require_relative "support"
 
 # Starts the real peer (ruby peer.rb ...) as a subprocess in its own process
 # group and talks to it over unix, tcp and pipe. Every wait has a timeout;
 # every test stops its peer and removes its temp dir.
 module PeerTestSupport
-  PEER = File.expand_path("../peer.rb", __dir__)
-  R = RawFrame
-  TIMEOUT = 10.0 # seconds, for any single wait
-  MIN64 = -(1 << 63)
-  MAX64 = (1 << 63) - 1
-
-  class Timeout < StandardError; end
-
-  # One running peer.
-  class PeerProcess
-    attr_reader :pid, :address, :tmpdir, :stdin, :stdout, :status
-
-    def initialize(args, pipe: false)
-      @tmpdir = Dir.mktmpdir("ruby-peer-test-")
-      @stderr_path = File.join(@tmpdir, "stderr.txt")
-      out_r, out_w = IO.pipe
-      in_r, in_w = pipe ? IO.pipe : [File::NULL, nil]
-      args = args.map { |a| a.gsub("%TMP%", @tmpdir) }
-      @pid = Process.spawn(RbConfig.ruby, PEER, *args,
-                           in: in_r, out: out_w, err: @stderr_path, pgroup: true)
-      out_w.close
-      in_r.close if pipe
-      @stdin = in_w
-      @stdout = out_r
-      line = read_line(@stdout)
-      raise "peer did not say READY: #{line.inspect}; stderr: #{stderr}" unless line&.start_with?("READY ")
-
-      @address = line.chomp.delete_prefix("READY ")
-    rescue StandardError
-      cleanup
-      raise
-    end
-
-    # Reads one line byte by byte (so nothing after it is consumed).
-    def read_line(io)
-      line = +""
-      deadline = now + TIMEOUT
-      loop do
-        c = io.read_nonblock(1, exception: false)
-        case c
-        when nil then return line.empty? ? nil : line
-        when :wait_readable
-          left = deadline - now
-          raise Timeout, "no READY line within #{TIMEOUT}s" if left <= 0
-
-          io.wait_readable(left)
-        else
-          line << c
-          return line if c == "\n"
-        end
-      end
-    end
-
-    def now
-      Process.clock_gettime(Process::CLOCK_MONOTONIC)
-    end
-
-    def stderr
-      File.exist?(@stderr_path) ? File.read(@stderr_path) : ""
-    end
-
-    def alive?
-      return false if @status
-
-      wait_exit(0)
-      @status.nil?
-    end
-
-    # Waits up to `timeout` seconds; returns the Process::Status or nil.
-    def wait_exit(timeout)
-      return @status if @status
-
-      deadline = now + timeout
-      loop do
-        _, st = Process.wait2(@pid, Process::WNOHANG)
-        return @status = st if st
-        return nil if now >= deadline
-
-        sleep 0.01
-      end
-    rescue Errno::ECHILD
-      @status
-    end
-
-    def signal(sig)
-      Process.kill(sig, @pid)
-    rescue Errno::ESRCH
-      nil
-    end
-
-    # TERM, wait, then KILL the whole group; always reaps; removes the dir.
-    def cleanup
-      if @pid && !@status
-        signal("TERM")
-        unless wait_exit(5)
-          begin
-            Process.kill("KILL", -@pid)
-          rescue Errno::ESRCH
-            nil
-          end
-          wait_exit(5)
-        end
-      end
-      [@stdin, @stdout].each { |io| io.close if io && !io.closed? }
-      FileUtils.remove_entry(@tmpdir) if @tmpdir && File.directory?(@tmpdir)
-    end
-  end
-
   # A client stream: write frames, read frames, each read with a timeout.
   class Client
     def initialize(input, output)
@@ -475,5 +364,34 @@ class TestPeerCli < Minitest::Test
   def test_non_loopback_tcp_exits_2
     st, = run_peer("--transport=tcp", "--address=0.0.0.0:0")
     assert_equal 2, st.exitstatus
+  end
+
+  def test_unknown_transport_lists_the_new_ones
+    _st, err = run_peer("--transport=carrier-pigeon", "--address=x")
+    %w[rest grpc grpc-stream redis redis-stream shm file].each { |t| assert_includes err, t }
+  end
+
+  def test_echo_refused_where_there_are_no_frames
+    [%w[rest 127.0.0.1:0], %w[grpc 127.0.0.1:0], ["redis", "unix:///nonexistent/r.sock#p"],
+     ["file", Dir.tmpdir]].each do |transport, address|
+      st, err = run_peer("--transport=#{transport}", "--address=#{address}", "--echo")
+      assert_equal 2, st.exitstatus, transport
+      assert_includes err, "--echo", transport
+    end
+  end
+
+  def test_bad_addresses_exit_2
+    [%w[rest 0.0.0.0:80], ["redis", "unix:///x/redis.sock"], ["redis-stream", "http://x#p"],
+     ["file", "/nonexistent/dir"], ["file", "#{Dir.tmpdir}?wait=sometimes"], %w[shm no-slash],
+     ["shm", "/interop-spectrum-missing-#{Process.pid}"]].each do |transport, address|
+      st, = run_peer("--transport=#{transport}", "--address=#{address}")
+      assert_equal 2, st.exitstatus, "#{transport} #{address}"
+    end
+  end
+
+  def test_wrong_codec_for_a_json_transport_exits_2
+    st, err = run_peer("--transport=rest", "--address=127.0.0.1:0", "--codec=raw")
+    assert_equal 2, st.exitstatus
+    assert_includes err, "json"
   end
 end

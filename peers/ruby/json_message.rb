@@ -1,0 +1,154 @@
+# frozen_string_literal: true
+
+# The JSON messages of the rest, redis and file tiers
+# (schemas/json_transports.md, schemas/interop.schema.json): checks, the
+# workload call, the reply bytes. Mirrors peers/python/json_message.py.
+#
+# Requests are bounded before anything is computed: at most MAX_JSON_BYTES of
+# JSON, MAX_FEATURES features, a model of at most MAX_MODEL_BYTES UTF-8 bytes,
+# x and y within int64, id within uint64. Floats are written with Float#to_s,
+# which is shortest-round-trip, so the reader parses the very bits we computed.
+#
+# Feature items are not checked one by one (that would cost more than the
+# score): the score itself raises TypeError or NoMethodError on a string,
+# null, boolean, array or object, and that becomes an error reply here.
+
+require "json"
+require_relative "raw_frame"
+require_relative "workload"
+
+module JsonMessage
+  MAX_JSON_BYTES = 4_194_304 # 4 MiB
+  MAX_FEATURES = RawFrame::MAX_FEATURES
+  MAX_MODEL_BYTES = RawFrame::MAX_MODEL_BYTES
+  MAX_ERROR_BYTES = RawFrame::MAX_ERROR_BYTES
+  INT64_MIN = Workload::INT64_MIN
+  INT64_MAX = Workload::INT64_MAX
+  UINT64_MAX = (1 << 64) - 1
+  OPS = %w[add score].freeze
+
+  # A request that breaks the JSON contract; its text goes in the error reply.
+  class MessageError < StandardError; end
+
+  module_function
+
+  # The request object (a Hash) from JSON bytes; MessageError if it is too
+  # long, not JSON, or not an object.
+  def decode(data)
+    if data.bytesize > MAX_JSON_BYTES
+      raise MessageError, "request is longer than #{MAX_JSON_BYTES} bytes"
+    end
+
+    begin
+      msg = JSON.parse(data)
+    rescue JSON::ParserError => e
+      raise MessageError, "malformed JSON: #{e.message[0, 200].gsub(/[[:cntrl:]]/, ' ')}"
+    rescue JSON::NestingError
+      raise MessageError, "request JSON is nested too deeply"
+    end
+    raise MessageError, "request is not a JSON object" unless msg.is_a?(Hash)
+
+    msg
+  end
+
+  # ------------------------------------------------------------ field checks
+
+  def check_id(value)
+    unless value.is_a?(Integer) && value >= 0 && value <= UINT64_MAX
+      raise MessageError, "id must be an integer within uint64"
+    end
+
+    value
+  end
+
+  # The request's id if it has a valid one (for error replies), else nil.
+  def request_id(msg)
+    value = msg["id"] if msg.is_a?(Hash)
+    value.is_a?(Integer) && value >= 0 && value <= UINT64_MAX ? value : nil
+  end
+
+  def check_int64(name, value)
+    unless value.is_a?(Integer) && value >= INT64_MIN && value <= INT64_MAX
+      raise MessageError, "#{name} must be an integer within int64"
+    end
+
+    value
+  end
+
+  def check_features(value)
+    raise MessageError, "features must be an array of numbers" unless value.is_a?(Array)
+    raise MessageError, "more than #{MAX_FEATURES} features" if value.size > MAX_FEATURES
+
+    value
+  end
+
+  def check_model(value)
+    raise MessageError, "model must be a string" unless value.is_a?(String)
+    if value.bytesize > MAX_MODEL_BYTES
+      raise MessageError, "model is longer than #{MAX_MODEL_BYTES} UTF-8 bytes"
+    end
+    raise MessageError, "model is not valid UTF-8" unless value.valid_encoding?
+
+    value
+  end
+
+  # ---------------------------------------------------------------- replies
+
+  # {"id":..,"result":..}: x + y wrapped like int64 (Workload.add).
+  def add_reply(id, x, y)
+    %({"id":#{id},"result":#{Workload.add(x, y)}})
+  end
+
+  # {"id":..,"score":..,"label":..}; MessageError for non-numeric features.
+  def score_reply(id, features, model)
+    begin
+      s, label = Workload.score(features, model)
+    rescue TypeError, NoMethodError
+      raise MessageError, "features must be an array of numbers"
+    end
+    # NaN from inf - inf (features like 1e400); JSON cannot carry it.
+    raise MessageError, "score is not a finite number (features overflow)" unless s.finite?
+
+    %({"id":#{id},"score":#{s},"label":"#{label}"})
+  end
+
+  # {"id": id or null, "error": message}; the message is cut to 1024 bytes.
+  def error_reply(id, message)
+    msg = message.to_s.b
+    msg = msg.byteslice(0, MAX_ERROR_BYTES) if msg.bytesize > MAX_ERROR_BYTES
+    msg = msg.force_encoding(Encoding::UTF_8).scrub("")
+    JSON.generate({ "id" => id, "error" => msg })
+  end
+
+  # The reply to a decoded request. `op` is the operation when the transport
+  # implies it (REST's path); otherwise the request's "op" field says it.
+  # MessageError on a missing or bad field.
+  def answer(msg, op = nil)
+    if op.nil?
+      op = msg["op"]
+      raise MessageError, 'op must be "add" or "score"' unless OPS.include?(op)
+    elsif msg.key?("op") && msg["op"] != op
+      raise MessageError, %(op must be "#{op}" here)
+    end
+    id = check_id(fetch(msg, "id"))
+    if op == "add"
+      add_reply(id, check_int64("x", fetch(msg, "x")), check_int64("y", fetch(msg, "y")))
+    else
+      score_reply(id, check_features(fetch(msg, "features")), check_model(fetch(msg, "model")))
+    end
+  end
+
+  def fetch(msg, key)
+    msg.fetch(key) { raise MessageError, "missing field #{key.inspect}" }
+  end
+
+  # [ok, reply body] for request bytes: an error reply for bad ones (never
+  # raises MessageError).
+  def respond(data, op = nil)
+    msg = nil
+    msg = decode(data)
+    [true, answer(msg, op)]
+  rescue MessageError => e
+    [false, error_reply(request_id(msg), e.message)]
+  end
+end

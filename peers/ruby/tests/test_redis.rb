@@ -1,0 +1,136 @@
+# frozen_string_literal: true
+
+require "minitest/autorun"
+require "json"
+require "redis"
+require_relative "support"
+require_relative "../workload"
+
+# The real peer, --transport=redis / redis-stream, against a private
+# redis-server (unix socket only, no persistence) started for each test in a
+# temp dir and shut down after it.
+class TestPeerRedis < Minitest::Test
+  include PeerTestSupport
+  RAMP_256_HEX = "3fe376dba491b1ac"
+
+  def setup
+    skip "redis-server not installed" unless system("command -v redis-server >/dev/null 2>&1")
+    @dir = Dir.mktmpdir("ruby-peer-redis-")
+    @sock = File.join(@dir, "redis.sock")
+    @server = Process.spawn("redis-server", "--port", "0", "--unixsocket", @sock, "--unixsocketperm", "700",
+                            "--save", "", "--appendonly", "no", "--dir", @dir,
+                            in: File::NULL, out: File.join(@dir, "redis.log"), err: [:child, :out], pgroup: true)
+    @redis = wait_until("redis-server to answer PING") do
+      r = Redis.new(path: @sock, timeout: TIMEOUT)
+      r.ping == "PONG" ? r : nil
+    rescue Redis::BaseConnectionError
+      nil
+    end
+    @prefix = "interop:test#{Process.pid}:ruby"
+    @reply_to = "#{@prefix}:reply:1"
+  end
+
+  def teardown
+    @peer&.cleanup
+    @redis&.close
+    stop_server
+    FileUtils.remove_entry(@dir) if @dir && File.directory?(@dir)
+  end
+
+  def stop_server
+    return unless @server
+
+    begin
+      Process.kill("TERM", @server)
+    rescue Errno::ESRCH
+      nil
+    end
+    deadline = now + TIMEOUT
+    until Process.wait2(@server, Process::WNOHANG)
+      if now > deadline
+        Process.kill("KILL", -@server)
+        Process.wait(@server)
+        break
+      end
+      sleep 0.01
+    end
+  rescue Errno::ECHILD
+    nil
+  end
+
+  def start(transport)
+    @transport = transport
+    @peer = PeerProcess.new(["--transport=#{transport}", "--address=unix://#{@sock}##{@prefix}"])
+    assert_equal "unix://#{@sock}##{@prefix}", @peer.address
+  end
+
+  def push(raw)
+    if @transport == "redis"
+      @redis.lpush("#{@prefix}:requests", raw)
+    else
+      @redis.xadd("#{@prefix}:stream", { "req" => raw })
+    end
+  end
+
+  def call(msg)
+    push(JSON.generate(msg.merge("reply_to" => @reply_to)))
+    reply
+  end
+
+  def reply(timeout: TIMEOUT)
+    _key, raw = @redis.brpop(@reply_to, timeout: timeout)
+    raw && JSON.parse(raw)
+  end
+
+  def check_round_trips
+    assert_equal({ "id" => 1, "result" => MIN64 }, call("id" => 1, "op" => "add", "x" => MAX64, "y" => 1))
+    r = call("id" => 2, "op" => "score", "features" => Workload.ramp_features(256), "model" => "modèle-ü")
+    assert_equal [2, RAMP_256_HEX, "fraud"], [r["id"], [r["score"]].pack("G").unpack1("H*"), r["label"]]
+  end
+
+  def check_garbage_keeps_serving
+    push("not json {")                                              # no reply_to to be read: dropped
+    push('{"id":3,"op":"add","x":1,"y":2,"reply_to":"elsewhere:1"}') # reply_to outside PREFIX: dropped
+    r = call("id" => 4, "op" => "add", "x" => "a", "y" => 1)         # error reply
+    assert_equal 4, r["id"]
+    assert_kind_of String, r["error"]
+    r = call("id" => 5, "op" => "divide", "x" => 1, "y" => 1)
+    assert_equal 5, r["id"]
+    assert_kind_of String, r["error"]
+    assert_equal({ "id" => 6, "result" => 3 }, call("id" => 6, "op" => "add", "x" => 1, "y" => 2))
+    assert_nil reply(timeout: 0.2), "a dropped request was answered"
+    assert @peer.alive?
+    assert_operator @peer.stderr.lines.size, :>=, 4
+    keys = @redis.keys("*")
+    assert keys.all? { |k| k.start_with?(@prefix) }, "keys outside the prefix: #{keys}"
+  end
+
+  def test_list_round_trips_and_garbage
+    start("redis")
+    check_round_trips
+    check_garbage_keeps_serving
+    assert_equal 0, @redis.llen("#{@prefix}:requests")
+  end
+
+  def test_stream_round_trips_garbage_and_cleanup
+    start("redis-stream")
+    groups = @redis.xinfo(:groups, "#{@prefix}:stream")
+    assert_equal ["workers"], groups.map { |g| g["name"] }
+    check_round_trips
+    check_garbage_keeps_serving
+    @redis.xadd("#{@prefix}:stream", { "other" => "field" }) # an entry without req: dropped
+    assert_equal({ "id" => 7, "result" => 9 }, call("id" => 7, "op" => "add", "x" => 4, "y" => 5))
+    wait_until("acked and deleted entries") { @redis.xlen("#{@prefix}:stream").zero? }
+    assert_equal 0, @redis.xpending("#{@prefix}:stream", "workers")["size"]
+  end
+
+  def test_stream_group_already_there_is_fine_and_term_exits_0
+    @redis.xgroup(:create, "#{@prefix}:stream", "workers", "$", mkstream: true)
+    start("redis-stream")
+    assert_equal({ "id" => 1, "result" => 3 }, call("id" => 1, "op" => "add", "x" => 1, "y" => 2))
+    @peer.signal("TERM")
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st, "peer did not exit on SIGTERM"
+    assert_equal 0, st.exitstatus
+  end
+end

@@ -1,0 +1,117 @@
+# frozen_string_literal: true
+
+require "minitest/autorun"
+require "net/http"
+require "json"
+require_relative "support"
+require_relative "../workload"
+
+# The real peer, --transport=rest (Rack on WEBrick), over Net::HTTP with one
+# keep-alive connection, as the harness uses it.
+class TestPeerRest < Minitest::Test
+  include PeerTestSupport
+  RAMP_256_HEX = "3fe376dba491b1ac" # schemas/test_vectors.json, "ramp 256, non-ASCII model"
+  MAX_JSON_BYTES = 4_194_304
+
+  def setup
+    @peer = PeerProcess.new(["--transport=rest", "--address=127.0.0.1:0"])
+    host, port = @peer.address.split(":")
+    @http = Net::HTTP.new(host, Integer(port))
+    @http.open_timeout = @http.read_timeout = @http.write_timeout = TIMEOUT
+    @http.start
+  end
+
+  def teardown
+    @http&.finish if @http&.started?
+    @peer&.cleanup
+  end
+
+  def post(path, body, http: @http)
+    http.post(path, body, "Content-Type" => "application/json")
+  end
+
+  def json_of(res)
+    assert_equal "application/json", res["Content-Type"]
+    JSON.parse(res.body)
+  end
+
+  def assert_client_error(res, *codes)
+    assert_includes codes, res.code.to_i, res.body
+    assert_kind_of String, json_of(res)["error"]
+  end
+
+  def test_ready_names_the_real_port
+    assert_match(/\A127\.0\.0\.1:[1-9]\d*\z/, @peer.address)
+  end
+
+  def test_add_with_int64_wrap
+    assert_equal({ "id" => 1, "result" => MIN64 }, json_of(post("/add", %({"id":1,"x":#{MAX64},"y":1}))))
+    assert_equal({ "id" => 2, "result" => MAX64 }, json_of(post("/add", %({"id":2,"x":#{MIN64},"y":-1}))))
+    res = post("/add", %({"id":18446744073709551615,"op":"add","x":2,"y":3}))
+    assert_equal "200", res.code
+    assert_equal({ "id" => 18_446_744_073_709_551_615, "result" => 5 }, json_of(res))
+  end
+
+  def test_score_ramp_256_bit_for_bit
+    body = JSON.generate({ "id" => 77, "features" => Workload.ramp_features(256), "model" => "modèle-ü" })
+    reply = json_of(post("/score", body))
+    assert_equal 77, reply["id"]
+    assert_equal RAMP_256_HEX, [reply["score"]].pack("G").unpack1("H*")
+    assert_equal "fraud", reply["label"]
+  end
+
+  def test_bad_requests_get_4xx_json_and_the_connection_keeps_serving
+    assert_client_error post("/add", '{"x":"a","y":1}'), 400, 422
+    assert_equal 3, json_of(post("/add", '{"id":5,"x":1,"y":2}'))["result"]
+    assert_client_error post("/add", '{"id":1,"x":1,'), 400, 422 # malformed JSON
+    assert_client_error post("/add", "[1,2]"), 400, 422
+    assert_client_error post("/add", %({"id":1,"x":#{MAX64 + 1},"y":0})), 400, 422
+    assert_client_error post("/add", '{"id":-1,"x":1,"y":0}'), 400, 422
+    assert_client_error post("/add", '{"id":1,"x":1.5,"y":0}'), 400, 422
+    assert_client_error post("/score", '{"id":1,"features":["a"],"model":"m"}'), 400, 422
+    assert_client_error post("/score", %({"id":1,"features":[],"model":"#{'m' * 1025}"})), 400, 422
+    assert_client_error post("/score", %({"id":1,"features":[#{(['0'] * 131_073).join(',')}],"model":"m"})), 400, 422
+    assert_client_error post("/score", '{"id":1,"op":"add","features":[],"model":"m"}'), 400, 422
+    assert_equal 7, json_of(post("/add", '{"id":6,"x":3,"y":4}'))["result"]
+    res = post("/add", '{"x":"a","y":1}')
+    assert_nil json_of(res)["id"]
+    assert_operator @peer.stderr.lines.size, :>=, 10
+    assert @peer.alive?
+  end
+
+  def test_oversize_body_gets_413
+    res = post("/score", %({"id":1,"model":"m","features":[#{'0,' * (MAX_JSON_BYTES / 2)}0]}))
+    assert_client_error res, 413
+    fresh = Net::HTTP.start(@http.address, @http.port, read_timeout: TIMEOUT, open_timeout: TIMEOUT)
+    assert_equal 3, json_of(post("/add", '{"id":5,"x":1,"y":2}', http: fresh))["result"]
+    fresh.finish
+  end
+
+  def test_health_unknown_path_wrong_method
+    res = @http.get("/health")
+    assert_equal "200", res.code
+    assert_equal({ "status" => "ok" }, json_of(res))
+    assert_client_error @http.get("/nope"), 404
+    assert_client_error @http.get("/add"), 405
+    assert_client_error post("/health", "{}"), 405
+  end
+
+  # WEBrick without TCP_NODELAY (or with the header and the body sent
+  # separately) makes every reply wait ~40 ms for the delayed ACK.
+  def test_no_delayed_ack_stall_on_keep_alive
+    times = Array.new(30) do |i|
+      t0 = now
+      json_of(post("/add", %({"id":#{i},"x":1,"y":2})))
+      now - t0
+    end
+    median = times.sort[times.size / 2]
+    assert_operator median, :<, 0.02, "median round trip #{(median * 1000).round(1)} ms"
+  end
+
+  def test_term_exits_0
+    @peer.signal("TERM")
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st, "peer did not exit on SIGTERM"
+    assert_equal 0, st.exitstatus
+  end
+end

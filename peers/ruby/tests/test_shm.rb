@@ -1,0 +1,186 @@
+# frozen_string_literal: true
+
+require "minitest/autorun"
+require_relative "support"
+require_relative "../raw_frame"
+require_relative "../workload"
+require_relative "../transports/shm"
+
+# The shm peer against a harness played in Ruby: the test creates the
+# segment (/dev/shm/interop-spectrum-test-PID, 0600) per
+# schemas/shm_layout.md, writes the header, starts the real peer, publishes
+# requests and waits for replies with a timeout. The segment is unlinked in
+# teardown, whatever happens.
+class TestPeerShm < Minitest::Test
+  include PeerTestSupport
+  S = Transports::Shm
+  R = RawFrame
+  RAMP_65536_HEX = "3fc0a764fd292938" # schemas/test_vectors.json, "ramp 65536, 4-byte UTF-8 model"
+
+  # The harness side of one segment.
+  class Harness
+    attr_reader :name, :path, :buf
+
+    def initialize(mode:, budget: 1000, magic: S::MAGIC, version: S::VERSION, req_cap: S::REQ_CAP, start_seq: 0)
+      @name = "/interop-spectrum-test-#{Process.pid}"
+      @path = "/dev/shm#{@name}"
+      File.unlink(@path) if File.exist?(@path) # a leftover of this very process
+      @file = File.open(@path, File::RDWR | File::CREAT | File::EXCL, 0o600)
+      @file.truncate(S::SEGMENT_SIZE)
+      Warning[:experimental] = false
+      @buf = IO::Buffer.map(@file, S::SEGMENT_SIZE, 0, 0)
+      @buf.set_value(:u32, S::OFF_MAGIC, magic)
+      @buf.set_value(:u32, S::OFF_VERSION, version)
+      @buf.set_value(:u32, S::OFF_WAIT_MODE, mode)
+      @buf.set_value(:u32, S::OFF_REQ_CAP, req_cap)
+      @buf.set_value(:u32, S::OFF_REP_CAP, S::REP_CAP)
+      @buf.set_value(:u32, S::OFF_SPIN_BUDGET, budget)
+      @buf.set_value(:u32, S::OFF_REQ_SEQ, start_seq)
+      @buf.set_value(:u32, S::OFF_REP_SEQ, start_seq)
+      @seq = start_seq
+      @futex = mode == S::WAIT_FUTEX ? S::Futex.new(@file) : nil
+    end
+
+    def req_sleeping
+      @buf.get_value(:u32, S::OFF_REQ_SLEEPING)
+    end
+
+    # Publishes one request frame and returns [kind, id, payload] of the reply.
+    def call(frame, timeout: PeerTestSupport::TIMEOUT)
+      raise ArgumentError, "frame larger than the request slot" if frame.bytesize > S::REQ_CAP
+
+      @buf.set_string(frame, S::REQ_OFF)
+      @seq = (@seq + 1) & 0xFFFF_FFFF
+      @buf.set_value(:u32, S::OFF_REQ_SEQ, @seq)
+      wake_peer if @futex # no fence here either: always wake
+      deadline = PeerTestSupport.now + timeout
+      spins = 0
+      until @buf.get_value(:u32, S::OFF_REP_SEQ) == @seq
+        spins += 1
+        next unless (spins & 0x3FF).zero?
+        raise PeerTestSupport::Timeout, "no reply to seq #{@seq} within #{timeout}s" if PeerTestSupport.now > deadline
+
+        Thread.pass
+      end
+      status, kind, id, len = R.decode_header(@buf.get_string(S::REP_OFF, R::HEADER_SIZE))
+      raise "bad reply header" unless status == :ok && R::HEADER_SIZE + len <= S::REP_CAP
+
+      [kind, id, @buf.get_string(S::REP_OFF + R::HEADER_SIZE, len)]
+    end
+
+    def wake_peer
+      @futex.wake_peer
+    end
+
+    def cleanup
+      @buf&.free
+      @file&.close
+      File.unlink(@path) if File.exist?(@path)
+    end
+  end
+
+  def setup
+    skip "shm needs x86-64" unless RbConfig::CONFIG["host_cpu"] == "x86_64"
+  end
+
+  def teardown
+    @peer&.cleanup
+    @harness&.cleanup
+    refute File.exist?("/dev/shm/interop-spectrum-test-#{Process.pid}"), "segment left behind"
+  end
+
+  def start(mode:, echo: false, **harness_opts)
+    @harness = Harness.new(mode: mode, **harness_opts)
+    @peer = PeerProcess.new(["--transport=shm", "--address=#{@harness.name}"] + (echo ? ["--echo"] : []))
+    assert_equal @harness.name, @peer.address
+    @harness
+  end
+
+  def add(h, id, x, y)
+    kind, rid, payload = h.call(R.encode_add_request(id, x, y))
+    assert_equal [R::KIND_ADD_REPLY, id], [kind, rid], payload
+    R.parse_add_reply(payload)
+  end
+
+  def assert_error(reply, id, part)
+    kind, rid, payload = reply
+    assert_equal [R::KIND_ERROR, id], [kind, rid]
+    assert_includes payload, part
+  end
+
+  def check_calls(h)
+    assert_equal MIN64, add(h, 1, MAX64, 1)
+    assert_equal MAX64, add(h, 2, MIN64, -1)
+    kind, id, payload = h.call(R.encode_score_request(3, Workload.ramp_features(65_536), "m\u{1F600}"))
+    assert_equal [R::KIND_SCORE_REPLY, 3], [kind, id]
+    score, label = R.parse_score_reply(payload)
+    assert_equal RAMP_65536_HEX, [score].pack("G").unpack1("H*")
+    assert_equal "legit", label
+    100.times { |i| assert_equal 2 * i, add(h, 100 + i, i, i) }
+  end
+
+  def test_spin_mode_round_trips_and_sequence_wrap
+    h = start(mode: S::WAIT_SPIN, start_seq: 0xFFFF_FFFE) # wraps to 0 on the 2nd call
+    check_calls(h)
+    assert_equal 0, h.req_sleeping
+  end
+
+  def test_futex_mode_sleeps_when_idle_and_is_woken
+    h = start(mode: S::WAIT_FUTEX, budget: 100, start_seq: 0xFFFF_FFF0) # sleeps on a seq > INT32_MAX
+    wait_until("the peer to sleep on req_seq") { h.req_sleeping == 1 }
+    check_calls(h)
+    wait_until("the peer to sleep on req_seq") { h.req_sleeping == 1 }
+    # Woken by the FUTEX_WAKE of the call (or, were the wake lost, by its
+    # 100 ms timeout: not timed here, a loaded machine would make it flaky).
+    assert_equal 7, add(h, 9, 3, 4)
+    wait_until("the peer to sleep again") { h.req_sleeping == 1 }
+  end
+
+  def test_bad_frames_get_error_replies_and_serving_goes_on
+    h = start(mode: S::WAIT_SPIN)
+    assert_error h.call("JUNK".b + R.encode_add_request(5, 1, 2).byteslice(4..)), 0, "bad magic"
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 6, R::MAX_PAYLOAD + 1)), 6, "exceeds"
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 7, 8) + [131_073, 0].pack("L<L<")), 7, "131072"
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 8, 16) + [5, 0, 0, 0].pack("L<4")), 8, "does not match"
+    assert_error h.call(R.encode_header(0x07, 9, 4) + "abcd"), 9, "unknown kind"
+    assert_error h.call(R.encode_header(R::KIND_ADD_REQUEST, 10, 8) + "\0" * 8), 10, "16 bytes"
+    assert_equal 3, add(h, 11, 1, 2)
+    assert @peer.alive?
+  end
+
+  def test_echo
+    h = start(mode: S::WAIT_SPIN, echo: true)
+    frame = R.encode_score_request(4, Workload.ramp_features(100), "m")
+    assert_equal frame, h.call(frame).then { |k, i, p| R.encode_header(k, i, p.bytesize) + p }
+    assert_error h.call(R.encode_score_request(5, Workload.ramp_features(1000), "m")), 5, "reply slot"
+  end
+
+  def test_term_exits_0_and_leaves_the_segment
+    h = start(mode: S::WAIT_FUTEX)
+    assert_equal 3, add(h, 1, 1, 2)
+    @peer.signal("TERM")
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st, "peer did not exit on SIGTERM"
+    assert_equal 0, st.exitstatus
+    assert File.exist?(h.path), "the peer must not unlink the segment"
+  end
+
+  def test_wrong_header_exits_2
+    @harness = Harness.new(mode: S::WAIT_SPIN, magic: 0x12345678)
+    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
+    assert_equal 2, st.exitstatus
+    assert_includes err, "magic"
+    @harness.cleanup
+    @harness = Harness.new(mode: S::WAIT_SPIN, req_cap: 4096)
+    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
+    assert_equal 2, st.exitstatus
+    assert_includes err, "capacities"
+    @harness.cleanup
+    @harness = Harness.new(mode: S::WAIT_SPIN, version: 1)
+    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
+    assert_equal 2, st.exitstatus
+    assert_includes err, "version"
+    st, = run_peer_to_exit("--transport=shm", "--address=/interop-spectrum-test-missing-#{Process.pid}")
+    assert_equal 2, st.exitstatus
+  end
+end

@@ -1,0 +1,135 @@
+# frozen_string_literal: true
+
+# gRPC (service interop.v1.Interop, schemas/interop.proto) on 127.0.0.1:PORT
+# (0 = pick one; READY names the real port). One server serves both tiers:
+# unary Add/Score for `grpc`, the bidi Stream for `grpc-stream`.
+#
+# Bounds as everywhere (at most 131072 features, a model of at most 1024
+# UTF-8 bytes): a unary call outside them fails with INVALID_ARGUMENT; on the
+# stream the request gets a Reply with `error` set and the stream goes on.
+#
+# The generated code (interop_pb.rb, interop_services_pb.rb) is made by the
+# build into $INTEROP_GENERATED_DIR/ruby (default <repo>/build/generated/ruby).
+
+require_relative "tcp"
+require_relative "../workload"
+require_relative "../raw_frame"
+
+module Transports
+  module GrpcServer
+    REPO = File.expand_path("../../..", __dir__)
+    MAX_FEATURES = RawFrame::MAX_FEATURES
+    MAX_MODEL_BYTES = RawFrame::MAX_MODEL_BYTES
+    # The largest valid score request is ~1 MiB; bigger ones are refused by
+    # gRPC itself (RESOURCE_EXHAUSTED) before they are decoded.
+    MAX_MESSAGE_BYTES = 8 << 20
+    STOP_SECONDS = 3
+
+    module_function
+
+    # Puts the generated code on $LOAD_PATH (interop_services_pb.rb does
+    # `require 'interop_pb'`) and loads it.
+    def load_generated
+      base = ENV["INTEROP_GENERATED_DIR"]
+      base = File.join(REPO, "build", "generated") if base.nil? || base.empty?
+      dir = File.join(base, "ruby")
+      unless File.file?(File.join(dir, "interop_services_pb.rb"))
+        raise IOError, "generated gRPC code not found in #{dir} (build the project, or set INTEROP_GENERATED_DIR)"
+      end
+
+      $LOAD_PATH.unshift(dir) unless $LOAD_PATH.include?(dir)
+      require "grpc"
+      require "interop_services_pb"
+    end
+
+    # nil when the score request is within bounds, else why not.
+    def check_score(req)
+      return "more than #{MAX_FEATURES} features" if req.features.size > MAX_FEATURES
+
+      model = req.model
+      return "model name longer than #{MAX_MODEL_BYTES} bytes" if model.bytesize > MAX_MODEL_BYTES
+      return "model name is not valid UTF-8" unless model.valid_encoding?
+
+      nil
+    end
+
+    def define_service
+      pb = ::Interop::V1
+      Class.new(pb::Interop::Service) do
+        define_method(:add) do |req, _call|
+          pb::AddReply.new(id: req.id, result: Workload.add(req.x, req.y))
+        end
+
+        define_method(:score) do |req, _call|
+          if (bad = GrpcServer.check_score(req))
+            RawFrame.log_line($stderr, "bad request (id #{req.id}): #{bad}")
+            raise GRPC::InvalidArgument, bad
+          end
+          score, label = Workload.score(req.features.to_a, req.model)
+          pb::ScoreReply.new(id: req.id, score: score, label: label)
+        end
+
+        # Replies in request order, each written as soon as it is computed.
+        define_method(:stream) do |requests, _call|
+          Enumerator.new do |out|
+            requests.each { |req| out << GrpcServer.stream_reply(pb, req) }
+          end
+        end
+      end
+    end
+
+    def stream_reply(pb, req)
+      case req.op
+      when :add
+        r = req.add
+        pb::Reply.new(id: r.id, add: pb::AddReply.new(id: r.id, result: Workload.add(r.x, r.y)))
+      when :score
+        r = req.score
+        if (bad = check_score(r))
+          RawFrame.log_line($stderr, "bad stream request (id #{r.id}): #{bad}")
+          pb::Reply.new(id: r.id, error: bad)
+        else
+          score, label = Workload.score(r.features.to_a, r.model)
+          pb::Reply.new(id: r.id, score: pb::ScoreReply.new(id: r.id, score: score, label: label))
+        end
+      else
+        RawFrame.log_line($stderr, "bad stream request: neither add nor score")
+        pb::Reply.new(id: 0, error: "request carries neither add nor score")
+      end
+    end
+
+    def run(opts)
+      opts.refuse_echo
+      port = Tcp.parse_address(opts.address)
+      load_generated
+      server = GRPC::RpcServer.new(
+        server_args: { "grpc.max_receive_message_length" => MAX_MESSAGE_BYTES,
+                       "grpc.max_send_message_length" => MAX_MESSAGE_BYTES }
+      )
+      bound = server.add_http2_port("#{Tcp::LOOPBACK}:#{port}", :this_port_is_insecure)
+      raise IOError, "cannot listen on #{opts.address}" unless bound.is_a?(Integer) && bound.positive?
+
+      server.handle(define_service)
+      runner = Thread.new { server.run }
+      runner.report_on_exception = false
+      raise IOError, "gRPC server did not start" unless server.wait_till_running(10)
+
+      opts.ready("#{Tcp::LOOPBACK}:#{bound}")
+      begin
+        runner.join # until SIGTERM/SIGINT raises SystemExit here
+      ensure
+        stop(server)
+      end
+      0
+    end
+
+    # Stops the server, but never waits more than STOP_SECONDS for it.
+    def stop(server)
+      stopper = Thread.new { server.stop }
+      stopper.report_on_exception = false
+      stopper.join(STOP_SECONDS)
+    rescue StandardError
+      nil
+    end
+  end
+end

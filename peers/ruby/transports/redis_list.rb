@@ -1,0 +1,100 @@
+# frozen_string_literal: true
+
+# Redis list as a queue (`redis`, schemas/json_transports.md), with the
+# redis gem. --address is REDIS_URL#PREFIX, REDIS_URL being
+# unix:///path/redis.sock or redis://127.0.0.1:6379; only keys under PREFIX
+# are touched.
+#
+#   harness: LPUSH PREFIX:requests <request>     (request has reply_to)
+#   peer:    BRPOP PREFIX:requests 1, computes, LPUSH <reply_to> <reply>
+#
+# The 1 s BRPOP timeout is how SIGTERM/SIGINT is noticed: the signal sets a
+# flag, checked between waits (exit 0 within ~1 s). Garbage gets an error
+# reply on its reply_to when one can be read, else one line on stderr and is
+# dropped; the peer keeps serving. The shared parts (address, connection,
+# answering one request) are here; redis_stream.rb reuses them.
+
+require "redis"
+require_relative "../json_message"
+
+module Transports
+  module RedisList
+    BLOCK_SECONDS = 1
+
+    module_function
+
+    # "REDIS_URL#PREFIX" -> [url, prefix]
+    def parse_address(address)
+      url, sep, prefix = address.to_s.rpartition("#")
+      unless sep == "#" && !prefix.empty? && url.match?(%r{\A(unix|redis)://.+})
+        raise ArgumentError, "redis: --address must be REDIS_URL#PREFIX with REDIS_URL " \
+                             "unix:///path/redis.sock or redis://HOST:PORT, got #{address.inspect}"
+      end
+
+      [url, prefix]
+    end
+
+    def connect(url)
+      redis = ::Redis.new(url: url, connect_timeout: 5, read_timeout: 5, write_timeout: 5)
+      redis.ping
+      redis
+    end
+
+    # SIGTERM/SIGINT set the returned flag (checked between waits).
+    def stop_flag
+      flag = [false]
+      %w[TERM INT].each { |sig| Signal.trap(sig) { flag[0] = true } }
+      flag
+    end
+
+    def log(message)
+      RawFrame.log_line($stderr, message)
+    end
+
+    # [reply_to, reply body] for one queued request, or nil when it has to
+    # be dropped (no usable reply_to). Never raises for bad input.
+    def answer(raw, prefix)
+      begin
+        msg = JsonMessage.decode(raw.to_s)
+      rescue JsonMessage::MessageError => e
+        log("dropped a request without a readable reply_to: #{e.message[0, 200]}")
+        return nil
+      end
+      reply_to = msg["reply_to"]
+      unless reply_to.is_a?(String) && reply_to.start_with?(prefix) && reply_to.valid_encoding?
+        log("dropped a request (id #{JsonMessage.request_id(msg).inspect}): " \
+            "reply_to must be a key under #{prefix}, got #{reply_to.inspect[0, 200]}")
+        return nil
+      end
+      begin
+        [reply_to, JsonMessage.answer(msg)]
+      rescue JsonMessage::MessageError => e
+        id = JsonMessage.request_id(msg)
+        log("bad request (id #{id.inspect}): #{e.message}")
+        [reply_to, JsonMessage.error_reply(id, e.message)]
+      end
+    rescue StandardError => e # a bug costs one request, never the peer
+      log("internal error on a request: #{e.class}: #{e.message}")
+      nil
+    end
+
+    def run(opts)
+      opts.refuse_echo
+      url, prefix = parse_address(opts.address)
+      stop = stop_flag
+      redis = connect(url)
+      queue = "#{prefix}:requests"
+      opts.ready(opts.address)
+      until stop[0]
+        _key, raw = redis.brpop(queue, timeout: BLOCK_SECONDS)
+        next if raw.nil?
+
+        reply_to, body = answer(raw, prefix)
+        redis.lpush(reply_to, body) if reply_to
+      end
+      0
+    ensure
+      redis&.close
+    end
+  end
+end
