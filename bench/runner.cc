@@ -175,10 +175,12 @@ class CaptureReporter : public benchmark::BenchmarkReporter {
 // accounting. Throws TransportError when the peer stops answering.
 class RowMeasurement {
  public:
+  // first_error receives the text of the first wrong reply (kept even when
+  // Run() throws, so a row that fails later still says what went wrong first).
   RowMeasurement(Transport& transport, const RunSettings& settings, Watchdog& watchdog,
-                 RowResult& result, pid_t peer_pid, bool in_process)
+                 RowResult& result, pid_t peer_pid, bool in_process, std::string& first_error)
       : t_(transport), s_(settings), dog_(watchdog), out_(result), workload_(settings),
-        peer_pid_(peer_pid), in_process_(in_process) {}
+        peer_pid_(peer_pid), in_process_(in_process), first_error_(first_error) {}
 
   void Run() {
     const double est_ns = Warmup();
@@ -307,9 +309,6 @@ class RowMeasurement {
     out_.calls_per_s = static_cast<double>(done) / (elapsed_ns / 1e9);
   }
 
- public:
-  const std::string& first_error() const { return first_error_; }
-
  private:
   Transport& t_;
   const RunSettings& s_;
@@ -319,7 +318,7 @@ class RowMeasurement {
   pid_t peer_pid_;
   bool in_process_;
   uint64_t next_id_ = 1;
-  std::string first_error_;
+  std::string& first_error_;
 };
 
 }  // namespace
@@ -408,14 +407,7 @@ RowResult RunWithPeerProcess(const RowSpec& spec, const RunSettings& s, const Ru
     });
     try {
       transport->Open(peer->endpoint());
-      RowMeasurement m(*transport, s, dog, result, peer->pid(), /*in_process=*/false);
-      try {
-        m.Run();
-      } catch (...) {
-        first_error = m.first_error();
-        throw;
-      }
-      first_error = m.first_error();
+      RowMeasurement(*transport, s, dog, result, peer->pid(), /*in_process=*/false, first_error).Run();
     } catch (const TransportError& e) {
       std::string why = e.what();
       if (dog.fired()) {
@@ -466,14 +458,7 @@ RowResult RunInForkedChild(const RowSpec& spec, const RunSettings& s, const RunC
         (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
         _exit(kStalledExit);
       });
-      RowMeasurement m(*transport, s, dog, r, -1, /*in_process=*/true);
-      try {
-        m.Run();
-      } catch (...) {
-        first_error = m.first_error();
-        throw;
-      }
-      first_error = m.first_error();
+      RowMeasurement(*transport, s, dog, r, -1, /*in_process=*/true, first_error).Run();
     } catch (const std::exception& e) {
       Fail(r, e.what());
     }

@@ -45,21 +45,9 @@ TEST_F(Lifecycle, PeerKilledFromOutsideMidRunFailsItsRow) {
   RunSettings s = Brief();
   s.calls = 0;
   s.duration_s = 5;  // long enough to be killed in the middle
-  std::atomic<bool> killed{false};
-  std::thread killer([&] {
-    for (int i = 0; i < 200 && !killed; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      for (pid_t pid : ChildrenOf(::getpid())) {
-        if (CommandName(pid) == "cpp_peer" && i > 8) {
-          ::kill(pid, SIGKILL);
-          killed = true;
-        }
-      }
-    }
-  });
+  ChildKiller killer("cpp_peer", std::chrono::milliseconds(200));
   const RowResult r = RunFaulty("tcp", "", s, f);  // no fault: a healthy peer, killed
-  killer.join();
-  ASSERT_TRUE(killed);
+  ASSERT_TRUE(killer.killed());
   EXPECT_EQ(r.status, "failed");
   EXPECT_THAT(r.reason, HasSubstr("killed by signal 9"));
 }
@@ -72,21 +60,9 @@ TEST_F(Lifecycle, PeerKilledMidRunLeavesNoSegmentOrHandoffDir) {
     s.calls = 0;
     s.duration_s = 5;
     s.call_timeout_s = 2;
-    std::atomic<bool> killed{false};
-    std::thread killer([&] {
-      for (int i = 0; i < 200 && !killed; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        for (pid_t pid : ChildrenOf(::getpid())) {
-          if (CommandName(pid) == "cpp_peer" && i > 8) {
-            ::kill(pid, SIGKILL);
-            killed = true;
-          }
-        }
-      }
-    });
+    ChildKiller killer("cpp_peer", std::chrono::milliseconds(200));
     const RowResult r = RunFaulty(transport, "", s, f);
-    killer.join();
-    ASSERT_TRUE(killed) << transport;
+    ASSERT_TRUE(killer.killed()) << transport;
     EXPECT_EQ(r.status, "failed") << transport;
     EXPECT_THAT(r.reason, HasSubstr("killed by signal 9")) << transport;
     EXPECT_TRUE(OurShmSegments().empty()) << transport;

@@ -123,21 +123,9 @@ TEST(RedisService, PrivateServerNeverOutlivesTheRunEvenWhenAPeerIsKilled) {
     RunSettings s = Brief();
     s.calls = 0;
     s.duration_s = 5;
-    std::atomic<bool> killed{false};
-    std::thread killer([&] {
-      for (int i = 0; i < 200 && !killed; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        for (pid_t pid : ChildrenOf(::getpid())) {
-          if (CommandName(pid) == "cpp_peer" && i > 10) {
-            ::kill(pid, SIGKILL);
-            killed = true;
-          }
-        }
-      }
-    });
+    ChildKiller killer("cpp_peer", std::chrono::milliseconds(250));
     const RowResult r = RunRow({FindTransport("redis-stream"), PeerKind::kCpp, "", false, {}}, s, f.context);
-    killer.join();
-    ASSERT_TRUE(killed);
+    ASSERT_TRUE(killer.killed());
     EXPECT_EQ(r.status, "failed");
     EXPECT_THAT(r.reason, HasSubstr("killed by signal 9"));
     // The private server is still up for other rows until the run ends...

@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <optional>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +65,40 @@ inline std::vector<std::string> OurShmSegments() {
   }
   return out;
 }
+
+// SIGKILLs the first child of this process named `command` once it has been
+// seen for `after`, from a thread, while the test runs a row: "a peer killed
+// mid-run". killed() says whether it found one; the destructor joins.
+class ChildKiller {
+ public:
+  ChildKiller(std::string command, std::chrono::milliseconds after)
+      : thread_([this, command = std::move(command), after] {
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          std::optional<std::chrono::steady_clock::time_point> seen;
+          while (!killed_ && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            for (pid_t pid : ChildrenOf(::getpid())) {
+              if (CommandName(pid) != command) continue;
+              if (!seen) seen = std::chrono::steady_clock::now();
+              if (std::chrono::steady_clock::now() - *seen >= after) {
+                ::kill(pid, SIGKILL);
+                killed_ = true;
+              }
+            }
+          }
+        }) {}
+  ~ChildKiller() {
+    if (thread_.joinable()) thread_.join();
+  }
+  bool killed() {
+    if (thread_.joinable()) thread_.join();
+    return killed_;
+  }
+
+ private:
+  std::atomic<bool> killed_{false};
+  std::thread thread_;
+};
 
 // A private run dir, log dir and pinning, like bench sets up.
 struct Fixture {

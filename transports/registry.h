@@ -64,8 +64,8 @@ struct TransportSpec {
   // Rows of one mechanism that differ in how they wait share a family: naming
   // the family on the command line selects them all, and --FAMILY-wait=VARIANT
   // narrows it (e.g. shm: spin, futex). Empty for transports without variants.
-  std::string_view family;
-  std::string_view variant;
+  std::string_view family = {};
+  std::string_view variant = {};
 };
 
 // Every transport, in spectrum order (tightest first).

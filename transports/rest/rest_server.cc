@@ -14,12 +14,7 @@ namespace interop {
 int ServeRest(const PeerOptions& options) {
   std::string host;
   int port = 0;
-  try {
-    ParseHostPort(options.address, &host, &port);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cpp peer: %s\n", e.what());
-    return 2;
-  }
+  if (!ParseListenAddress(options.address, &host, &port)) return 2;
   StopSignals stop;  // before the server starts its threads, so they inherit the mask
   httplib::Server server;
   server.set_tcp_nodelay(true);

@@ -1,6 +1,7 @@
 #include "transports/tcp/tcp_address.h"
 
 #include <charconv>
+#include <cstdio>
 
 #include "transports/transport.h"
 
@@ -15,6 +16,16 @@ void ParseHostPort(const std::string& address, std::string* host, int* port) {
   auto [ptr, ec] = std::from_chars(first, last, *port);
   if (ec != std::errc() || ptr != last || *port < 0 || *port > 65535) {
     throw TransportError("bad port in '" + address + "'");
+  }
+}
+
+bool ParseListenAddress(const std::string& address, std::string* host, int* port) {
+  try {
+    ParseHostPort(address, host, port);
+    return true;
+  } catch (const TransportError& e) {
+    std::fprintf(stderr, "cpp peer: %s\n", e.what());
+    return false;
   }
 }
 

@@ -17,12 +17,7 @@ namespace interop {
 int ServeTcp(const PeerOptions& options) {
   std::string host;
   int port = 0;
-  try {
-    ParseHostPort(options.address, &host, &port);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cpp peer: %s\n", e.what());
-    return 2;
-  }
+  if (!ParseListenAddress(options.address, &host, &port)) return 2;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
