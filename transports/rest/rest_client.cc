@@ -62,7 +62,7 @@ TransportSpec RestTransport() {
       .name = "rest",
       .tier = "5",
       .default_codec = "json",
-      .summary = "HTTP/1.1 + JSON on 127.0.0.1, keep-alive (FastAPI/uvicorn, Rack/WEBrick, cpp-httplib)",
+      .summary = "HTTP/1.1 + JSON on 127.0.0.1, keep-alive (FastAPI/uvicorn, Rack/Puma, cpp-httplib)",
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },

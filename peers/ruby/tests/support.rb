@@ -139,9 +139,10 @@ module PeerTestSupport
   end
 
   # Runs the peer to its exit (it is expected not to serve); [status, stderr].
-  def run_peer_to_exit(*args)
+  # `env`: variables to set (or, with nil, unset) for the peer.
+  def run_peer_to_exit(*args, env: {})
     err_r, err_w = IO.pipe
-    pid = Process.spawn(RbConfig.ruby, PEER, *args, in: File::NULL, out: File::NULL, err: err_w, pgroup: true)
+    pid = Process.spawn(env, RbConfig.ruby, PEER, *args, in: File::NULL, out: File::NULL, err: err_w, pgroup: true)
     err_w.close
     deadline = now + TIMEOUT
     st = nil

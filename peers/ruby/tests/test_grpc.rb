@@ -5,7 +5,9 @@ require_relative "support"
 require_relative "../workload"
 
 # The real peer, --transport=grpc / grpc-stream (one server), through a Ruby
-# gRPC stub built from the generated code ($INTEROP_GENERATED_DIR/ruby).
+# gRPC stub built from the generated code ($INTEROP_GENERATED_DIR/ruby,
+# default <repo>/build/generated/ruby). Missing generated code is a failure,
+# not a skip: the build makes it and ctest points INTEROP_GENERATED_DIR at it.
 class TestPeerGrpc < Minitest::Test
   include PeerTestSupport
   RAMP_256_HEX = "3fe376dba491b1ac"
@@ -13,9 +15,8 @@ class TestPeerGrpc < Minitest::Test
                                                                   : ENV["INTEROP_GENERATED_DIR"], "ruby")
 
   def setup
-    unless File.file?(File.join(GENERATED, "interop_services_pb.rb"))
-      skip "no generated gRPC code in #{GENERATED} (build the project first)"
-    end
+    assert File.file?(File.join(GENERATED, "interop_services_pb.rb")),
+           "no generated gRPC code in #{GENERATED}: build the project, or set INTEROP_GENERATED_DIR"
     $LOAD_PATH.unshift(GENERATED) unless $LOAD_PATH.include?(GENERATED)
     require "grpc"
     require "interop_services_pb"
@@ -76,6 +77,20 @@ class TestPeerGrpc < Minitest::Test
     assert_includes replies[2].error, "1024"
     assert_equal :error, replies[3].result
     assert_equal Array.new(20) { |i| 2 * i }, replies[4..].map { |r| r.add.result }
+  end
+
+  # Without the generated code the peer refuses to start, with one line
+  # saying where it looked, instead of printing READY.
+  def test_missing_generated_code_is_a_loud_error
+    Dir.mktmpdir("ruby-peer-test-") do |empty|
+      %w[grpc grpc-stream].each do |transport|
+        st, err = run_peer_to_exit("--transport=#{transport}", "--address=127.0.0.1:0",
+                                   env: { "INTEROP_GENERATED_DIR" => empty })
+        assert_equal 1, st.exitstatus, err
+        assert_includes err, "generated gRPC code not found in #{File.join(empty, 'ruby')}"
+        assert_equal 1, err.lines.size, err
+      end
+    end
   end
 
   def test_term_exits_0

@@ -2,12 +2,14 @@
 
 require "minitest/autorun"
 require "net/http"
+require "socket"
 require "json"
 require_relative "support"
 require_relative "../workload"
 
-# The real peer, --transport=rest (Rack on WEBrick), over Net::HTTP with one
-# keep-alive connection, as the harness uses it.
+# The real peer, --transport=rest (Rack on Puma), over Net::HTTP with one
+# keep-alive connection, as the harness uses it; raw sockets where Net::HTTP
+# would hide what the server does.
 class TestPeerRest < Minitest::Test
   include PeerTestSupport
   RAMP_256_HEX = "3fe376dba491b1ac" # schemas/test_vectors.json, "ramp 256, non-ASCII model"
@@ -42,6 +44,49 @@ class TestPeerRest < Minitest::Test
 
   def test_ready_names_the_real_port
     assert_match(/\A127\.0\.0\.1:[1-9]\d*\z/, @peer.address)
+  end
+
+  # The project installs Debian's `puma`; the WEBrick fallback is for a
+  # half-installed machine only and must not pass for the real thing.
+  def test_served_by_puma
+    assert_match(/^ruby peer: rest: Puma 5\.\d+\.\d+, \d+ threads$/, @peer.stderr,
+                 "the REST peer is not running on Puma (apt-get install puma)")
+    refute_match(/WEBrick/, @peer.stderr)
+  end
+
+  # A raw connection to the peer; the block gets it and it is closed after.
+  def raw
+    sock = TCPSocket.new(@http.address, @http.port)
+    yield sock
+  ensure
+    sock&.close
+  end
+
+  # Everything the peer sends until it closes the connection (or TIMEOUT).
+  def read_to_close(sock)
+    data = +""
+    deadline = now + TIMEOUT
+    loop do
+      chunk = sock.read_nonblock(65_536, exception: false)
+      case chunk
+      when nil then return data
+      when :wait_readable
+        left = deadline - now
+        flunk "the peer did not close the connection; got #{data.inspect}" if left <= 0
+        sock.wait_readable(left)
+      else data << chunk
+      end
+    end
+  rescue Errno::ECONNRESET
+    data
+  end
+
+  def assert_413_and_closed(sock)
+    reply = read_to_close(sock)
+    assert_match(%r{\AHTTP/1\.1 413 }, reply)
+    assert_match(/^Content-Type: application\/json\r$/i, reply)
+    assert_kind_of String, JSON.parse(reply.split("\r\n\r\n", 2).last)["error"]
+    refute_match(/100 Continue/, reply)
   end
 
   def test_add_with_int64_wrap
@@ -87,6 +132,59 @@ class TestPeerRest < Minitest::Test
     fresh.finish
   end
 
+  # Declared far beyond what is worth draining: 413 before any body is read,
+  # then the connection closes.
+  def test_huge_declared_body_gets_413_at_once
+    raw do |s|
+      s.write("POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
+              "Content-Length: #{1 << 40}\r\n\r\n{\"id\":1,")
+      assert_413_and_closed(s)
+    end
+    assert_equal 3, json_of(post("/add", '{"id":5,"x":1,"y":2}'))["result"]
+  end
+
+  # A client waiting for "100 Continue" gets the 413 instead.
+  def test_oversize_with_expect_continue_gets_413_without_continue
+    raw do |s|
+      s.write("POST /add HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" \
+              "Content-Length: #{MAX_JSON_BYTES + 1}\r\n\r\n")
+      assert_413_and_closed(s)
+    end
+  end
+
+  # Chunked: refused once the body passes the bound, not after reading it all.
+  def test_oversize_chunked_body_gets_413
+    raw do |s|
+      s.write("POST /add HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+      chunk = " " * 65_536
+      (MAX_JSON_BYTES / chunk.bytesize + 1).times { s.write("10000\r\n#{chunk}\r\n") }
+      assert_413_and_closed(s)
+    end
+    raw do |s| # a chunked body within the bound is served
+      s.write("POST /add HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" \
+              "8\r\n{\"id\":5,\r\nc\r\n\"x\":1,\"y\":2}\r\n0\r\n\r\n")
+      reply = read_to_close(s)
+      assert_match(%r{\AHTTP/1\.1 200 }, reply)
+      assert_equal({ "id" => 5, "result" => 3 }, JSON.parse(reply.split("\r\n\r\n", 2).last))
+    end
+  end
+
+  # Neither a half-sent request nor an idle keep-alive connection holds up
+  # another client.
+  def test_stalled_clients_do_not_block_another
+    raw do |idle|
+      idle.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+      idle.readpartial(4096) # answered; the connection stays open, idle
+      raw do |half|
+        half.write("POST /add HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n{\"id\":1,")
+        sleep 0.05
+        t0 = now
+        3.times { |i| assert_equal 3, json_of(post("/add", %({"id":#{i},"x":1,"y":2})))["result"] }
+        assert_operator now - t0, :<, 1.0
+      end
+    end
+  end
+
   def test_health_unknown_path_wrong_method
     res = @http.get("/health")
     assert_equal "200", res.code
@@ -96,8 +194,8 @@ class TestPeerRest < Minitest::Test
     assert_client_error post("/health", "{}"), 405
   end
 
-  # WEBrick without TCP_NODELAY (or with the header and the body sent
-  # separately) makes every reply wait ~40 ms for the delayed ACK.
+  # Without TCP_NODELAY (or with the header and the body sent separately)
+  # every reply would wait ~40 ms for the delayed ACK.
   def test_no_delayed_ack_stall_on_keep_alive
     times = Array.new(30) do |i|
       t0 = now

@@ -38,8 +38,13 @@ module Transports
       end
 
       $LOAD_PATH.unshift(dir) unless $LOAD_PATH.include?(dir)
-      require "grpc"
-      require "interop_services_pb"
+      begin
+        require "grpc"
+        require "interop_services_pb"
+      rescue LoadError => e # a ScriptError: peer.rb would not report it in one line
+        raise IOError, "cannot load gRPC (Debian's ruby-grpc, ruby-google-protobuf) or the code " \
+                       "generated in #{dir}: #{e.message}"
+      end
     end
 
     # nil when the score request is within bounds, else why not.
