@@ -19,6 +19,22 @@ TRANSPORTS = {
     "unix": "transports.unix",
     "tcp": "transports.tcp",
     "pipe": "transports.pipe",
+    "rest": "transports.rest",
+    # One gRPC server for both: the harness calls unary Add/Score for `grpc`
+    # and the bidi Stream RPC for `grpc-stream`.
+    "grpc": "transports.grpc_server",
+    "grpc-stream": "transports.grpc_server",
+    "redis": "transports.redis_list",
+    "redis-stream": "transports.redis_stream",
+    # The harness names a row by its wait mode (bench's shm-spin, shm-futex,
+    # file-inotify, file-poll); the mode itself comes from the segment's
+    # header (shm) or the address (file), as in the C++ peer.
+    "shm": "transports.shm",
+    "shm-spin": "transports.shm",
+    "shm-futex": "transports.shm",
+    "file": "transports.file",
+    "file-inotify": "transports.file",
+    "file-poll": "transports.file",
 }
 
 
@@ -34,7 +50,8 @@ def parse_args(argv):
     parser.add_argument("--transport", required=True, choices=list(TRANSPORTS),
                         help="one of: " + ", ".join(TRANSPORTS))
     parser.add_argument("--address", help="where to listen (unix: socket path; "
-                        "tcp: 127.0.0.1:PORT, 0 = any; pipe: -)")
+                        "tcp, rest, grpc: 127.0.0.1:PORT, 0 = any; pipe: -; "
+                        "redis: REDIS_URL#PREFIX; shm: /shm-name; file: DIR[?wait=poll])")
     parser.add_argument("--codec", help="wire codec (default: the transport's own)")
     parser.add_argument("--echo", action="store_true",
                         help="baseline: write every frame back unchanged")

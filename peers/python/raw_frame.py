@@ -288,6 +288,62 @@ def serve_stream(readinto, write) -> int:
             _refuse(write, rid, f"unknown kind 0x{kind:02x}")
 
 
+def answer_frame(frame, out) -> int:
+    """Answer the one request frame at the start of `frame` (a buffer that may
+    be longer than the frame) by writing the reply frame at the start of `out`
+    (writable, at least REPLY_CAPACITY bytes); returns the reply's length.
+
+    For transports that hand over whole frames in memory (shm). Bad input gets
+    an error frame, as on a stream (id 0 for a bad magic or version) and one
+    line on stderr. Score features are read in place, without a copy.
+    """
+    mv = memoryview(frame).cast("B")
+    payload = None
+    try:
+        if len(mv) < HEADER_SIZE:
+            reply = encode_error(0, "frame shorter than its 24-byte header")
+            log("bad request (id 0): frame shorter than its header")
+            return _put(out, reply)
+        magic, version, kind, _, rid, plen, _ = HEADER.unpack_from(mv)
+        if magic != MAGIC or version != VERSION:
+            log("bad request (id 0): bad magic or version")
+            return _put(out, encode_error(0, "bad magic or version"))
+        if plen > MAX_PAYLOAD or HEADER_SIZE + plen > len(mv):
+            message = f"payload_len {plen} exceeds {min(MAX_PAYLOAD, len(mv) - HEADER_SIZE)}"
+            log(f"bad request (id {rid}): {message}")
+            return _put(out, encode_error(rid, message))
+        payload = mv[HEADER_SIZE:HEADER_SIZE + plen]
+        try:
+            if kind == KIND_ADD_REQUEST:
+                x, y = parse_add_request(payload)
+                return _put(out, encode_add_reply(rid, _add(x, y)))
+            if kind == KIND_SCORE_REQUEST:
+                features, model = parse_score_request(payload)
+                try:
+                    s, label = _score(features, model)
+                finally:
+                    features.release()
+                return _put(out, encode_score_reply(rid, s, label))
+            raise FrameError(f"unknown kind 0x{kind:02x}")
+        except FrameError as e:
+            log(f"bad request (id {rid}): {e}")
+            return _put(out, encode_error(rid, str(e)))
+    finally:
+        if payload is not None:
+            payload.release()
+        mv.release()
+
+
+# The longest reply answer_frame writes: an error frame with a full message.
+REPLY_CAPACITY = HEADER_SIZE + MAX_ERROR_BYTES
+
+
+def _put(out, reply: bytes) -> int:
+    n = len(reply)
+    out[:n] = reply
+    return n
+
+
 def echo_stream(readinto, write) -> int:
     """Baseline: write every frame back unchanged, without decoding it.
 

@@ -110,14 +110,16 @@ class PeerTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="pypeer-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
-    def start(self, transport, address=None, *extra, wait_ready=True):
+    def start(self, transport, address=None, *extra, wait_ready=True, env=None):
         args = [PYTHON, PEER, f"--transport={transport}", *extra]
         if address is not None:
             args.append(f"--address={address}")
         stderr = open(os.path.join(self.tmp, f"stderr-{len(os.listdir(self.tmp))}"), "w+b")
         self.addCleanup(stderr.close)
+        # Its own process group, so cleanup can kill whatever it started.
         proc = subprocess.Popen(args, cwd=self.tmp, bufsize=0, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=stderr)
+                                stdout=subprocess.PIPE, stderr=stderr, process_group=0,
+                                env=env)
         self.addCleanup(self._reap, proc)
         proc.stderr_file = stderr
         if wait_ready:
@@ -126,8 +128,11 @@ class PeerTestCase(unittest.TestCase):
 
     @staticmethod
     def _reap(proc):
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # not reaped yet: the group id is still ours
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             proc.wait(timeout=TIMEOUT)
         finally:
@@ -378,7 +383,8 @@ class CommandLineTest(PeerTestCase):
     def test_unknown_transport_lists_valid_ones(self):
         r = self.run_peer("--transport=carrier-pigeon", "--address=x")
         self.assertEqual(r.returncode, 2)
-        for name in ("unix", "tcp", "pipe"):
+        for name in ("unix", "tcp", "pipe", "rest", "grpc", "grpc-stream", "redis",
+                     "redis-stream", "shm-spin", "shm-futex", "file-inotify", "file-poll"):
             self.assertIn(name, r.stderr.decode())
         self.assertEqual(r.stdout, b"")
 

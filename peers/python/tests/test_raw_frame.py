@@ -261,6 +261,42 @@ class EchoStream(QuietLog):
                          (rf.STREAM_CLOSED, b""))
 
 
+class AnswerFrame(QuietLog):
+    """answer_frame: one frame in memory (shm's slots) -> one reply frame."""
+
+    def answer(self, frame, slack=64):
+        slot = bytearray(frame) + b"\xee" * slack  # a slot is longer than its frame
+        out = bytearray(rf.REPLY_CAPACITY)
+        n = rf.answer_frame(memoryview(slot), memoryview(out))
+        return split_frames(bytes(out[:n]))
+
+    def test_add_and_score(self):
+        self.assertEqual(self.answer(rf.encode_add_request(1, 2**63 - 1, 1)),
+                         [(rf.KIND_ADD_REPLY, 1, struct.pack("<q", -2**63))])
+        frame = rf.encode_score_request(2, workload.ramp_features(256), "modèle-ü")
+        self.assertEqual(self.answer(frame),
+                         split_frames(rf.encode_score_reply(2, 0.6082590307465146, "fraud")))
+        self.assertEqual(self.logged, [])
+
+    def test_bad_frames_get_error_frames(self):
+        cases = [(header(1, 5, 16, magic=0xDEADBEEF) + b"\0" * 16, 0),
+                 (header(1, 5, 16, version=2) + b"\0" * 16, 0),
+                 (header(1, 6, rf.MAX_PAYLOAD + 1), 6),
+                 (header(1, 7, 1000), 7),  # longer than the buffer holding it
+                 (header(0x09, 8, 0), 8),
+                 (header(1, 9, 8) + b"\0" * 8, 9),
+                 (header(2, 10, 8) + score_payload(131073, 0), 10),
+                 (header(2, 11, 8) + score_payload(1, 0), 11),
+                 (header(2, 12, 10) + score_payload(0, 2, model=b"\xc0\xaf"), 12)]
+        for frame, id in cases:
+            with self.subTest(frame=frame[:32]):
+                [(kind, rid, message)] = self.answer(frame, slack=0 if id == 7 else 64)
+                self.assertEqual((kind, rid), (rf.KIND_ERROR, id))
+                self.assertTrue(0 < len(message) <= rf.MAX_ERROR_BYTES)
+        self.assertEqual(len(self.logged), len(cases))
+        self.assertEqual(self.answer(b"\0" * 10, slack=0)[0][:2], (rf.KIND_ERROR, 0))
+
+
 def load_big_vectors():
     import json
     path = PEER_DIR.parent.parent / "schemas" / "test_vectors.json"

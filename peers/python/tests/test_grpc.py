@@ -1,0 +1,135 @@
+"""The real peer over `grpc` and `grpc-stream`, driven with the generated stubs
+($INTEROP_GENERATED_DIR/python, by default <repo>/build/generated/python)."""
+
+import os
+import signal
+import struct
+import sys
+import unittest
+from pathlib import Path
+
+PEER_DIR = Path(__file__).resolve().parent.parent
+for _dir in (PEER_DIR, PEER_DIR / "tests"):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
+
+import workload  # noqa: E402
+from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase  # noqa: E402
+
+GENERATED = Path(os.environ.get("INTEROP_GENERATED_DIR")
+                 or PEER_DIR.parent.parent / "build" / "generated") / "python"
+
+try:
+    import grpc
+    sys.path.insert(0, str(GENERATED))
+    import interop_pb2 as pb
+    import interop_pb2_grpc as pb_grpc
+    MISSING = None
+except ImportError as e:  # not built yet
+    MISSING = f"gRPC or the generated code in {GENERATED} is missing: {e}"
+
+
+class GrpcCase(PeerTestCase):
+    """Starts the peer with `transport` and opens a channel to it."""
+    transport = None
+
+    def setUp(self):
+        super().setUp()
+        self.proc = self.start(self.transport, "127.0.0.1:0")
+        host, _, port = self.proc.ready_address.rpartition(":")
+        self.assertEqual(host, "127.0.0.1")
+        self.assertGreater(int(port), 0)
+        self.channel = grpc.insecure_channel(self.proc.ready_address)
+        self.addCleanup(self.channel.close)
+        self.stub = pb_grpc.InteropStub(self.channel)
+
+    def check_score_ramp_256(self, reply, id):
+        self.assertEqual(reply.id, id)
+        self.assertEqual(struct.pack(">d", reply.score).hex(), RAMP_256_HEX)
+        self.assertEqual(reply.label, "fraud")
+
+
+@unittest.skipIf(MISSING, MISSING)
+class GrpcPeerTest(GrpcCase):
+    transport = "grpc"
+
+    def test_unary_add_and_score(self):
+        reply = self.stub.Add(pb.AddRequest(id=1, x=2**63 - 1, y=1), timeout=TIMEOUT)
+        self.assertEqual((reply.id, reply.result), (1, -2**63))
+        reply = self.stub.Score(pb.ScoreRequest(id=2, features=workload.ramp_features(256),
+                                                model="modèle-ü"), timeout=TIMEOUT)
+        self.check_score_ramp_256(reply, 2)
+
+    def test_invalid_arguments_then_still_serving(self):
+        bad = [pb.ScoreRequest(id=3, features=[], model="😀" * 257),  # 1028 bytes
+               pb.ScoreRequest(id=4, features=[0.5] * 131073, model="m")]
+        for request in bad:
+            with self.assertRaises(grpc.RpcError) as caught:
+                self.stub.Score(request, timeout=TIMEOUT)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            reply = self.stub.Add(pb.AddRequest(id=5, x=-7, y=3), timeout=TIMEOUT)
+            self.assertEqual((reply.id, reply.result), (5, -4))
+        ok = pb.ScoreRequest(id=6, features=[0.5] * 131072, model="é" * 512)  # at the bounds
+        self.assertEqual(self.stub.Score(ok, timeout=TIMEOUT).id, 6)
+
+    def test_sigterm_exits_zero(self):
+        self.stub.Add(pb.AddRequest(id=1, x=1, y=1), timeout=TIMEOUT)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.wait_exit(self.proc), 0)
+        self.assertEqual(self.remaining_stdout(self.proc), b"")
+        self.assertNotIn("Traceback", self.stderr_of(self.proc))
+
+
+@unittest.skipIf(MISSING, MISSING)
+class GrpcStreamPeerTest(GrpcCase):
+    """`grpc-stream` is the same server; the harness uses the Stream RPC."""
+    transport = "grpc-stream"
+
+    def test_stream_in_order_errors_inline(self):
+        requests = [pb.Request(add=pb.AddRequest(id=10, x=2**63 - 1, y=1)),
+                    pb.Request(score=pb.ScoreRequest(id=11, features=workload.ramp_features(256),
+                                                     model="modèle-ü")),
+                    pb.Request(score=pb.ScoreRequest(id=12, model="x" * 1025)),
+                    pb.Request(),  # neither add nor score
+                    pb.Request(add=pb.AddRequest(id=14, x=2, y=3))]
+        replies = list(self.stub.Stream(iter(requests), timeout=TIMEOUT))
+        self.assertEqual([r.WhichOneof("result") for r in replies],
+                         ["add", "score", "error", "error", "add"])
+        self.assertEqual([r.id for r in replies], [10, 11, 12, 0, 14])
+        self.assertEqual(replies[0].add.result, -2**63)
+        self.check_score_ramp_256(replies[1].score, 11)
+        self.assertIn("1024", replies[2].error)
+        self.assertEqual(replies[4].add.result, 5)
+
+    def test_stream_many(self):
+        requests = (pb.Request(add=pb.AddRequest(id=i, x=i, y=i)) for i in range(200))
+        replies = list(self.stub.Stream(requests, timeout=TIMEOUT))
+        self.assertEqual([(r.id, r.add.result) for r in replies], [(i, 2 * i) for i in range(200)])
+
+
+class GrpcCommandLineTest(PeerTestCase):
+    def test_refused_options(self):
+        for extra, address in ((("--echo",), "127.0.0.1:0"), ((), "10.0.0.1:0"),
+                               (("--codec=json",), "127.0.0.1:0")):
+            with self.subTest(extra=extra, address=address):
+                proc = self.start("grpc", address, *extra, wait_ready=False)
+                self.assertEqual(self.wait_exit(proc), 2)
+
+    def test_missing_generated_code_exits_1(self):
+        env = dict(os.environ, INTEROP_GENERATED_DIR=os.path.join(self.tmp, "nothing"))
+        proc = self.start("grpc", "127.0.0.1:0", wait_ready=False, env=env)
+        self.assertEqual(self.wait_exit(proc), 1)
+        self.assertIn("generated", self.stderr_of(proc))
+
+    def test_port_in_use_exits_1(self):
+        import socket
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        proc = self.start("grpc", f"127.0.0.1:{holder.getsockname()[1]}", wait_ready=False)
+        self.assertEqual(self.wait_exit(proc), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,160 @@
+"""The real peer over `rest` (FastAPI on uvicorn), driven with http.client."""
+
+import http.client
+import json
+import signal
+import socket
+import struct
+import sys
+import time
+import unittest
+from pathlib import Path
+
+PEER_DIR = Path(__file__).resolve().parent.parent
+for _dir in (PEER_DIR, PEER_DIR / "tests"):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
+
+import workload  # noqa: E402
+from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase  # noqa: E402
+
+MAX_JSON_BYTES = 4194304
+JSON = {"Content-Type": "application/json"}
+
+
+class RestPeerTest(PeerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.proc = self.start("rest", "127.0.0.1:0")
+        host, _, port = self.proc.ready_address.rpartition(":")
+        self.assertEqual(host, "127.0.0.1")
+        self.port = int(port)
+        self.conn = self.connect()
+
+    def connect(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.addCleanup(conn.close)
+        return conn
+
+    def call(self, method, path, body=None, conn=None):
+        """(status, decoded JSON body); the body must be JSON whatever the status."""
+        conn = conn or self.conn
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        conn.request(method, path, body, JSON if body is not None else {})
+        response = conn.getresponse()
+        data = response.read()
+        self.assertEqual(response.getheader("Content-Type"), "application/json", data)
+        return response.status, json.loads(data)
+
+    def expect_error(self, status, reply, low=400, high=499):
+        self.assertTrue(low <= status <= high, (status, reply))
+        self.assertTrue("error" in reply or "detail" in reply, reply)
+
+    def check_valid(self, id=9):
+        self.assertEqual(self.call("POST", "/add", {"id": id, "x": -7, "y": 3}),
+                         (200, {"id": id, "result": -4}))
+
+    def test_add_score_health(self):
+        self.assertEqual(self.call("GET", "/health"), (200, {"status": "ok"}))
+        self.assertEqual(self.call("POST", "/add", {"id": 1, "x": 2**63 - 1, "y": 1}),
+                         (200, {"id": 1, "result": -2**63}))
+        body = {"id": 2, "features": workload.ramp_features(256), "model": "modèle-ü"}
+        status, reply = self.call("POST", "/score", body)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(struct.pack(">d", reply["score"]).hex(), RAMP_256_HEX)
+        self.assertEqual((reply["id"], reply["label"]), (2, "fraud"))
+        # The op may be given, and must match the path.
+        self.assertEqual(self.call("POST", "/add", {"id": 3, "op": "add", "x": 1, "y": 1}),
+                         (200, {"id": 3, "result": 2}))
+        self.expect_error(*self.call("POST", "/add", {"id": 3, "op": "score", "x": 1, "y": 1}))
+
+    def test_bad_input_gets_4xx_and_the_connection_keeps_serving(self):
+        bad = [
+            ("/add", {"x": "a", "y": 1}),
+            ("/add", {"id": 1, "x": "a", "y": 1}),
+            ("/add", {"id": 1, "x": 1.5, "y": 1}),
+            ("/add", {"id": 1, "x": 2**63, "y": 1}),
+            ("/add", {"id": 1, "x": 1}),
+            ("/add", {"id": -1, "x": 1, "y": 1}),
+            ("/add", [1, 2]),
+            ("/add", '{"id": 1, "x": 1,'),  # malformed JSON
+            ("/add", "\u00ff"),
+            ("/score", {"id": 1, "features": [0.5] * 131073, "model": "m"}),
+            ("/score", {"id": 1, "features": [], "model": "😀" * 257}),  # 1028 bytes
+            ("/score", {"id": 1, "features": ["a"], "model": "m"}),
+            ("/score", {"id": 1, "features": [1], "model": None}),
+        ]
+        for path, body in bad:
+            with self.subTest(path=path, body=str(body)[:60]):
+                self.expect_error(*self.call("POST", path, body))
+                self.check_valid()
+        ok = {"id": 1, "features": [0.5] * 131072, "model": "é" * 512}  # both at the bound
+        self.assertEqual(self.call("POST", "/score", ok)[0], 200)
+
+    def test_unknown_path_and_wrong_method(self):
+        status, reply = self.call("GET", "/nope")
+        self.assertEqual(status, 404)
+        self.expect_error(status, reply)
+        status, reply = self.call("GET", "/add")
+        self.assertEqual(status, 405)
+        self.expect_error(status, reply)
+        self.check_valid()
+
+    def test_body_size_bound(self):
+        # Exactly MAX_JSON_BYTES is served.
+        body = b'{"id":1,"x":1,"y":2}' + b" " * (MAX_JSON_BYTES - 20)
+        self.assertEqual(self.call("POST", "/add", body), (200, {"id": 1, "result": 3}))
+        # One byte more is refused from the Content-Length, before any body is read.
+        conn = self.connect()
+        conn.putrequest("POST", "/add")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(MAX_JSON_BYTES + 1))
+        conn.endheaders()
+        response = conn.getresponse()
+        self.assertEqual(response.status, 413)
+        self.assertIn("error", json.loads(response.read()))
+        # A chunked body is counted as it arrives.
+        conn = self.connect()
+        conn.putrequest("POST", "/add")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        chunk = b" " * (MAX_JSON_BYTES + 1)
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk))
+        response = conn.getresponse()
+        self.assertEqual(response.status, 413)
+        response.read()
+        # The peer still serves, on the first connection and on a new one.
+        self.check_valid()
+        fresh = self.connect()
+        self.assertEqual(self.call("POST", "/add", {"id": 5, "x": 1, "y": 1}, conn=fresh),
+                         (200, {"id": 5, "result": 2}))
+
+    def test_sigterm_exits_zero(self):
+        self.check_valid()
+        stalled = self.connect()  # half a request, then nothing: must not delay the exit
+        stalled.putrequest("POST", "/add")
+        stalled.putheader("Content-Length", "100")
+        stalled.endheaders()
+        stalled.send(b'{"id": 1,')
+        time.sleep(0.1)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.wait_exit(self.proc), 0)
+        self.assertEqual(self.remaining_stdout(self.proc), b"")
+        self.assertNotIn("Traceback", self.stderr_of(self.proc))
+
+
+class RestCommandLineTest(PeerTestCase):
+    def test_refused_options(self):
+        for extra, address in ((("--echo",), "127.0.0.1:0"), ((), "0.0.0.0:0"),
+                               (("--codec=raw",), "127.0.0.1:0")):
+            with self.subTest(extra=extra, address=address):
+                proc = self.start("rest", address, *extra, wait_ready=False)
+                self.assertEqual(self.wait_exit(proc), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

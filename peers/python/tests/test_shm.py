@@ -1,0 +1,221 @@
+"""The real peer over `shm`; the test plays the harness (schemas/shm_layout.md):
+it creates the segment, writes the header, publishes requests and waits for
+replies, always with a deadline. The segment is unlinked in cleanup."""
+
+import ctypes
+import itertools
+import mmap
+import os
+import platform
+import signal
+import struct
+import sys
+import time
+import unittest
+from pathlib import Path
+
+PEER_DIR = Path(__file__).resolve().parent.parent
+for _dir in (PEER_DIR, PEER_DIR / "tests"):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
+
+import raw_frame as rf  # noqa: E402
+import workload  # noqa: E402
+from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, header  # noqa: E402
+
+# The layout (version 2), written out from the spec (not imported from the peer).
+MAGIC, VERSION = 0x4D485349, 2
+REQ_CAP, REP_CAP = 1052696, 4096
+REQ_SLOT, REP_SLOT = 72, 1052808
+SEGMENT_SIZE = REP_SLOT + REP_CAP
+REQ_SEQ, REQ_SLEEPING, REP_SEQ, REP_SLEEPING = 16, 17, 263200, 263201  # u32 indexes
+SPIN, FUTEX = 0, 1
+
+RAMP_65536_HEX = "3fc0a764fd292938"  # "ramp 65536, 4-byte UTF-8 model"
+RAMP_65536_MODEL = "モデル-αβγ-😀"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+_names = itertools.count()
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def futex(address, op, value, timeout_s=None):
+    ts = None
+    if timeout_s is not None:
+        ts = ctypes.byref(_Timespec(int(timeout_s), int(timeout_s % 1 * 1e9)))
+    return _libc.syscall(ctypes.c_long(202), ctypes.c_void_p(address), ctypes.c_int(op),
+                         ctypes.c_uint(value), ts, None, ctypes.c_int(0))
+
+
+class Segment:
+    """The harness's side of one segment."""
+
+    def __init__(self, name, wait=SPIN, budget=1000, magic=MAGIC, req_cap=REQ_CAP, seq=0):
+        self.name = name
+        self.path = "/dev/shm" + name
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.ftruncate(fd, SEGMENT_SIZE)
+            self.mm = mmap.mmap(fd, SEGMENT_SIZE)
+        finally:
+            os.close(fd)
+        struct.pack_into("<6I", self.mm, 0, magic, VERSION, wait, req_cap, REP_CAP, budget)
+        self.words = memoryview(self.mm).cast("I")
+        self.words[REQ_SEQ] = self.words[REP_SEQ] = seq
+        self.seq = seq
+        self.wait = wait
+        anchor = ctypes.c_char.from_buffer(self.mm)
+        self.base = ctypes.addressof(anchor)
+        del anchor
+
+    def close(self):
+        self.words.release()
+        self.mm.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def call(self, frame, sleep_on_reply=False):
+        """(kind, id, payload) of the reply to `frame`."""
+        self.mm[REQ_SLOT:REQ_SLOT + len(frame)] = frame
+        n = self.seq = (self.seq + 1) & 0xFFFFFFFF
+        self.words[REQ_SEQ] = n
+        if self.wait == FUTEX:
+            futex(self.base + REQ_SEQ * 4, 1, 1)  # FUTEX_WAKE, always (no fence here)
+        deadline = time.monotonic() + TIMEOUT
+        words = self.words
+        while words[REP_SEQ] != n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no reply to request {n} within {TIMEOUT}s")
+            if sleep_on_reply:
+                words[REP_SLEEPING] = 1
+                if words[REP_SEQ] != n:
+                    futex(self.base + REP_SEQ * 4, 0, (n - 1) & 0xFFFFFFFF, 1.0)
+                words[REP_SLEEPING] = 0
+        kind, id, plen = rf.decode_header(self.mm, REP_SLOT)
+        return kind, id, bytes(self.mm[REP_SLOT + 24:REP_SLOT + 24 + plen])
+
+
+@unittest.skipUnless(platform.machine() == "x86_64", "the Python shm peer runs on x86-64 only")
+class ShmPeerTest(PeerTestCase):
+    def segment(self, **options):
+        name = f"/interop-spectrum-test-{os.getpid()}-{next(_names)}"
+        seg = Segment(name, **options)
+        self.addCleanup(seg.close)
+        return seg
+
+    def start_peer(self, seg, *extra):
+        # bench's names for the rows; plain "shm" works too (the segment says the mode)
+        proc = self.start("shm-futex" if seg.wait == FUTEX else "shm-spin", seg.name, *extra)
+        self.assertEqual(proc.ready_address, seg.name)
+        return proc
+
+    def check_calls(self, seg, **call_options):
+        call = lambda frame: seg.call(frame, **call_options)  # noqa: E731
+        self.assertEqual(call(rf.encode_add_request(1, 2**63 - 1, 1)),
+                         (rf.KIND_ADD_REPLY, 1, struct.pack("<q", -2**63)))
+        frame = rf.encode_score_request(2, workload.ramp_features(256), "modèle-ü")
+        kind, id, payload = call(frame)
+        self.assertEqual((kind, id), (rf.KIND_SCORE_REPLY, 2))
+        s, label = rf.parse_score_reply(payload)
+        self.assertEqual((struct.pack(">d", s).hex(), label), (RAMP_256_HEX, "fraud"))
+        for i in range(50):
+            self.assertEqual(call(rf.encode_add_request(100 + i, i, -1)),
+                             (rf.KIND_ADD_REPLY, 100 + i, struct.pack("<q", i - 1)))
+
+    def test_spin(self):
+        seg = self.segment(wait=SPIN, seq=0xFFFFFFFE)  # the sequence wraps at 2^32
+        self.start_peer(seg)
+        self.check_calls(seg)
+        self.assertEqual(seg.words[REQ_SLEEPING], 0)
+
+    def test_largest_score_vector_bit_for_bit(self):
+        seg = self.segment(wait=SPIN)
+        self.start_peer(seg)
+        frame = rf.encode_score_request(7, workload.ramp_features(65536), RAMP_65536_MODEL)
+        kind, id, payload = seg.call(frame)
+        self.assertEqual((kind, id), (rf.KIND_SCORE_REPLY, 7))
+        s, label = rf.parse_score_reply(payload)
+        self.assertEqual((struct.pack(">d", s).hex(), label), (RAMP_65536_HEX, "legit"))
+        # The most the request slot takes: 131072 features and a 1024-byte model.
+        frame = rf.encode_score_request(8, [0.25] * 131072, "m" * 1024)
+        self.assertLessEqual(len(frame), REQ_CAP)
+        self.assertEqual(seg.call(frame)[:2], (rf.KIND_SCORE_REPLY, 8))
+
+    def test_futex_sleeps_and_is_woken(self):
+        seg = self.segment(wait=FUTEX, budget=100)
+        self.start_peer(seg)
+        self.check_calls(seg, sleep_on_reply=True)
+        # Idle, the peer sleeps (and says so); a FUTEX_WAKE brings it back at
+        # once, far sooner than its 100 ms timeout.
+        latencies = []
+        for i in range(8):
+            deadline = time.monotonic() + TIMEOUT
+            while seg.words[REQ_SLEEPING] != 1:
+                self.assertLess(time.monotonic(), deadline, "the peer never slept")
+                time.sleep(0.005)
+            started = time.monotonic()
+            self.assertEqual(seg.call(rf.encode_add_request(i, i, i), sleep_on_reply=True)[1], i)
+            latencies.append(time.monotonic() - started)
+        self.assertLess(sorted(latencies)[len(latencies) // 2], 0.04, latencies)
+
+    def test_bad_frames_get_error_frames(self):
+        seg = self.segment(wait=SPIN)
+        self.start_peer(seg)
+        kind, id, message = seg.call(header(1, 5, 16, magic=0xDEADBEEF) + b"\0" * 16)
+        self.assertEqual((kind, id), (rf.KIND_ERROR, 0))
+        self.assertEqual(seg.call(header(1, 6, rf.MAX_PAYLOAD + 1))[:2], (rf.KIND_ERROR, 6))
+        self.assertEqual(seg.call(header(0x09, 7, 0))[:2], (rf.KIND_ERROR, 7))
+        self.assertEqual(seg.call(header(1, 8, 8) + b"\0" * 8)[:2], (rf.KIND_ERROR, 8))
+        payload = struct.pack("<II", 131073, 0)  # n over the bound
+        self.assertEqual(seg.call(header(2, 9, len(payload)) + payload)[:2], (rf.KIND_ERROR, 9))
+        payload = struct.pack("<II", 0, 2) + b"\xc0\xaf"  # invalid UTF-8 model
+        self.assertEqual(seg.call(header(2, 10, len(payload)) + payload)[:2], (rf.KIND_ERROR, 10))
+        self.check_calls(seg)
+
+    def test_echo(self):
+        seg = self.segment(wait=FUTEX, budget=10)
+        self.start_peer(seg, "--echo")
+        frame = rf.encode_score_request(3, workload.ramp_features(100), "m")
+        self.assertEqual(seg.call(frame), (rf.KIND_SCORE_REQUEST, 3, frame[24:]))
+        big = rf.encode_score_request(4, [0.5] * 1000, "m")  # longer than the reply slot
+        self.assertEqual(seg.call(big)[:2], (rf.KIND_ERROR, 4))
+
+    def test_sigterm_exits_zero_and_leaves_the_segment(self):
+        for wait in (SPIN, FUTEX):
+            with self.subTest(wait=wait):
+                seg = self.segment(wait=wait, budget=0)
+                proc = self.start_peer(seg)
+                self.check_calls(seg)
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(self.wait_exit(proc), 0)
+                self.assertTrue(os.path.exists(seg.path))  # the harness owns it
+                self.assertEqual(self.remaining_stdout(proc), b"")
+                self.assertNotIn("Traceback", self.stderr_of(proc))
+
+    def test_refused_segments_exit_2(self):
+        cases = [("bad magic", dict(magic=0x12345678)), ("bad capacity", dict(req_cap=4096)),
+                 ("bad wait mode", dict(wait=7))]
+        for what, options in cases:
+            with self.subTest(what):
+                seg = self.segment(**options)
+                proc = self.start("shm", seg.name, wait_ready=False)
+                self.assertEqual(self.wait_exit(proc), 2)
+                self.assertEqual(self.remaining_stdout(proc), b"")
+        for address in ("no-slash", "/a/b", "/"):
+            with self.subTest(address=address):
+                proc = self.start("shm", address, wait_ready=False)
+                self.assertEqual(self.wait_exit(proc), 2)
+        proc = self.start("shm", f"/interop-spectrum-test-{os.getpid()}-absent", wait_ready=False)
+        self.assertEqual(self.wait_exit(proc), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,128 @@
+"""gRPC: service interop.v1.Interop (schemas/interop.proto) on 127.0.0.1.
+
+One server serves both `grpc` (unary Add and Score) and `grpc-stream` (the
+bidi Stream RPC). Invalid arguments end a unary call with INVALID_ARGUMENT; on
+the stream they get Reply{error, id} and the stream goes on.
+
+The generated code (interop_pb2.py, interop_pb2_grpc.py) is made by the build
+in $INTEROP_GENERATED_DIR/python, by default <repo>/build/generated/python.
+"""
+
+import os
+import sys
+from concurrent import futures
+from pathlib import Path
+
+from raw_frame import MAX_FEATURES, MAX_MODEL_BYTES, log
+from transports import PeerError, announce, refuse_echo
+from transports.tcp import parse_address
+from workload import add as _add, score as _score
+
+CODECS = ("protobuf",)
+DEFAULT_ADDRESS = None
+
+MAX_WORKERS = 4
+# 131072 doubles are 1 MiB packed; leave room for the model and framing.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+_REPO = Path(__file__).resolve().parents[3]
+
+
+def generated_dir() -> Path:
+    base = os.environ.get("INTEROP_GENERATED_DIR") or str(_REPO / "build" / "generated")
+    return Path(base) / "python"
+
+
+def import_generated():
+    """(interop_pb2, interop_pb2_grpc), from the build's generated code."""
+    where = generated_dir()
+    if not (where / "interop_pb2_grpc.py").is_file():
+        raise PeerError(f"no generated gRPC code in {where} (build the project first, "
+                        "or set INTEROP_GENERATED_DIR)")
+    if str(where) not in sys.path:
+        sys.path.insert(0, str(where))
+    import interop_pb2
+    import interop_pb2_grpc
+    return interop_pb2, interop_pb2_grpc
+
+
+def check_score(request) -> "str | None":
+    """Why a ScoreRequest is refused, or None if it is within bounds."""
+    if len(request.features) > MAX_FEATURES:
+        return f"more than {MAX_FEATURES} features"
+    model = request.model
+    if len(model) > MAX_MODEL_BYTES // 4 and len(model.encode("utf-8")) > MAX_MODEL_BYTES:
+        return f"model is longer than {MAX_MODEL_BYTES} UTF-8 bytes"
+    return None
+
+
+def make_servicer(pb2, pb2_grpc):
+    import grpc
+
+    AddReply = pb2.AddReply
+    ScoreReply = pb2.ScoreReply
+    Reply = pb2.Reply
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    add = _add
+    score = _score
+
+    class Interop(pb2_grpc.InteropServicer):
+        def Add(self, request, context):
+            return AddReply(id=request.id, result=add(request.x, request.y))
+
+        def Score(self, request, context):
+            problem = check_score(request)
+            if problem is not None:
+                log(f"bad Score request (id {request.id}): {problem}")
+                context.abort(invalid, problem)
+            s, label = score(request.features, request.model)
+            return ScoreReply(id=request.id, score=s, label=label)
+
+        def Stream(self, request_iterator, context):
+            for request in request_iterator:
+                op = request.WhichOneof("op")
+                if op == "add":
+                    r = request.add
+                    yield Reply(id=r.id, add=AddReply(id=r.id, result=add(r.x, r.y)))
+                elif op == "score":
+                    r = request.score
+                    problem = check_score(r)
+                    if problem is None:
+                        s, label = score(r.features, r.model)
+                        yield Reply(id=r.id, score=ScoreReply(id=r.id, score=s, label=label))
+                    else:
+                        log(f"bad stream request (id {r.id}): {problem}")
+                        yield Reply(id=r.id, error=problem)
+                else:
+                    log("bad stream request: neither add nor score")
+                    yield Reply(id=0, error="request has neither add nor score")
+
+    return Interop()
+
+
+def run(address: str, codec: str, echo: bool) -> int:
+    host, port = parse_address(address)
+    refuse_echo("grpc", echo)
+    pb2, pb2_grpc = import_generated()
+    import grpc
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="grpc"),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.so_reuseport", 0)])
+    try:
+        pb2_grpc.add_InteropServicer_to_server(make_servicer(pb2, pb2_grpc), server)
+        try:
+            bound = server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as e:  # newer grpcio raises instead of returning 0
+            raise PeerError(f"cannot bind {host}:{port}: {e}") from None
+        if not bound:
+            raise PeerError(f"cannot bind {host}:{port}")
+        server.start()
+        announce(f"{host}:{bound}")
+        # Waits in short slices, so SIGTERM/SIGINT (SystemExit) gets through.
+        server.wait_for_termination()
+    finally:
+        server.stop(None).wait(5)
+    return 0

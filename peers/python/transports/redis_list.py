@@ -1,0 +1,136 @@
+"""Redis, a list as a queue (schemas/json_transports.md, `redis`).
+
+Address `REDIS_URL#PREFIX`: REDIS_URL is unix:///path/redis.sock or
+redis://127.0.0.1:6379; PREFIX starts every key the peer touches. Requests are
+popped with `BRPOP PREFIX:requests 1` (1 s, so SIGTERM is seen between waits)
+and each reply is pushed with `LPUSH reply_to`. The reply and the next BRPOP go
+out together in one pipeline: one round trip to Redis per call instead of two.
+
+Also the helpers of redis_stream: the address, the connection, the request
+handler.
+"""
+
+import time
+
+import json_message as jm
+from raw_frame import log
+from transports import PeerError, UsageError, announce, refuse_echo
+
+CODECS = ("json",)
+DEFAULT_ADDRESS = None
+
+BLOCK_SECONDS = 1
+# Redis answers BRPOP/XREADGROUP BLOCK within BLOCK_SECONDS; anything much
+# slower than that is a dead server.
+SOCKET_TIMEOUT = BLOCK_SECONDS + 4.0
+RETRY_SECONDS = 0.1
+
+
+def parse_address(address: str) -> "tuple[str, str]":
+    """(redis URL, key prefix) from 'REDIS_URL#PREFIX'."""
+    url, sep, prefix = address.partition("#")
+    if not sep or not prefix:
+        raise UsageError(f"redis address must be REDIS_URL#PREFIX, got {address!r}")
+    if not (url.startswith("unix:///") or url.startswith("redis://")):
+        raise UsageError(f"redis URL must be unix:///path or redis://host:port, got {url!r}")
+    return url, prefix
+
+
+def connect(url: str):
+    """A connected client (bytes in, bytes out); PeerError if Redis is not there."""
+    import redis
+    try:
+        options = {"socket_timeout": SOCKET_TIMEOUT}
+        if not url.startswith("unix:"):  # redis-py 4.3's unix connection lacks it
+            options["socket_connect_timeout"] = SOCKET_TIMEOUT
+        client = redis.Redis.from_url(url, **options)
+        client.ping()
+    except (redis.RedisError, ValueError) as e:
+        raise PeerError(f"cannot connect to redis at {url}: {e}") from None
+    return client
+
+
+def handle(data, prefix: str) -> "tuple[str, bytes] | None":
+    """(reply_to, reply) for one queued request, or None when there is nowhere
+    to reply (not JSON, no reply_to, or one outside PREFIX): logged, dropped."""
+    try:
+        return _handle(data, prefix)
+    except Exception as e:  # a bug must cost one request, never the peer
+        log(f"internal error, request dropped: {e!r}")
+        return None
+
+
+def _handle(data, prefix: str) -> "tuple[str, bytes] | None":
+    try:
+        msg = jm.decode(data)
+    except jm.MessageError as e:
+        log(f"dropped a request: {e}")
+        return None
+    reply_to = msg.get("reply_to")
+    if type(reply_to) is not str or not reply_to.startswith(prefix):
+        log("dropped a request: reply_to is missing or outside the key prefix")
+        return None
+    try:
+        return reply_to, jm.answer(msg)
+    except jm.MessageError as e:
+        log(f"bad request (id {jm.request_id(msg)}): {e}")
+        return reply_to, jm.error_reply(jm.request_id(msg), str(e))
+
+
+def report_errors(results, what: str) -> None:
+    """Log the failed commands of a pipeline run with raise_on_error=False."""
+    for result in results:
+        if isinstance(result, Exception):
+            log(f"{what}: {result}")
+
+
+class Outage:
+    """Logs a lost connection once, then waits a little between retries."""
+
+    def __init__(self):
+        self.down = False
+
+    def failed(self, e: Exception) -> None:
+        if not self.down:
+            log(f"redis connection failed, retrying: {e}")
+            self.down = True
+        time.sleep(RETRY_SECONDS)
+
+    def ok(self) -> None:
+        if self.down:
+            log("redis connection is back")
+            self.down = False
+
+
+def run(address: str, codec: str, echo: bool) -> int:
+    import redis
+
+    url, prefix = parse_address(address)
+    refuse_echo("redis", echo)
+    client = connect(url)
+    key = prefix + ":requests"
+    outage = Outage()
+    reply = None  # (reply_to, reply) still to be pushed
+    try:
+        announce(address)
+        while True:
+            try:
+                if reply is None:
+                    item = client.brpop(key, BLOCK_SECONDS)
+                else:
+                    pipe = client.pipeline(transaction=False)
+                    pipe.lpush(*reply)
+                    pipe.brpop(key, BLOCK_SECONDS)
+                    pushed, item = pipe.execute(raise_on_error=False)
+                    reply = None
+                    report_errors((pushed,), "cannot push a reply")
+                    if isinstance(item, Exception):
+                        raise item
+                outage.ok()
+            except redis.RedisError as e:  # connection lost, or BRPOP failed
+                outage.failed(e)
+                continue
+            if item is not None:
+                reply = handle(item[1], prefix)
+    finally:
+        client.close()

@@ -1,0 +1,77 @@
+"""Redis Streams with a consumer group (schemas/json_transports.md, `redis-stream`).
+
+Address `REDIS_URL#PREFIX`, as for `redis`. At start the peer creates group
+`workers` on PREFIX:stream (MKSTREAM; BUSYGROUP means it exists, fine). Each
+entry (field `req`) is read with XREADGROUP BLOCK 1000 COUNT 1, answered with
+LPUSH reply_to, then acknowledged and deleted (XACK, XDEL). Those three and
+the next XREADGROUP go out together in one pipeline, one round trip per call.
+"""
+
+from raw_frame import log
+from transports import PeerError, announce, refuse_echo
+from transports.redis_list import (BLOCK_SECONDS, Outage, connect, handle, parse_address,
+                                   report_errors)
+
+CODECS = ("json",)
+DEFAULT_ADDRESS = None
+
+GROUP = "workers"
+CONSUMER = "peer"
+FIELD = b"req"
+
+
+def create_group(client, stream: str) -> None:
+    import redis
+    try:
+        client.xgroup_create(stream, GROUP, id="$", mkstream=True)
+    except redis.ResponseError as e:
+        if "BUSYGROUP" not in str(e):
+            raise PeerError(f"cannot create consumer group {GROUP} on {stream}: {e}") from None
+    except redis.RedisError as e:
+        raise PeerError(f"cannot create consumer group {GROUP} on {stream}: {e}") from None
+
+
+def run(address: str, codec: str, echo: bool) -> int:
+    import redis
+
+    url, prefix = parse_address(address)
+    refuse_echo("redis-stream", echo)
+    client = connect(url)
+    stream = prefix + ":stream"
+    create_group(client, stream)
+    outage = Outage()
+    reply = None  # (reply_to, reply) still to be pushed
+    done = None  # id of the entry still to be acknowledged and deleted
+    block_ms = BLOCK_SECONDS * 1000
+    try:
+        announce(address)
+        while True:
+            try:
+                pipe = client.pipeline(transaction=False)
+                if reply is not None:
+                    pipe.lpush(*reply)
+                if done is not None:
+                    pipe.xack(stream, GROUP, done)
+                    pipe.xdel(stream, done)
+                pipe.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=1, block=block_ms)
+                results = pipe.execute(raise_on_error=False)
+                reply = done = None
+                report_errors(results[:-1], "cannot reply or acknowledge")
+                entries = results[-1]
+                if isinstance(entries, Exception):
+                    raise entries
+                outage.ok()
+            except redis.RedisError as e:  # connection lost, NOGROUP, ...
+                outage.failed(e)
+                continue
+            # [[stream, [(entry_id, {field: value})]]], or empty after BLOCK
+            for _, stream_entries in entries or ():
+                for entry_id, fields in stream_entries:
+                    done = entry_id
+                    data = fields.get(FIELD) if fields else None
+                    if data is None:
+                        log(f"dropped stream entry {entry_id!r}: no field 'req'")
+                    else:
+                        reply = handle(data, prefix)
+    finally:
+        client.close()
