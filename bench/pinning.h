@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "transports/registry.h"
 
@@ -22,18 +23,24 @@ struct Placement {
   std::string label;     // shown in every row: "same", "split", "none", "-"
 };
 
+// A placement's cost is judged by its worst round: on a VM a cross-core
+// wake-up can be cheap for one pair of processes and dear for the next, and a
+// placement that is only sometimes cheap would make rows unrepeatable.
 struct PinCalibration {
   bool done = false;
-  double same_core_p50_ns = 0;   // socketpair round trip, both on one core
-  double split_cores_p50_ns = 0; // the same across two cores
+  std::vector<double> same_core_p50_ns;    // socketpair round trip p50, one fresh pair per round
+  std::vector<double> split_cores_p50_ns;  // the same across two cores
+  double same_core_worst() const;
+  double split_cores_worst() const;
 };
 
 class Pinning {
  public:
   Pinning(PinPolicy policy, int cores);
 
-  // For auto: times a C++ socketpair ping-pong on one core and across two
-  // (~2000 round trips each). Does nothing for other policies or one core.
+  // For auto: times a C++ socketpair ping-pong on one core and across two,
+  // in 3 rounds of 1000 round trips each with a fresh child process per
+  // round. Does nothing for other policies or one core.
   void Calibrate();
 
   Placement For(WaitStyle wait) const;

@@ -18,6 +18,11 @@ struct Case {
   Op op;
 };
 
+// Readable names in ctest's output instead of the struct's bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.transport << "/" << PeerName(c.peer) << (c.op == Op::kAdd ? "/add" : "/score");
+}
+
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   std::string name = info.param.transport + "_" + std::string(PeerName(info.param.peer)) +
                      (info.param.op == Op::kAdd ? "_add" : "_score");
