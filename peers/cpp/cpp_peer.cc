@@ -8,7 +8,12 @@
 #include <string_view>
 
 #include "transports/peer_options.h"
+#include "transports/file/file_server.h"
+#include "transports/grpc/grpc_server.h"
 #include "transports/pipe/pipe_server.h"
+#include "transports/redis/redis_server.h"
+#include "transports/rest/rest_server.h"
+#include "transports/shm/shm_server.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/tcp/tcp_server.h"
 #include "transports/unix/unix_server.h"
@@ -26,6 +31,15 @@ constexpr Server kServers[] = {
     {"unix", "raw", interop::ServeUnixSocket},
     {"tcp", "raw", interop::ServeTcp},
     {"pipe", "raw", interop::ServeStdioPipe},
+    {"rest", "json", interop::ServeRest},
+    {"grpc", "protobuf", interop::ServeGrpc},
+    {"grpc-stream", "protobuf", interop::ServeGrpc},  // one server answers both
+    {"redis", "json", interop::ServeRedisQueue},
+    {"redis-stream", "json", interop::ServeRedisStream},
+    {"shm-spin", "raw", interop::ServeShm},  // the wait mode is in the segment's header
+    {"shm-futex", "raw", interop::ServeShm},
+    {"file-inotify", "json", interop::ServeFileHandoff},  // the wait mode is in the address
+    {"file-poll", "json", interop::ServeFileHandoff},
 };
 
 int Usage(const char* why) {
