@@ -6,6 +6,7 @@
 
 #include "bench/peer_process.h"
 #include "bench/process_guard.h"
+#include "bench/watchdog.h"
 #include "common/fd_io.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
@@ -60,14 +61,20 @@ RowResult RunBaselineRow(const RowSpec& row, const RunSettings& s, const RunCont
   }
   std::vector<double> samples;
   std::string failure;
+  std::atomic<bool> give_up{false};
+  Watchdog dog(s.call_timeout_s, [&peer, &give_up] {
+    give_up = true;  // a shared-memory wait checks this...
+    peer->Kill();    // ...a read on a socket or pipe ends with the peer
+  }, Interrupted);
   try {
-    std::function<bool()> round_trip = spec.transport->make_baseline(peer->endpoint(), frame, sample);
+    std::function<bool()> round_trip = spec.transport->make_baseline(peer->endpoint(), frame, sample, give_up);
     // Same warmup and call count logic as the rows, without the Google
     // Benchmark harness around it: this is the floor.
     const auto start = Clock::now();
     uint64_t n = 0;
     while (n < 10 || Clock::now() - start < std::chrono::duration<double>(s.warmup_s)) {
       if (!round_trip()) throw TransportError("echo peer stopped answering, or changed the bytes");
+      dog.Beat();
       ++n;
     }
     const double est_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / n;
@@ -79,10 +86,13 @@ RowResult RunBaselineRow(const RowSpec& row, const RunSettings& s, const RunCont
       const auto t0 = Clock::now();
       if (!round_trip()) throw TransportError("echo peer stopped answering, or changed the bytes");
       const auto t1 = Clock::now();
+      dog.Beat();
       samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
     }
   } catch (const TransportError& e) {
-    failure = std::string(e.what()) + "; peer " + peer->DescribeExit(1.0) + "; stderr: " + peer->StderrTail(5);
+    failure = dog.fired() ? "no reply within " + std::to_string(static_cast<int>(s.call_timeout_s)) + " s; the peer was killed"
+                          : std::string(e.what());
+    failure += "; peer " + peer->DescribeExit(1.0) + "; stderr: " + peer->StderrTail(5);
   }
   peer->Stop();
   PinCurrentThread(-1);

@@ -133,7 +133,7 @@ int Run(const Options& o, const std::string& command_line) {
     std::filesystem::create_directories(log_dir);
   }
 
-  Pinning pinning(policy, static_cast<int>(std::thread::hardware_concurrency()));
+  Pinning pinning(policy);  // the CPUs this process may use, as the kernel says
   pinning.Calibrate();
   Report report;
   report.environment = CaptureEnvironment(command_line);

@@ -70,13 +70,16 @@ PeerProcess::PeerProcess(const PeerLaunch& launch) : log_path_(launch.log_path) 
   envp.push_back(nullptr);
   const int log_fd = ::open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (log_fd < 0) throw PeerError(ErrnoMessage("cannot create " + launch.log_path));
-  int out_pipe[2], in_pipe[2] = {-1, -1};
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      (launch.stdio_channel && ::pipe2(in_pipe, O_CLOEXEC) != 0)) {
-    ::close(log_fd);
-    throw PeerError(ErrnoMessage("pipe2"));
-  }
+  int out_pipe[2] = {-1, -1}, in_pipe[2] = {-1, -1};
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || (launch.stdio_channel && ::pipe2(in_pipe, O_CLOEXEC) != 0) ||
+      null_fd < 0) {
+    const std::string msg = ErrnoMessage("pipe2 or /dev/null");
+    for (int fd : {log_fd, null_fd, out_pipe[0], out_pipe[1], in_pipe[0], in_pipe[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    throw PeerError(msg);
+  }
   const pid_t parent = ::getpid();
   cpu_set_t cpus;
   CPU_ZERO(&cpus);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -65,7 +66,7 @@ class PeerProcess {
 
   std::string log_path_;
   pid_t pid_ = -1;
-  bool reaped_ = false;
+  std::atomic<bool> reaped_{false};  // read by Kill() on the watchdog's thread
   int wait_status_ = 0;
   PeerEndpoint endpoint_;
 };

@@ -25,13 +25,26 @@ bool ParsePinPolicy(const std::string& text, PinPolicy* out) {
   return true;
 }
 
+namespace {
+// The CPUs the process was allowed when it started, read once.
+const cpu_set_t& AllowedCpus() {
+  static const cpu_set_t allowed = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+    }
+    return set;
+  }();
+  return allowed;
+}
+}  // namespace
+
 void PinCurrentThread(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
+  cpu_set_t set = AllowedCpus();
   if (cpu >= 0) {
+    CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-  } else {
-    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
   }
   ::sched_setaffinity(0, sizeof set, &set);
 }
@@ -81,6 +94,13 @@ double SocketpairRoundTripP50(int parent_cpu, int child_cpu, int round_trips) {
 }
 
 Pinning::Pinning(PinPolicy policy, int cores) : policy_(policy), cores_(cores) {
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &AllowedCpus())) cpus.push_back(c);
+  }
+  if (cores_ <= 0 || cores_ > static_cast<int>(cpus.size())) cores_ = static_cast<int>(cpus.size());
+  if (!cpus.empty()) first_cpu_ = cpus[0];
+  if (cpus.size() > 1) second_cpu_ = cpus[1];
   // With one core there is nothing to split.
   if (cores_ < 2 && policy_ == PinPolicy::kSplit) policy_ = PinPolicy::kSame;
 }
@@ -96,8 +116,8 @@ void Pinning::Calibrate() {
   if (policy_ != PinPolicy::kAuto || cores_ < 2) return;
   bool ok = true;
   for (int round = 0; round < 3; ++round) {  // alternate, so drift hits both alike
-    calibration_.same_core_p50_ns.push_back(SocketpairRoundTripP50(0, 0, 1000));
-    calibration_.split_cores_p50_ns.push_back(SocketpairRoundTripP50(0, 1, 1000));
+    calibration_.same_core_p50_ns.push_back(SocketpairRoundTripP50(first_cpu_, first_cpu_, 1000));
+    calibration_.split_cores_p50_ns.push_back(SocketpairRoundTripP50(first_cpu_, second_cpu_, 1000));
     ok &= calibration_.same_core_p50_ns.back() > 0 && calibration_.split_cores_p50_ns.back() > 0;
   }
   calibration_.done = ok;
@@ -106,7 +126,7 @@ void Pinning::Calibrate() {
 Placement Pinning::For(WaitStyle wait) const {
   if (wait == WaitStyle::kInProcess) {
     // One process: pin it unless told not to, so it does not migrate mid-run.
-    return policy_ == PinPolicy::kNone ? Placement{-1, -1, "-"} : Placement{0, -1, "-"};
+    return policy_ == PinPolicy::kNone ? Placement{-1, -1, "-"} : Placement{first_cpu_, -1, "-"};
   }
   PinPolicy p = policy_;
   // Never spin with both sides on one core, whatever the policy: the spinner
@@ -123,8 +143,8 @@ Placement Pinning::For(WaitStyle wait) const {
     }
   }
   switch (p) {
-    case PinPolicy::kSame: return {0, 0, "same"};
-    case PinPolicy::kSplit: return {0, 1, "split"};
+    case PinPolicy::kSame: return {first_cpu_, first_cpu_, "same"};
+    case PinPolicy::kSplit: return {first_cpu_, second_cpu_, "split"};
     default: return {-1, -1, "none"};
   }
 }

@@ -36,7 +36,8 @@ struct PinCalibration {
 
 class Pinning {
  public:
-  Pinning(PinPolicy policy, int cores);
+  // cores: how many CPUs this process may use (0: ask the kernel).
+  Pinning(PinPolicy policy, int cores = 0);
 
   // For auto: times a C++ socketpair ping-pong on one core and across two,
   // in 3 rounds of 1000 round trips each with a fresh child process per
@@ -45,6 +46,9 @@ class Pinning {
 
   Placement For(WaitStyle wait) const;
   int cores() const { return cores_; }
+  // The CPUs rows are placed on: the first two this process may run on.
+  int first_cpu() const { return first_cpu_; }
+  int second_cpu() const { return second_cpu_; }
   // One line for the console and the JSON: the policy, the calibration, the choice.
   std::string Describe() const;
   const PinCalibration& calibration() const { return calibration_; }
@@ -53,10 +57,13 @@ class Pinning {
  private:
   PinPolicy policy_;
   int cores_;
+  int first_cpu_ = 0;
+  int second_cpu_ = 1;
   PinCalibration calibration_;
 };
 
-// Pins the calling thread to one CPU, or (cpu < 0) lets it run anywhere.
+// Pins the calling thread to one CPU, or (cpu < 0) gives it back every CPU
+// the process was allowed at start (respecting taskset and cpusets).
 void PinCurrentThread(int cpu);
 
 // Median of round trips of a minimal C++ socketpair ping-pong with the child

@@ -48,6 +48,10 @@ ordered_json RowToJson(const RowResult& r) {
   return j;
 }
 
+std::string DumpJson(const ordered_json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 RowResult RowFromJson(const nlohmann::json& j) {
   RowResult r;
   r.transport = j.at("transport");
@@ -249,7 +253,7 @@ std::string RenderJson(const Report& report) {
   j["environment"] = report.environment;
   j["rows"] = ordered_json::array();
   for (const auto& r : report.rows) j["rows"].push_back(RowToJson(r));
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 std::string RenderGbenchJson(const Report& report) {
@@ -278,7 +282,7 @@ std::string RenderGbenchJson(const Report& report) {
                                  {"p50_ns", rep.p50_ns}});
     }
   }
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 Report ParseResultsJson(const std::string& text) {

@@ -19,6 +19,9 @@ struct Report {
 };
 
 nlohmann::ordered_json RowToJson(const RowResult& row);
+// Serialises without ever throwing: text cut mid-character (a peer's error
+// message, a label) gets U+FFFD instead of failing the whole report.
+std::string DumpJson(const nlohmann::ordered_json& j, int indent = -1);
 RowResult RowFromJson(const nlohmann::json& j);  // throws nlohmann::json::exception
 
 // A duration with a unit that fits: "812 ns", "10.5 µs", "3.20 ms", "1.23 s".

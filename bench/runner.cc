@@ -24,6 +24,7 @@
 #include "bench/process_guard.h"
 #include "bench/report.h"
 #include "bench/services.h"
+#include "bench/watchdog.h"
 #include "common/fd_io.h"
 #include "common/paths.h"
 #include "common/workload.h"
@@ -55,53 +56,6 @@ double ProcessCpuNs(pid_t pid) {
   }
   return total;
 }
-
-// Fails a row whose peer stops answering: if no call completes for the
-// timeout, it runs on_stall (kill the peer, which unblocks the waiting read).
-class Watchdog {
- public:
-  Watchdog(double timeout_s, std::function<void()> on_stall)
-      : timeout_(timeout_s), on_stall_(std::move(on_stall)), thread_([this] { Loop(); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  // Called after each completed call: one relaxed increment, nothing else.
-  void Beat() { beats_.fetch_add(1, std::memory_order_relaxed); }
-  bool fired() const { return fired_.load(); }
-
- private:
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    uint64_t last = beats_.load();
-    auto last_change = Clock::now();
-    while (!stop_) {
-      // Waking 4 times a second is invisible next to the calls being timed.
-      wake_.wait_for(lock, std::chrono::milliseconds(250));
-      const uint64_t now_beats = beats_.load(std::memory_order_relaxed);
-      if (now_beats != last) {
-        last = now_beats;
-        last_change = Clock::now();
-      } else if (!fired_ && std::chrono::duration<double>(Clock::now() - last_change).count() > timeout_) {
-        fired_ = true;
-        on_stall_();
-      }
-    }
-  }
-
-  double timeout_;
-  std::function<void()> on_stall_;
-  std::atomic<uint64_t> beats_{0};
-  std::atomic<bool> fired_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 // Makes the requests of a row and checks every reply against the C++ reference.
 class Workload {
@@ -211,7 +165,8 @@ class RowMeasurement {
     return false;
   }
 
-  // Calls until warmup_s has passed (at least 10 calls); returns the mean ns per call.
+  // Calls until warmup_s has passed (at least 10 calls); returns the mean ns
+  // per call (and keeps it: the throughput run sizes its watchdog with it).
   double Warmup() {
     Request req;
     Reply rep;
@@ -225,7 +180,8 @@ class RowMeasurement {
       ++n;
       if (Interrupted()) throw TransportError("interrupted");
     }
-    return NsBetween(start, Clock::now()) / static_cast<double>(n);
+    est_ns_ = NsBetween(start, Clock::now()) / static_cast<double>(n);
+    return est_ns_;
   }
 
   void LatencyRun(uint64_t iterations, uint64_t batch) {
@@ -294,6 +250,10 @@ class RowMeasurement {
     const std::size_t k = static_cast<std::size_t>(std::max(1, s_.inflight));
     std::vector<Request> reqs(k);
     std::vector<Reply> reps(k);
+    // A transport that cannot overlap calls does the K one after another: give
+    // a round K times the time of one call (with a wide margin) before the
+    // watchdog may call the peer stalled.
+    dog_.SetTimeout(s_.call_timeout_s + 4 * static_cast<double>(k) * est_ns_ / 1e9);
     uint64_t done = 0;
     const auto start = Clock::now();
     double elapsed_ns = 0;
@@ -318,6 +278,7 @@ class RowMeasurement {
   pid_t peer_pid_;
   bool in_process_;
   uint64_t next_id_ = 1;
+  double est_ns_ = 0;  // mean ns per call in the warmup
   std::string& first_error_;
 };
 
@@ -398,17 +359,17 @@ RowResult RunWithPeerProcess(const RowSpec& spec, const RunSettings& s, const Ru
     PinCurrentThread(-1);
     return result;
   }
-  std::unique_ptr<Transport> transport = spec.transport->make_client(spec.peer);
+  std::unique_ptr<Transport> transport = spec.transport->make_client(spec.peer);  // constructs only
   std::string first_error;
   {
     Watchdog dog(s.call_timeout_s, [&peer, &transport] {
       peer->Kill();
       transport->Abort();
-    });
+    }, Interrupted);
     try {
       transport->Open(peer->endpoint());
       RowMeasurement(*transport, s, dog, result, peer->pid(), /*in_process=*/false, first_error).Run();
-    } catch (const TransportError& e) {
+    } catch (const std::exception& e) {  // TransportError mostly; anything else fails the row too
       std::string why = e.what();
       if (dog.fired()) {
         why = "no reply within " + std::to_string(static_cast<int>(s.call_timeout_s)) +
@@ -447,6 +408,10 @@ RowResult RunInForkedChild(const RowSpec& spec, const RunSettings& s, const RunC
     if (!BecomeGuardedChild(parent)) _exit(127);
     const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (log >= 0) ::dup2(log, STDERR_FILENO);
+    // Nothing may leave this block: an exception unwinding into the child's
+    // copy of main() would run the parent's destructors here (and remove the
+    // parent's run dir). Every way out is _exit.
+    try {
     PinCurrentThread(place.harness_cpu);
     RowResult r = BlankResult(spec, s, place.label);
     std::string first_error;
@@ -463,9 +428,14 @@ RowResult RunInForkedChild(const RowSpec& spec, const RunSettings& s, const RunC
       Fail(r, e.what());
     }
     FinishErrors(r, first_error);
-    const std::string text = RowToJson(r).dump();
+    const std::string text = DumpJson(RowToJson(r));
     WriteFull(fds[1], text.data(), text.size());
     _exit(0);
+    } catch (...) {
+      const char msg[] = "the row's child failed outside the measurement\n";
+      (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
+      _exit(1);
+    }
   }
   ::close(fds[1]);
   if (child < 0) {

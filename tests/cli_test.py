@@ -191,6 +191,24 @@ class BenchCli(unittest.TestCase):
         self.assertIn("interrupted", stderr)
         self.assertEqual(run_dirs_of(p.pid), [])
 
+    def test_ctrl_c_ends_a_shared_memory_row_without_waiting_out_the_timeout(self):
+        # A wait on shared memory has no socket to break: the watchdog must
+        # notice the interrupt itself, not after --timeout (60 s here).
+        p = subprocess.Popen([BENCH, "--transport=shm-futex", "--peer=python", "--duration=30",
+                              "--warmup=0.1", "--timeout=60"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and not [c for c in children_of(p.pid) if comm(c).startswith("python")]:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        started = time.time()
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=90)
+        self.assertEqual(p.returncode, 130, stdout + stderr)
+        self.assertLess(time.time() - started, 20, "Ctrl-C waited out the call timeout")
+        self.assertEqual(run_dirs_of(p.pid), [])
+        self.assertFalse(glob.glob("/dev/shm/interop-spectrum-%d-*" % p.pid))
+
     def test_harness_killed_outright_takes_its_peers_along(self):
         p = subprocess.Popen([BENCH, "--transport=pipe", "--peer=python", "--duration=20", "--warmup=0.1"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -104,7 +104,7 @@ class ChildKiller {
 struct Fixture {
   TempDir dir;
   std::string log_dir;
-  Pinning pinning{PinPolicy::kAuto, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN))};
+  Pinning pinning{PinPolicy::kAuto};
   std::unique_ptr<Services> services;
   RunContext context;
   explicit Fixture(std::string external_redis_url = "") : log_dir(dir.path() + "/logs") {

@@ -3,6 +3,7 @@
 // its folder, the peers' folders and one line in registry.cc: nothing else.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,9 +55,11 @@ struct TransportSpec {
   // same mechanism, against the peer in --echo mode. Connects to the peer and
   // returns a function that makes one round trip of `frame` (a raw-encoded
   // request, for byte streams) or `sample` (for the others), true when the
-  // answer came back. Throws TransportError when it cannot connect.
+  // answer came back; false also once `give_up` is raised (the watchdog does
+  // that, and kills the peer, when no round trip completes in time).
+  // Throws TransportError when it cannot connect.
   std::function<bool()> (*make_baseline)(const PeerEndpoint& peer, const std::vector<uint8_t>& frame,
-                                         const Request& sample) = nullptr;
+                                         const Request& sample, const std::atomic<bool>& give_up) = nullptr;
   // The baseline's echo mode exists in the C++ peer only (rest, grpc).
   bool baseline_cpp_only = false;
   // Needs a Redis server (the harness starts a private one, or uses --redis=URL).

@@ -203,7 +203,8 @@ TransportSpec GrpcTransport() {
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<GrpcUnaryClient>(); },
       // A minimal grpc++ sync ping-pong: one prebuilt request, no conversion,
       // the C++ peer in --echo mode answering without computing.
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request& sample) {
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request& sample,
+                          const std::atomic<bool>&) {
         std::shared_ptr<pb::Interop::Stub> stub = pb::Interop::NewStub(Connect(peer.address));
         auto add = std::make_shared<pb::AddRequest>();
         auto score = std::make_shared<pb::ScoreRequest>();

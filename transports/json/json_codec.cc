@@ -47,8 +47,11 @@ void DecodeReply(std::string_view text, Op op, Reply& reply) {
   reply.id = id->get<uint64_t>();
   if (op == Op::kAdd) {
     const auto r = j.find("result");
-    if (r == j.end() || !r->is_number_integer()) {
-      reply.error = "add reply has no integer result";
+    // nlohmann keeps integers above INT64_MAX unsigned: a peer that forgot to
+    // wrap must not have its answer wrapped here and pass.
+    if (r == j.end() || !r->is_number_integer() ||
+        (r->is_number_unsigned() && r->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+      reply.error = "add reply has no int64 result";
       return;
     }
     reply.result = r->get<int64_t>();

@@ -31,7 +31,8 @@ TransportSpec PipeTransport() {
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
         return std::make_unique<StdioPipeClient>();
       },
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&) {
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&,
+                          const std::atomic<bool>&) {
         // The pipes belong to the peer process: the baseline does not close them.
         return RawPingPong(peer.from_peer_fd, peer.to_peer_fd, /*owns_fds=*/false, frame);
       },

@@ -41,7 +41,7 @@ void RawStreamClient::Send() {
   tx_.clear();
 }
 
-void RawStreamClient::Receive(Reply& reply) {
+void RawStreamClient::Receive(Op op, Reply& reply) {
   using S = FrameReader::Status;
   switch (reader_->Next()) {
     case S::kOk: break;
@@ -79,19 +79,22 @@ void RawStreamClient::Receive(Reply& reply) {
       err = buf;
     }
   }
+  // A well-formed reply of the other kind would leave the previous answer in
+  // the reused Reply and could pass for a right one.
+  if (err.empty() && (h.kind == raw::Kind::kAddReply) != (op == Op::kAdd)) err = "reply of the wrong kind";
   if (!err.empty()) reply.error = std::move(err);
 }
 
 void RawStreamClient::Call(const Request& request, Reply& reply) {
   Encode(request);
   Send();
-  Receive(reply);
+  Receive(request.op, reply);
 }
 
 void RawStreamClient::CallPipelined(std::span<const Request> requests, std::span<Reply> replies) {
   for (const Request& r : requests) Encode(r);
   Send();
-  for (Reply& r : replies) Receive(r);
+  for (std::size_t i = 0; i < replies.size(); ++i) Receive(requests[i].op, replies[i]);
 }
 
 }  // namespace interop

@@ -26,7 +26,7 @@ class RawStreamClient : public Transport {
  private:
   void Encode(const Request& request);  // appends one frame to tx_
   void Send();
-  void Receive(Reply& reply);
+  void Receive(Op op, Reply& reply);
 
   int read_fd_ = -1;
   int write_fd_ = -1;

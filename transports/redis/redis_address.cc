@@ -39,6 +39,10 @@ RedisConnection ConnectRedis(const RedisAddress& a) {
     throw TransportError("cannot connect to Redis at " +
                          (a.unix_path.empty() ? a.host + ":" + std::to_string(a.port) : a.unix_path) + ": " + c->errstr);
   }
+  // hiredis 0.14's connect timeout covers only the connect: without this a
+  // server that accepts and then never answers would block a read forever.
+  // Every blocking command we send waits at most 1 s (BRPOP, XREADGROUP).
+  redisSetTimeout(c.get(), kRedisReadTimeout);
   return c;
 }
 

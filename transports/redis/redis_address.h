@@ -26,7 +26,12 @@ struct RedisContextFree {
 };
 using RedisConnection = std::unique_ptr<redisContext, RedisContextFree>;
 
-// Connects (timeout 5 s); throws TransportError with hiredis's reason.
+// Any reply from Redis must come within this; blocking commands wait less.
+inline constexpr timeval kRedisReadTimeout{3, 0};
+
+// Connects (timeout 5 s; replies then within kRedisReadTimeout); throws
+// TransportError with hiredis's reason. A reply that times out makes the
+// command return NULL, which every caller turns into an error.
 RedisConnection ConnectRedis(const RedisAddress& address);
 
 struct RedisReplyFree {

@@ -69,7 +69,8 @@ TransportSpec RestTransport() {
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<RestClient>(); },
       // A minimal cpp-httplib ping-pong: a fixed body POSTed on one keep-alive
       // connection, the C++ peer in --echo mode sending it straight back.
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request& sample) {
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request& sample,
+                          const std::atomic<bool>&) {
         std::string host;
         int port = 0;
         ParseHostPort(peer.address, &host, &port);

@@ -54,14 +54,14 @@ class ShmClient final : public Transport {
     shm::Publish(*segment_, req_, n);
     const uint32_t got = shm::WaitForChange(*segment_, rep_, n - 1, aborted_);
     if (got != n) throw TransportError(aborted_ ? "no reply (row given up)" : "reply sequence out of step");
-    Decode(reply);
+    Decode(r.op, reply);
   }
 
   void Close() override { segment_.reset(); }
   void Abort() override { aborted_ = true; }
 
  private:
-  void Decode(Reply& reply) {
+  void Decode(Op op, Reply& reply) {
     raw::Header h;
     if (raw::DecodeHeader(rep_.slot, &h) != raw::HeaderStatus::kOk ||
         raw::kHeaderSize + h.payload_len > rep_.capacity) {
@@ -81,6 +81,9 @@ class ShmClient final : public Transport {
     } else {
       reply.error = "unexpected reply kind";
     }
+    if (reply.error.empty() && (h.kind == raw::Kind::kAddReply) != (op == Op::kAdd)) {
+      reply.error = "reply of the wrong kind";  // else the reused Reply's last answer could pass
+    }
   }
 
   std::optional<Segment> segment_;
@@ -98,14 +101,14 @@ std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode 
 
 // The minimal ping-pong: publish a number, wait for it to come back; the
 // peer (--echo) answers each number without touching a frame.
-std::function<bool()> SequencePingPong(const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request&) {
+std::function<bool()> SequencePingPong(const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request&,
+                                       const std::atomic<bool>& give_up) {
   auto segment = std::make_shared<Segment>(Segment::Open(peer.address));
   auto seq = std::make_shared<uint32_t>(std::atomic_ref<uint32_t>(*segment->requests().seq).load());
-  auto never = std::make_shared<std::atomic<bool>>(false);
-  return [segment, seq, never] {
+  return [segment, seq, &give_up] {
     const uint32_t n = ++*seq;
     shm::Publish(*segment, segment->requests(), n);
-    return shm::WaitForChange(*segment, segment->replies(), n - 1, *never) == n;
+    return shm::WaitForChange(*segment, segment->replies(), n - 1, give_up) == n;
   };
 }
 

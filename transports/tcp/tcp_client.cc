@@ -62,7 +62,8 @@ TransportSpec TcpTransport() {
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
         return std::make_unique<TcpClient>();
       },
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&) {
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&,
+                          const std::atomic<bool>&) {
         const int fd = ConnectTcp(peer);
         return RawPingPong(fd, fd, /*owns_fds=*/true, frame);
       },

@@ -54,7 +54,8 @@ TransportSpec UnixSocketTransport() {
       .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
         return std::make_unique<UnixSocketClient>();
       },
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&) {
+      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&,
+                          const std::atomic<bool>&) {
         const int fd = ConnectUnixSocket(peer);
         return RawPingPong(fd, fd, /*owns_fds=*/true, frame);
       },
