@@ -119,6 +119,14 @@ module PeerTestSupport
     end
   end
 
+  # SIGTERM must end the test's peer (@peer) with status 0 within TIMEOUT.
+  def assert_exits_0_on_term
+    @peer.signal("TERM")
+    st = @peer.wait_exit(TIMEOUT)
+    refute_nil st, "peer did not exit on SIGTERM"
+    assert_equal 0, st.exitstatus
+  end
+
   module_function
 
   def now

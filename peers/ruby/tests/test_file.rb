@@ -95,10 +95,7 @@ module FilePeerTests
   def test_term_exits_0
     start
     assert_equal({ "id" => 1, "result" => 3 }, call(1, { "id" => 1, "op" => "add", "x" => 1, "y" => 2 }))
-    @peer.signal("TERM")
-    st = @peer.wait_exit(TIMEOUT)
-    refute_nil st, "peer did not exit on SIGTERM"
-    assert_equal 0, st.exitstatus
+    assert_exits_0_on_term
   end
 end
 

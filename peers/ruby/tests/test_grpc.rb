@@ -96,9 +96,6 @@ class TestPeerGrpc < Minitest::Test
   def test_term_exits_0
     s = start("grpc")
     assert_equal 3, s.add(@pb::AddRequest.new(id: 1, x: 1, y: 2)).result
-    @peer.signal("TERM")
-    st = @peer.wait_exit(TIMEOUT)
-    refute_nil st, "peer did not exit on SIGTERM"
-    assert_equal 0, st.exitstatus
+    assert_exits_0_on_term
   end
 end

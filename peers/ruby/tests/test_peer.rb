@@ -221,10 +221,7 @@ module SocketPeerTests
   def test_term_exits_0
     start
     assert_equal 3, client.add(1, 1, 2)
-    @peer.signal("TERM")
-    st = @peer.wait_exit(TIMEOUT)
-    refute_nil st, "peer did not exit on SIGTERM"
-    assert_equal 0, st.exitstatus
+    assert_exits_0_on_term
   end
 end
 

@@ -207,9 +207,6 @@ class TestPeerRest < Minitest::Test
   end
 
   def test_term_exits_0
-    @peer.signal("TERM")
-    st = @peer.wait_exit(TIMEOUT)
-    refute_nil st, "peer did not exit on SIGTERM"
-    assert_equal 0, st.exitstatus
+    assert_exits_0_on_term
   end
 end

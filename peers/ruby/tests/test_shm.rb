@@ -158,10 +158,7 @@ class TestPeerShm < Minitest::Test
   def test_term_exits_0_and_leaves_the_segment
     h = start(mode: S::WAIT_FUTEX)
     assert_equal 3, add(h, 1, 1, 2)
-    @peer.signal("TERM")
-    st = @peer.wait_exit(TIMEOUT)
-    refute_nil st, "peer did not exit on SIGTERM"
-    assert_equal 0, st.exitstatus
+    assert_exits_0_on_term
     assert File.exist?(h.path), "the peer must not unlink the segment"
   end
 
