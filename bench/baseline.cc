@@ -7,7 +7,6 @@
 #include "bench/peer_process.h"
 #include "bench/process_guard.h"
 #include "bench/watchdog.h"
-#include "common/fd_io.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
 
@@ -78,9 +77,7 @@ RowResult RunBaselineRow(const RowSpec& row, const RunSettings& s, const RunCont
       ++n;
     }
     const double est_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / n;
-    const uint64_t per_rep = s.calls > 0 ? s.calls
-                                         : std::max<uint64_t>(20, static_cast<uint64_t>(s.duration_s * 1e9 / est_ns));
-    const uint64_t total = per_rep * static_cast<uint64_t>(s.repetitions);
+    const uint64_t total = TimedIterations(s, est_ns, 1) * static_cast<uint64_t>(s.repetitions);
     samples.reserve(total);
     for (uint64_t i = 0; i < total && !Interrupted(); ++i) {
       const auto t0 = Clock::now();

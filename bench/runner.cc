@@ -143,15 +143,7 @@ class RowMeasurement {
     uint64_t batch = 1;
     if (in_process_) batch = std::clamp<uint64_t>(static_cast<uint64_t>(2000 / std::max(est_ns, 1.0)), 1, 4096);
     out_.batch = batch;
-    uint64_t iterations;
-    if (s_.calls > 0) {
-      iterations = std::max<uint64_t>(1, (s_.calls + batch - 1) / batch);
-    } else {
-      const double per_iter = std::max(est_ns, 1.0) * static_cast<double>(batch);
-      iterations = std::clamp<uint64_t>(static_cast<uint64_t>(s_.duration_s * 1e9 / per_iter), 20,
-                                        20'000'000 / batch);
-    }
-    LatencyRun(iterations, batch);
+    LatencyRun(TimedIterations(s_, est_ns, batch), batch);
     if (s_.throughput_s > 0) ThroughputRun();
   }
 
@@ -487,6 +479,12 @@ RowResult RunInForkedChild(const RowSpec& spec, const RunSettings& s, const RunC
 }
 
 }  // namespace
+
+uint64_t TimedIterations(const RunSettings& s, double est_ns_per_call, uint64_t batch) {
+  if (s.calls > 0) return std::max<uint64_t>(1, (s.calls + batch - 1) / batch);
+  const double per_iter = std::max(est_ns_per_call, 1.0) * static_cast<double>(batch);
+  return std::clamp<uint64_t>(static_cast<uint64_t>(s.duration_s * 1e9 / per_iter), 20, 20'000'000 / batch);
+}
 
 double TimerOverheadNs() {
   std::vector<double> d(20001);

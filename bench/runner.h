@@ -62,6 +62,10 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
 // The record a row starts from (names, codec, placement), before measuring.
 RowResult BlankResult(const RowSpec& spec, const RunSettings& settings, const std::string& pin);
 
+// Timed iterations per repetition, each of `batch` calls: --calls, or as many
+// as fit --duration at the warmup's mean cost per call (20 at least).
+uint64_t TimedIterations(const RunSettings& settings, double est_ns_per_call, uint64_t batch);
+
 // Median cost of reading the clock twice (steady_clock), in ns.
 double TimerOverheadNs();
 

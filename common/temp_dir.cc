@@ -45,6 +45,10 @@ void RemoveTree(const std::string& path) {
   fs::remove_all(path, ec);
 }
 
+bool ProcessExists(long pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
 int RemoveStaleTempDirs() {
   int removed = 0;
   std::error_code ec;
@@ -54,7 +58,7 @@ int RemoveStaleTempDirs() {
     std::ifstream owner(entry.path() / kOwnerFile);
     long pid = 0;
     if (!(owner >> pid) || pid <= 0) continue;  // not ours, or still being created
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // alive
+    if (ProcessExists(pid)) continue;
     RemoveTree(entry.path().string());
     ++removed;
   }

@@ -24,6 +24,10 @@ class TempDir {
   std::string path_;
 };
 
+// True while a process with this pid exists (EPERM: it does, someone else's).
+// The stale-resource sweeps (temp dirs, shm segments) keep what it says is alive.
+bool ProcessExists(long pid);
+
 // Removes interop-spectrum-* directories whose owning process no longer exists.
 // Returns how many were removed.
 int RemoveStaleTempDirs();

@@ -19,14 +19,11 @@ void Answer(const std::string& dir, const std::string& name) {
   if (!id) return;  // temporaries, replies, anything else: not ours to take
   std::string reply;
   try {
+    // An unreadable body has no id of its own: the file name still says which it was.
     const auto answer = json_codec::AnswerRequest(handoff::TakeFile(dir + "/" + name, json_codec::kMaxJsonBytes),
-                                                  std::nullopt);
+                                                  std::nullopt, nullptr, id);
     reply = answer.body;
     if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request in %s: %s\n", name.c_str(), reply.c_str());
-    // An unreadable body has no id of its own: the file name still says which it was.
-    if (answer.http_status != 200 && reply.find("\"id\":null") != std::string::npos) {
-      reply = nlohmann::json{{"id", *id}, {"error", nlohmann::json::parse(reply)["error"]}}.dump();
-    }
   } catch (const TransportError& e) {
     if (std::string(e.what()).find("No such file") != std::string::npos) return;  // taken already
     reply = nlohmann::json{{"id", *id}, {"error", e.what()}}.dump();

@@ -93,16 +93,18 @@ bool GetInt64(const json& j, const char* key, int64_t* out) {
 
 }  // namespace
 
-Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to) {
-  if (body.size() > kMaxJsonBytes) return Error(413, nullptr, "body larger than 4 MiB");
+Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to,
+                     std::optional<uint64_t> fallback_id) {
+  const json no_id = fallback_id ? json(*fallback_id) : json(nullptr);
+  if (body.size() > kMaxJsonBytes) return Error(413, no_id, "body larger than 4 MiB");
   const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Error(400, nullptr, "body is not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return Error(400, no_id, "body is not a JSON object");
   json id = nullptr;
   if (auto it = j.find("id"); it != j.end() && it->is_number_unsigned()) id = *it;
   if (reply_to) {
     if (auto it = j.find("reply_to"); it != j.end() && it->is_string()) *reply_to = it->get<std::string>();
   }
-  if (id.is_null()) return Error(400, nullptr, "id must be an unsigned integer");
+  if (id.is_null()) return Error(400, no_id, "id must be an unsigned integer");
   if (!op) {
     const auto it = j.find("op");
     if (it == j.end() || !it->is_string()) return Error(400, id, "op must be \"add\" or \"score\"");

@@ -29,6 +29,9 @@ struct Answer {
   int http_status;
   std::string body;
 };
-Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to = nullptr);
+// `fallback_id` is used in an error reply when the body has no usable id of
+// its own (the file tier knows it from the file's name).
+Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to = nullptr,
+                     std::optional<uint64_t> fallback_id = std::nullopt);
 
 }  // namespace interop::json_codec

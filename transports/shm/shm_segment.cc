@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "common/fd_io.h"
+#include "common/temp_dir.h"
 #include "transports/transport.h"
 
 namespace interop::shm {
@@ -147,7 +148,7 @@ int RemoveStaleSegments() {
     constexpr std::string_view prefix = "interop-spectrum-";
     if (name.rfind(prefix, 0) != 0) continue;
     const long pid = std::atol(name.c_str() + prefix.size());
-    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
+    if (pid <= 0 || ProcessExists(pid)) continue;
     if (::shm_unlink(("/" + name).c_str()) == 0) ++removed;
   }
   return removed;
