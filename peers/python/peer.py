@@ -54,7 +54,8 @@ def parse_args(argv):
                         "redis: REDIS_URL#PREFIX; shm: /shm-name; file: DIR[?wait=poll])")
     parser.add_argument("--codec", help="wire codec (default: the transport's own)")
     parser.add_argument("--echo", action="store_true",
-                        help="baseline: write every frame back unchanged")
+                        help="floor: send every request's bytes back unchanged, "
+                        "decoding nothing (peers/README.md, Echo mode)")
     args = parser.parse_args(argv)
     module = importlib.import_module(TRANSPORTS[args.transport])
     if args.codec is None:

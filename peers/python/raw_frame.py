@@ -345,7 +345,7 @@ def _put(out, reply: bytes) -> int:
 
 
 def echo_stream(readinto, write) -> int:
-    """Baseline: write every frame back unchanged, without decoding it.
+    """--echo, the floor: write every frame back unchanged, without decoding it.
 
     Only payload_len is looked at (and bounded) to know where a frame ends.
     Returns like serve_stream.

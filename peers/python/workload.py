@@ -1,4 +1,5 @@
-"""The benchmark workload: add and score, bit-identical to common/workload.cc.
+"""The benchmark workload: add and score, bit-identical to common/workload.cc,
+and echo, the ffi tier's floor.
 
 Imported by the peers and, in-process, by the C++ harness's ffi tier (embedded
 CPython, ``import workload``), so importing this module does nothing but define
@@ -10,7 +11,7 @@ import sys
 from itertools import cycle
 from operator import mul
 
-__all__ = ["add", "score", "ramp_features"]
+__all__ = ["add", "score", "echo", "ramp_features"]
 
 _INT64_MIN = -0x8000000000000000
 _INT64_MAX = 0x7FFFFFFFFFFFFFFF
@@ -56,6 +57,12 @@ def score(features, model: str = "") -> "tuple[float, str]":
         return 0.0, "legit"
     s = 1.0 / (1.0 + e)
     return s, ("fraud" if s >= 0.5 else "legit")
+
+
+def echo(value, *rest):
+    """The ffi floor: `value` itself, untouched. The harness passes it the
+    row's arguments (x and y, or features and model): only the work is left out."""
+    return value
 
 
 def ramp_features(n: int) -> "list[float]":

@@ -18,7 +18,7 @@ for _dir in (PEER_DIR, PEER_DIR / "tests"):
         sys.path.insert(0, str(_dir))
 
 import workload  # noqa: E402
-from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase  # noqa: E402
+from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, echo_requests  # noqa: E402
 
 IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -51,9 +51,10 @@ class Watcher:
         os.close(self.fd)
 
 
-class FileTests:
+class FileCase:
     """Mixed into a PeerTestCase; subclasses set `transport` and `suffix`
-    ('' or '?wait=poll')."""
+    ('' or '?wait=poll'), and `options` for the peer."""
+    options = ()
 
     def setUp(self):
         super().setUp()
@@ -63,27 +64,36 @@ class FileTests:
         self.addCleanup(self.watcher.close)
 
     def start_peer(self):
-        proc = self.start(self.transport, self.dir + self.suffix)
+        proc = self.start(self.transport, self.dir + self.suffix, *self.options)
         self.assertEqual(proc.ready_address, self.dir + self.suffix)
         return proc
 
     def put(self, name_id, content):
+        """Writes req-ID.json (by rename); returns its inode number."""
         data = content if isinstance(content, bytes) else json.dumps(content).encode()
         tmp = os.path.join(self.dir, f".req-{name_id}.json.tmp")
         with open(tmp, "wb") as f:
             f.write(data)
+            inode = os.fstat(f.fileno()).st_ino
         os.rename(tmp, os.path.join(self.dir, f"req-{name_id}.json"))
+        return inode
 
     def take(self, name_id):
-        """The reply in rep-ID.json (removed once read), waiting up to TIMEOUT."""
+        """The reply in rep-ID.json (removed once read), decoded."""
+        return json.loads(self.take_bytes(name_id)[0])
+
+    def take_bytes(self, name_id):
+        """(bytes, inode number) of rep-ID.json (removed once read), waiting
+        up to TIMEOUT."""
         path = os.path.join(self.dir, f"rep-{name_id}.json")
         deadline = time.monotonic() + TIMEOUT
         while True:
             try:
                 with open(path, "rb") as f:
                     data = f.read()
+                    inode = os.fstat(f.fileno()).st_ino
                 os.unlink(path)
-                return json.loads(data)
+                return data, inode
             except FileNotFoundError:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -95,6 +105,21 @@ class FileTests:
         self.put(id, content)
         return self.take(id)
 
+    def check_names(self):
+        """Nothing was ever created under a req-/rep- name: those only appear
+        by rename, so no reader can see a half-written file."""
+        self.watcher.drain()
+        self.assertTrue(self.watcher.events)
+        replies = 0
+        for what, name in self.watcher.events:
+            if what == "create":
+                self.assertFalse(name.startswith(("req-", "rep-")), name)
+            elif name.startswith("rep-"):
+                replies += 1
+        self.assertGreater(replies, 0)
+
+
+class FileTests(FileCase):
     def test_round_trips(self):
         self.put(100, {"id": 100, "op": "add", "x": 1, "y": 2})  # there before the peer
         self.start_peer()
@@ -139,18 +164,33 @@ class FileTests:
         self.assertEqual(self.remaining_stdout(proc), b"")
         self.assertNotIn("Traceback", self.stderr_of(proc))
 
-    def check_names(self):
-        """Nothing was ever created under a req-/rep- name: those only appear
-        by rename, so no reader can see a half-written file."""
-        self.watcher.drain()
-        self.assertTrue(self.watcher.events)
-        replies = 0
-        for what, name in self.watcher.events:
-            if what == "create":
-                self.assertFalse(name.startswith(("req-", "rep-")), name)
-            elif name.startswith("rep-"):
-                replies += 1
-        self.assertGreater(replies, 0)
+
+class FileEchoTests(FileCase):
+    """--echo: each req-ID.json is renamed to rep-ID.json, the same file."""
+    options = ("--echo",)
+
+    def check_echo(self, id, data):
+        inode = self.put(id, data)
+        self.assertEqual(self.take_bytes(id), (data, inode))
+
+    def test_requests_come_back_unchanged(self):
+        add, score = echo_requests(op=True)
+        inode = self.put(100, add)  # there before the peer: found by listing
+        self.start_peer()
+        self.assertEqual(self.take_bytes(100), (add, inode))
+        self.check_echo(1, add)
+        self.check_echo(2, score)
+        self.check_echo(3, b"\xff not JSON")  # nothing is read
+        self.put("abc", b"no id in this name")  # removed and logged, as without --echo
+        with open(os.path.join(self.dir, "notes.txt"), "w") as f:  # not ours: left alone
+            f.write("x")
+        self.check_echo(4, add)
+        deadline = time.monotonic() + TIMEOUT
+        while os.path.exists(os.path.join(self.dir, "req-abc.json")):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        self.assertEqual(os.listdir(self.dir), ["notes.txt"])
+        self.check_names()
 
 
 class FileInotifyPeerTest(FileTests, PeerTestCase):
@@ -167,6 +207,16 @@ class FilePollPeerTest(FileTests, PeerTestCase):
         self.start_peer()
         self.assertEqual(self.call(3, {"id": 3, "op": "add", "x": 1, "y": 2}),
                          {"id": 3, "result": 3})
+
+
+class FileInotifyEchoPeerTest(FileEchoTests, PeerTestCase):
+    transport = "file-inotify"
+    suffix = ""
+
+
+class FilePollEchoPeerTest(FileEchoTests, PeerTestCase):
+    transport = "file-poll"
+    suffix = "?wait=poll"
 
 
 class FileCommandLineTest(PeerTestCase):

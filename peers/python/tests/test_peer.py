@@ -4,6 +4,7 @@ Every wait has a timeout; every test kills and reaps its peer and removes its
 temp dir, whatever happens.
 """
 
+import json
 import os
 import select
 import shutil
@@ -34,6 +35,21 @@ RAMP_256_HEX = "3fe376dba491b1ac"  # schemas/test_vectors.json, "ramp 256, non-A
 
 def header(kind, id, payload_len, magic=rf.MAGIC, version=rf.VERSION):
     return struct.pack("<IBBHQII", magic, version, kind, 0, id, payload_len, 0)
+
+
+def harness_json(message) -> bytes:
+    """A JSON request as the harness writes it: compact, UTF-8 (no \\u escapes)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def echo_requests(op=False, **extra) -> "list[bytes]":
+    """The JSON requests of the echo tests, an add and a score of 256 features:
+    with an "op" field if `op` (redis, file; over REST the path says it) and
+    the fields in `extra` last (reply_to)."""
+    add, score = ({"op": "add"}, {"op": "score"}) if op else ({}, {})
+    return [harness_json({"id": 1, **add, "x": 2**63 - 1, "y": 1, **extra}),
+            harness_json({"id": 2, **score, "features": workload.ramp_features(256),
+                          "model": "modèle-ü", **extra})]
 
 
 class SocketConn:

@@ -18,7 +18,7 @@ for _dir in (PEER_DIR, PEER_DIR / "tests"):
         sys.path.insert(0, str(_dir))
 
 import workload  # noqa: E402
-from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase  # noqa: E402
+from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, echo_requests  # noqa: E402
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 try:
@@ -72,9 +72,11 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class RedisTests:
+class RedisCase:
     """Mixed into a PeerTestCase: one redis-server for the class, a fresh key
-    prefix and peer per test. Subclasses set `transport` and define send()."""
+    prefix and peer (started with `options`) per test. Subclasses set
+    `transport` and define send()."""
+    options = ()
 
     @classmethod
     def setUpClass(cls):
@@ -87,7 +89,7 @@ class RedisTests:
         self.prefix = f"interop:test{os.getpid()}:{self.id().rsplit('.', 1)[-1]}"
         self.reply_to = self.prefix + ":reply:1"
         self.addCleanup(self.delete_keys)
-        self.proc = self.start(self.transport, f"{self.server.url}#{self.prefix}")
+        self.proc = self.start(self.transport, f"{self.server.url}#{self.prefix}", *self.options)
         self.assertEqual(self.proc.ready_address, f"{self.server.url}#{self.prefix}")
 
     def delete_keys(self):
@@ -107,6 +109,12 @@ class RedisTests:
         self.send(self.request(id, op, **fields))
         return self.reply()
 
+    def assert_keys_under_prefix(self):
+        for key in self.r.keys("*"):
+            self.assertTrue(key.decode().startswith(self.prefix), key)
+
+
+class RedisTests(RedisCase):
     def test_add_and_score(self):
         self.assertEqual(self.call(1, "add", x=2**63 - 1, y=1), {"id": 1, "result": -2**63})
         reply = self.call(2, "score", features=workload.ramp_features(256), model="modèle-ü")
@@ -144,29 +152,41 @@ class RedisTests:
         self.assertEqual(self.remaining_stdout(self.proc), b"")
         self.assertNotIn("Traceback", self.stderr_of(self.proc))
 
-    def assert_keys_under_prefix(self):
-        for key in self.r.keys("*"):
-            self.assertTrue(key.decode().startswith(self.prefix), key)
+
+class RedisEchoTests(RedisCase):
+    """--echo: every request is pushed back unchanged to PREFIX:echo."""
+    options = ("--echo",)
+
+    def echoed(self):
+        item = self.r.brpop(self.prefix + ":echo", timeout=TIMEOUT)
+        self.assertIsNotNone(item, "no echo within the timeout")
+        return item[1]
+
+    def test_requests_come_back_unchanged(self):
+        requests = echo_requests(op=True, reply_to=self.reply_to)
+        requests.append(b"\xff not JSON, and no reply_to")  # nothing is decoded
+        for data in requests:
+            self.send(data)
+            self.assertEqual(self.echoed(), data)
+        self.assertEqual(self.r.exists(self.reply_to), 0)  # the echo reads no reply_to
+        self.assertIsNone(self.proc.poll())
+        self.assert_keys_under_prefix()
 
 
-@unittest.skipIf(MISSING, MISSING)
-class RedisListPeerTest(RedisTests, PeerTestCase):
+class ListQueue:
     transport = "redis"
 
     def send(self, data):
         self.r.lpush(self.prefix + ":requests", data)
 
 
-@unittest.skipIf(MISSING, MISSING)
-class RedisStreamPeerTest(RedisTests, PeerTestCase):
+class StreamQueue:
     transport = "redis-stream"
 
     def send(self, data, field="req"):
         self.r.xadd(self.prefix + ":stream", {field: data}, maxlen=10000, approximate=True)
 
-    def test_entries_acknowledged_and_deleted(self):
-        self.send("whatever", field="other")  # no req field: dropped
-        self.assertEqual(self.call(1, "add", x=1, y=2), {"id": 1, "result": 3})
+    def check_acknowledged_and_deleted(self):
         stream = self.prefix + ":stream"
         deadline = time.monotonic() + TIMEOUT
         while self.r.xlen(stream) or self.r.xpending(stream, "workers")["pending"]:
@@ -175,10 +195,39 @@ class RedisStreamPeerTest(RedisTests, PeerTestCase):
         groups = self.r.xinfo_groups(stream)
         self.assertEqual([g["name"] for g in groups], [b"workers"])
 
+
+@unittest.skipIf(MISSING, MISSING)
+class RedisListPeerTest(ListQueue, RedisTests, PeerTestCase):
+    pass
+
+
+@unittest.skipIf(MISSING, MISSING)
+class RedisStreamPeerTest(StreamQueue, RedisTests, PeerTestCase):
+    def test_entries_acknowledged_and_deleted(self):
+        self.send("whatever", field="other")  # no req field: dropped
+        self.assertEqual(self.call(1, "add", x=1, y=2), {"id": 1, "result": 3})
+        self.check_acknowledged_and_deleted()
+
     def test_existing_group_is_fine(self):
         second = self.start(self.transport, f"{self.server.url}#{self.prefix}")  # BUSYGROUP
         self.assertIsNone(second.poll())
         self.assertEqual(self.call(1, "add", x=1, y=2), {"id": 1, "result": 3})
+
+
+@unittest.skipIf(MISSING, MISSING)
+class RedisListEchoPeerTest(ListQueue, RedisEchoTests, PeerTestCase):
+    pass
+
+
+@unittest.skipIf(MISSING, MISSING)
+class RedisStreamEchoPeerTest(StreamQueue, RedisEchoTests, PeerTestCase):
+    def test_entries_acknowledged_and_deleted(self):
+        self.send(b"whatever", field="other")  # no req field: logged, acknowledged
+        data, _ = echo_requests(op=True, reply_to=self.reply_to)
+        self.send(data)
+        self.assertEqual(self.echoed(), data)
+        self.check_acknowledged_and_deleted()
+        self.assertIn("no field 'req'", self.stderr_of(self.proc))
 
 
 @unittest.skipIf(MISSING, MISSING)

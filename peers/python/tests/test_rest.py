@@ -16,16 +16,19 @@ for _dir in (PEER_DIR, PEER_DIR / "tests"):
         sys.path.insert(0, str(_dir))
 
 import workload  # noqa: E402
-from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase  # noqa: E402
+from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, echo_requests  # noqa: E402
 
 MAX_JSON_BYTES = 4194304
 JSON = {"Content-Type": "application/json"}
 
 
-class RestPeerTest(PeerTestCase):
+class RestCase(PeerTestCase):
+    """Starts the peer (with `options`) and opens a keep-alive connection."""
+    options = ()
+
     def setUp(self):
         super().setUp()
-        self.proc = self.start("rest", "127.0.0.1:0")
+        self.proc = self.start("rest", "127.0.0.1:0", *self.options)
         host, _, port = self.proc.ready_address.rpartition(":")
         self.assertEqual(host, "127.0.0.1")
         self.port = int(port)
@@ -38,8 +41,8 @@ class RestPeerTest(PeerTestCase):
         self.addCleanup(conn.close)
         return conn
 
-    def call(self, method, path, body=None, conn=None):
-        """(status, decoded JSON body); the body must be JSON whatever the status."""
+    def exchange(self, method, path, body=None, conn=None):
+        """(status, body bytes); the body must be JSON whatever the status."""
         conn = conn or self.conn
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
@@ -47,12 +50,49 @@ class RestPeerTest(PeerTestCase):
         response = conn.getresponse()
         data = response.read()
         self.assertEqual(response.getheader("Content-Type"), "application/json", data)
-        return response.status, json.loads(data)
+        return response.status, data
+
+    def call(self, method, path, body=None, conn=None):
+        """(status, decoded JSON body)."""
+        status, data = self.exchange(method, path, body, conn)
+        return status, json.loads(data)
 
     def expect_error(self, status, reply, low=400, high=499):
         self.assertTrue(low <= status <= high, (status, reply))
         self.assertTrue("error" in reply or "detail" in reply, reply)
 
+    def check_unknown_path_and_wrong_method(self):
+        status, reply = self.call("GET", "/nope")
+        self.assertEqual(status, 404)
+        self.expect_error(status, reply)
+        status, reply = self.call("GET", "/add")
+        self.assertEqual(status, 405)
+        self.expect_error(status, reply)
+
+    def check_body_over_the_bound_gets_413(self):
+        """One byte more than MAX_JSON_BYTES, said by the Content-Length or
+        counted in a chunked body, gets 413 (each on a connection of its own)."""
+        conn = self.connect()
+        conn.putrequest("POST", "/add")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(MAX_JSON_BYTES + 1))
+        conn.endheaders()
+        response = conn.getresponse()
+        self.assertEqual(response.status, 413)
+        self.assertIn("error", json.loads(response.read()))
+        conn = self.connect()
+        conn.putrequest("POST", "/add")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        chunk = b" " * (MAX_JSON_BYTES + 1)
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk))
+        response = conn.getresponse()
+        self.assertEqual(response.status, 413)
+        response.read()
+
+
+class RestPeerTest(RestCase):
     def check_valid(self, id=9):
         self.assertEqual(self.call("POST", "/add", {"id": id, "x": -7, "y": 3}),
                          (200, {"id": id, "result": -4}))
@@ -95,38 +135,15 @@ class RestPeerTest(PeerTestCase):
         self.assertEqual(self.call("POST", "/score", ok)[0], 200)
 
     def test_unknown_path_and_wrong_method(self):
-        status, reply = self.call("GET", "/nope")
-        self.assertEqual(status, 404)
-        self.expect_error(status, reply)
-        status, reply = self.call("GET", "/add")
-        self.assertEqual(status, 405)
-        self.expect_error(status, reply)
+        self.check_unknown_path_and_wrong_method()
         self.check_valid()
 
     def test_body_size_bound(self):
         # Exactly MAX_JSON_BYTES is served.
         body = b'{"id":1,"x":1,"y":2}' + b" " * (MAX_JSON_BYTES - 20)
         self.assertEqual(self.call("POST", "/add", body), (200, {"id": 1, "result": 3}))
-        # One byte more is refused from the Content-Length, before any body is read.
-        conn = self.connect()
-        conn.putrequest("POST", "/add")
-        conn.putheader("Content-Type", "application/json")
-        conn.putheader("Content-Length", str(MAX_JSON_BYTES + 1))
-        conn.endheaders()
-        response = conn.getresponse()
-        self.assertEqual(response.status, 413)
-        self.assertIn("error", json.loads(response.read()))
-        # A chunked body is counted as it arrives.
-        conn = self.connect()
-        conn.putrequest("POST", "/add")
-        conn.putheader("Content-Type", "application/json")
-        conn.putheader("Transfer-Encoding", "chunked")
-        conn.endheaders()
-        chunk = b" " * (MAX_JSON_BYTES + 1)
-        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk))
-        response = conn.getresponse()
-        self.assertEqual(response.status, 413)
-        response.read()
+        # One byte more is refused, before any body is read or as it arrives.
+        self.check_body_over_the_bound_gets_413()
         # The peer still serves, on the first connection and on a new one.
         self.check_valid()
         fresh = self.connect()
@@ -147,10 +164,34 @@ class RestPeerTest(PeerTestCase):
         self.assertNotIn("Traceback", self.stderr_of(self.proc))
 
 
+class RestEchoPeerTest(RestCase):
+    """--echo: /add and /score send the body back unchanged, parsing nothing."""
+    options = ("--echo",)
+
+    def check_echo(self, path, body):
+        self.assertEqual(self.exchange("POST", path, body), (200, body))
+
+    def test_bodies_come_back_unchanged(self):
+        self.assertEqual(self.call("GET", "/health"), (200, {"status": "ok"}))
+        add, score = echo_requests()
+        self.check_echo("/add", add)
+        self.check_echo("/score", score)
+        self.check_echo("/add", b'{"x": "a", not even JSON')  # nothing is parsed
+        self.check_echo("/score", b"")
+
+    def test_errors_and_body_bound_as_usual(self):
+        self.check_unknown_path_and_wrong_method()
+        body = b'{"id":1,"x":1,"y":2}' + b" " * (MAX_JSON_BYTES - 20)  # exactly the bound
+        self.check_echo("/score", body)
+        self.check_body_over_the_bound_gets_413()
+        add, _ = echo_requests()
+        self.check_echo("/add", add)  # still serving, on the first connection
+        self.assertEqual(self.exchange("POST", "/add", add, conn=self.connect()), (200, add))
+
+
 class RestCommandLineTest(PeerTestCase):
     def test_refused_options(self):
-        for extra, address in ((("--echo",), "127.0.0.1:0"), ((), "0.0.0.0:0"),
-                               (("--codec=raw",), "127.0.0.1:0")):
+        for extra, address in (((), "0.0.0.0:0"), (("--codec=raw",), "127.0.0.1:0")):
             with self.subTest(extra=extra, address=address):
                 proc = self.start("rest", address, *extra, wait_ready=False)
                 self.assertEqual(self.wait_exit(proc), 2)

@@ -84,6 +84,12 @@ class Segment:
 
     def call(self, frame, sleep_on_reply=False):
         """(kind, id, payload) of the reply to `frame`."""
+        self.exchange(frame, sleep_on_reply)
+        kind, id, plen = rf.decode_header(self.mm, REP_SLOT)
+        return kind, id, bytes(self.mm[REP_SLOT + 24:REP_SLOT + 24 + plen])
+
+    def exchange(self, frame, sleep_on_reply=False):
+        """Publishes `frame` and waits for the reply to it (left in the slot)."""
         self.mm[REQ_SLOT:REQ_SLOT + len(frame)] = frame
         n = self.seq = (self.seq + 1) & 0xFFFFFFFF
         self.words[REQ_SEQ] = n
@@ -99,8 +105,11 @@ class Segment:
                 if words[REP_SEQ] != n:
                     futex(self.base + REP_SEQ * 4, 0, (n - 1) & 0xFFFFFFFF, 1.0)
                 words[REP_SLEEPING] = 0
-        kind, id, plen = rf.decode_header(self.mm, REP_SLOT)
-        return kind, id, bytes(self.mm[REP_SLOT + 24:REP_SLOT + 24 + plen])
+
+    def echo(self, frame):
+        """The first len(frame) bytes of the reply slot after `frame`."""
+        self.exchange(frame)
+        return bytes(self.mm[REP_SLOT:REP_SLOT + len(frame)])
 
 
 @unittest.skipUnless(platform.machine() == "x86_64", "the Python shm peer runs on x86-64 only")
@@ -181,12 +190,24 @@ class ShmPeerTest(PeerTestCase):
         self.check_calls(seg)
 
     def test_echo(self):
-        seg = self.segment(wait=FUTEX, budget=10)
-        self.start_peer(seg, "--echo")
-        frame = rf.encode_score_request(3, workload.ramp_features(100), "m")
-        self.assertEqual(seg.call(frame), (rf.KIND_SCORE_REQUEST, 3, frame[24:]))
-        big = rf.encode_score_request(4, [0.5] * 1000, "m")  # longer than the reply slot
-        self.assertEqual(seg.call(big)[:2], (rf.KIND_ERROR, 4))
+        for wait in (SPIN, FUTEX):
+            with self.subTest(wait=wait):
+                seg = self.segment(wait=wait, budget=10)
+                proc = self.start_peer(seg, "--echo")
+                frames = [rf.encode_add_request(1, 2**63 - 1, 1),
+                          rf.encode_score_request(2, workload.ramp_features(256), "modèle-ü"),
+                          header(0x77, 3, 5, magic=0x01020304) + b"hello",  # nothing decoded
+                          header(rf.KIND_SCORE_REQUEST, 4, REP_CAP - 24) + b"\1" * (REP_CAP - 24)]
+                for frame in frames:  # the last one fills the reply slot exactly
+                    self.assertEqual(seg.echo(frame), frame)
+                big = header(rf.KIND_SCORE_REQUEST, 5, REP_CAP - 23) + b"\1" * (REP_CAP - 23)
+                kind, id, message = seg.call(big)  # one byte too long for the reply slot
+                self.assertEqual((kind, id), (rf.KIND_ERROR, 5))
+                self.assertIn(b"reply slot", message)
+                self.assertEqual(seg.call(header(1, 6, rf.MAX_PAYLOAD + 1))[:2], (rf.KIND_ERROR, 6))
+                for frame in frames:  # still serving
+                    self.assertEqual(seg.echo(frame), frame)
+                self.assertIsNone(proc.poll())
 
     def test_sigterm_exits_zero_and_leaves_the_segment(self):
         for wait in (SPIN, FUTEX):

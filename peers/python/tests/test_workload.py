@@ -107,5 +107,15 @@ class ScoreVectors(unittest.TestCase):
         self.assertEqual(workload.score(f, "a"), workload.score(f, "モデル"))
 
 
+class Echo(unittest.TestCase):
+    """The ffi floor: the harness calls echo with the rows' arguments."""
+
+    def test_returns_its_first_argument_itself(self):
+        self.assertEqual(workload.echo(2**63 - 1, 1), 2**63 - 1)
+        features = workload.ramp_features(256)
+        self.assertIs(workload.echo(features, "modèle-ü"), features)
+        self.assertIn("echo", workload.__all__)
+
+
 if __name__ == "__main__":
     unittest.main()

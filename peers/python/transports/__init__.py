@@ -7,9 +7,12 @@ Every transport module defines
 It raises UsageError for a bad --address (exit 2) and PeerError for any
 other setup problem (exit 1), with a one-line message.
 
-This module holds what the transports share: the READY handshake, the
-refusal of --echo by the tiers without raw frames, and the accept loop that
-serves each connection of a socket transport on its own thread.
+With echo (--echo, peers/README.md "Echo mode") run() sends every request's
+bytes back unchanged: nothing is decoded and the workload never runs.
+
+This module holds what the transports share: the READY handshake and the
+accept loop that serves each connection of a socket transport on its own
+thread.
 
   unix, tcp, pipe   raw frames on a stream (raw_frame.serve_stream)
   shm               raw frames in shared-memory slots (raw_frame.answer_frame)
@@ -39,12 +42,6 @@ def announce(address: str) -> None:
     os.write(1, f"READY {address}\n".encode("utf-8"))
     # A stray print() from anywhere must not corrupt stdout (frames, for pipe).
     sys.stdout = sys.stderr
-
-
-def refuse_echo(transport: str, echo: bool) -> None:
-    """--echo is the raw-frame baseline; the JSON and gRPC tiers have no frames."""
-    if echo:
-        raise UsageError(f"--echo is for raw-frame transports only, not {transport}")
 
 
 def stream_loop(echo: bool):

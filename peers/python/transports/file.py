@@ -5,7 +5,9 @@ DIR every POLL_INTERVAL). For each `req-ID.json` (renamed into DIR by the
 harness): read it, remove it, compute, write `.rep-ID.json.tmp`, rename it to
 `rep-ID.json`. Files present at start are served too. A file that is not a
 valid request gets rep-ID.json = {"id": ID, "error": ...}; a req- name
-without an id is removed and logged. Other names are left alone.
+without an id is removed and logged. Other names are left alone. With --echo
+each req-ID.json is renamed to rep-ID.json: the request is its own reply, and
+nothing is read or written.
 
 inotify is used through ctypes (inotify_init1 / inotify_add_watch, events read
 with os.read): pyinotify builds an object per event and dispatches through
@@ -19,7 +21,7 @@ import time
 
 import json_message as jm
 from raw_frame import log
-from transports import PeerError, UsageError, announce, refuse_echo
+from transports import PeerError, UsageError, announce
 
 CODECS = ("json",)
 DEFAULT_ADDRESS = None
@@ -86,6 +88,21 @@ class Handoff:
             self._serve(name)
         except Exception as e:  # a bug must cost one request, never the peer
             log(f"internal error serving {name}: {e!r}")
+
+    def echo(self, name: str) -> None:
+        """--echo: hand request file `name` back as the reply, by renaming it
+        to rep-ID.json; a req- name without an id is removed, as by serve."""
+        rid = request_id(name)
+        if rid is None:
+            log(f"removed {name}: the name carries no request id")
+            self._remove(name)
+            return
+        try:
+            os.rename(name, f"rep-{rid}.json", src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+        except FileNotFoundError:  # served already, or taken by someone else
+            pass
+        except OSError as e:
+            log(f"cannot rename {name} to rep-{rid}.json: {e}")
 
     def _serve(self, name: str) -> None:
         try:
@@ -195,19 +212,19 @@ class Inotify:
 
 def run(address: str, codec: str, echo: bool) -> int:
     directory, mode = parse_address(address)
-    refuse_echo("file", echo)
     if not os.path.isdir(directory):
         raise PeerError(f"{directory} is not a directory")
     handoff = Handoff(directory)
+    serve = handoff.echo if echo else handoff.serve
     try:
         if mode == "poll":
             announce(address)
-            _poll(handoff)
+            _poll(handoff, serve)
         else:
             watch = Inotify(directory)  # before the first listing: nothing is missed
             try:
                 announce(address)
-                _watch(handoff, watch, directory)
+                _watch(handoff, serve, watch, directory)
             finally:
                 watch.close()
     finally:
@@ -215,8 +232,7 @@ def run(address: str, codec: str, echo: bool) -> int:
     return 0
 
 
-def _watch(handoff: Handoff, watch: Inotify, directory: str) -> None:
-    serve = handoff.serve
+def _watch(handoff: Handoff, serve, watch: Inotify, directory: str) -> None:
     for name in handoff.pending():  # there before the watch, or since
         serve(name)
     while True:
@@ -232,8 +248,7 @@ def _watch(handoff: Handoff, watch: Inotify, directory: str) -> None:
                 raise PeerError(f"{directory} was removed or moved away")
 
 
-def _poll(handoff: Handoff) -> None:
-    serve = handoff.serve
+def _poll(handoff: Handoff, serve) -> None:
     pending = handoff.pending
     sleep = time.sleep
     while True:

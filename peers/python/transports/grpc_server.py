@@ -2,7 +2,9 @@
 
 One server serves both `grpc` (unary Add and Score) and `grpc-stream` (the
 bidi Stream RPC). Invalid arguments end a unary call with INVALID_ARGUMENT; on
-the stream they get Reply{error, id} and the stream goes on.
+the stream they get Reply{error, id} and the stream goes on. With --echo the
+same methods are served with identity (de)serialisation: each request message's
+bytes go back unchanged, no protobuf is decoded.
 
 The generated code (interop_pb2.py, interop_pb2_grpc.py) is made by the build
 in $INTEROP_GENERATED_DIR/python, by default <repo>/build/generated/python.
@@ -14,13 +16,14 @@ from concurrent import futures
 from pathlib import Path
 
 from raw_frame import MAX_FEATURES, MAX_MODEL_BYTES, log
-from transports import PeerError, announce, refuse_echo
+from transports import PeerError, announce
 from transports.tcp import parse_address
 from workload import add as _add, score as _score
 
 CODECS = ("protobuf",)
 DEFAULT_ADDRESS = None
 
+SERVICE = "interop.v1.Interop"
 MAX_WORKERS = 4
 # 131072 doubles are 1 MiB packed; leave room for the model and framing.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -100,10 +103,38 @@ def make_servicer(pb2, pb2_grpc):
     return Interop()
 
 
+def echo_handler():
+    """The floor: SERVICE's methods with no (de)serialiser, so each handler
+    gets the request's bytes and its return value is sent as they are."""
+    import grpc
+
+    def unary(request, context):
+        return request
+
+    def stream(request_iterator, context):
+        # The requests are the replies: grpc pulls each from the iterator
+        # and sends it, in order, with no generator in between.
+        return request_iterator
+
+    return grpc.method_handlers_generic_handler(SERVICE, {
+        "Add": grpc.unary_unary_rpc_method_handler(unary),
+        "Score": grpc.unary_unary_rpc_method_handler(unary),
+        "Stream": grpc.stream_stream_rpc_method_handler(stream),
+    })
+
+
+def add_service(server, echo: bool) -> None:
+    """SERVICE on `server`: the servicer, or with `echo` the floor, which
+    decodes nothing and so needs no generated code."""
+    if echo:
+        server.add_generic_rpc_handlers((echo_handler(),))
+        return
+    pb2, pb2_grpc = import_generated()
+    pb2_grpc.add_InteropServicer_to_server(make_servicer(pb2, pb2_grpc), server)
+
+
 def run(address: str, codec: str, echo: bool) -> int:
     host, port = parse_address(address)
-    refuse_echo("grpc", echo)
-    pb2, pb2_grpc = import_generated()
     import grpc
 
     server = grpc.server(
@@ -112,7 +143,7 @@ def run(address: str, codec: str, echo: bool) -> int:
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)])
     try:
-        pb2_grpc.add_InteropServicer_to_server(make_servicer(pb2, pb2_grpc), server)
+        add_service(server, echo)
         try:
             bound = server.add_insecure_port(f"{host}:{port}")
         except RuntimeError as e:  # newer grpcio raises instead of returning 0

@@ -5,16 +5,18 @@ redis://127.0.0.1:6379; PREFIX starts every key the peer touches. Requests are
 popped with `BRPOP PREFIX:requests 1` (1 s, so SIGTERM is seen between waits)
 and each reply is pushed with `LPUSH reply_to`. The reply and the next BRPOP go
 out together in one pipeline: one round trip to Redis per call instead of two.
+With --echo the request itself is pushed, undecoded, to PREFIX:echo (its
+reply_to is inside the JSON), by the same loop.
 
 Also the helpers of redis_stream: the address, the connection, the request
-handler.
+handler, the echo list.
 """
 
 import time
 
 import json_message as jm
 from raw_frame import log
-from transports import PeerError, UsageError, announce, refuse_echo
+from transports import PeerError, UsageError, announce
 
 CODECS = ("json",)
 DEFAULT_ADDRESS = None
@@ -48,6 +50,11 @@ def connect(url: str):
     except (redis.RedisError, ValueError) as e:
         raise PeerError(f"cannot connect to redis at {url}: {e}") from None
     return client
+
+
+def echo_list(prefix: str) -> str:
+    """Where --echo pushes every request back (it reads no reply_to)."""
+    return prefix + ":echo"
 
 
 def handle(data, prefix: str) -> "tuple[str, bytes] | None":
@@ -106,9 +113,9 @@ def run(address: str, codec: str, echo: bool) -> int:
     import redis
 
     url, prefix = parse_address(address)
-    refuse_echo("redis", echo)
     client = connect(url)
     key = prefix + ":requests"
+    echo_key = echo_list(prefix)
     outage = Outage()
     reply = None  # (reply_to, reply) still to be pushed
     try:
@@ -131,6 +138,6 @@ def run(address: str, codec: str, echo: bool) -> int:
                 outage.failed(e)
                 continue
             if item is not None:
-                reply = handle(item[1], prefix)
+                reply = (echo_key, item[1]) if echo else handle(item[1], prefix)
     finally:
         client.close()

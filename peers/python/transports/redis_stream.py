@@ -5,12 +5,14 @@ Address `REDIS_URL#PREFIX`, as for `redis`. At start the peer creates group
 entry (field `req`) is read with XREADGROUP BLOCK 1000 COUNT 1, answered with
 LPUSH reply_to, then acknowledged and deleted (XACK, XDEL). Those three and
 the next XREADGROUP go out together in one pipeline, one round trip per call.
+With --echo the value of `req` is pushed, undecoded, to PREFIX:echo instead,
+by the same loop and pipeline.
 """
 
 from raw_frame import log
-from transports import PeerError, announce, refuse_echo
-from transports.redis_list import (BLOCK_SECONDS, Outage, connect, handle, parse_address,
-                                   report_errors)
+from transports import PeerError, announce
+from transports.redis_list import (BLOCK_SECONDS, Outage, connect, echo_list, handle,
+                                   parse_address, report_errors)
 
 CODECS = ("json",)
 DEFAULT_ADDRESS = None
@@ -35,9 +37,9 @@ def run(address: str, codec: str, echo: bool) -> int:
     import redis
 
     url, prefix = parse_address(address)
-    refuse_echo("redis-stream", echo)
     client = connect(url)
     stream = prefix + ":stream"
+    echo_key = echo_list(prefix)
     create_group(client, stream)
     outage = Outage()
     reply = None  # (reply_to, reply) still to be pushed
@@ -72,6 +74,6 @@ def run(address: str, codec: str, echo: bool) -> int:
                     if data is None:
                         log(f"dropped stream entry {entry_id!r}: no field 'req'")
                     else:
-                        reply = handle(data, prefix)
+                        reply = (echo_key, data) if echo else handle(data, prefix)
     finally:
         client.close()

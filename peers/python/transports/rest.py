@@ -2,6 +2,8 @@
 
 POST /add, POST /score, GET /health (schemas/json_transports.md). Bad input
 gets a 4xx with a JSON body {"error": "..."}; a body over MAX_JSON_BYTES, 413.
+With --echo, /add and /score answer 200 with the request body itself, parsed
+by nothing; the rest of the app (health, body bound, errors) is the same.
 """
 
 import asyncio
@@ -12,7 +14,7 @@ import sys
 from typing import Literal, Optional
 
 from raw_frame import log
-from transports import PeerError, announce, refuse_echo
+from transports import PeerError, announce
 from transports.tcp import parse_address
 
 CODECS = ("json",)
@@ -21,12 +23,60 @@ DEFAULT_ADDRESS = None
 SHUTDOWN_GRACE = 1.0  # seconds open requests get to finish after SIGTERM
 
 
-def build_app():
-    """The FastAPI application (imported lazily: FastAPI takes ~0.3 s to import)."""
-    from fastapi import FastAPI, Request
+def build_app(echo: bool = False):
+    """The FastAPI application (imported lazily: FastAPI takes ~0.3 s to import);
+    with `echo`, its /add and /score send the request body straight back."""
+    from fastapi import FastAPI
     from fastapi.responses import Response
-    from pydantic import BaseModel, ValidationError, conint
     from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    import json_message as jm
+
+    json_type = "application/json"
+
+    def reply(body: bytes, status: int = 200) -> Response:
+        return Response(body, status, media_type=json_type)
+
+    def error(status: int, message: str, headers=None, id=None) -> Response:
+        log(f"bad request (id {id}): {status} {message}")
+        return Response(jm.error_reply(id, message), status, headers, media_type=json_type)
+
+    app = FastAPI(title="interop-spectrum Python peer", openapi_url=None, docs_url=None,
+                  redoc_url=None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, exc):
+        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.get("/health")
+    async def health():
+        return reply(b'{"status":"ok"}')
+
+    if echo:
+        _add_echo_routes(app, reply)
+    else:
+        _add_routes(app, reply, error)
+    app.add_middleware(BodyLimit, limit=jm.MAX_JSON_BYTES)
+    return app
+
+
+def _add_echo_routes(app, reply) -> None:
+    """The floor: POST /add and /score answered with their own body, through
+    the same stack as the rows (middleware, routing, Request) but parsed by
+    nothing."""
+    from fastapi import Request
+
+    async def echo(request: Request):
+        return reply(await request.body())
+
+    app.post("/add")(echo)
+    app.post("/score")(echo)
+
+
+def _add_routes(app, reply, error) -> None:
+    """POST /add and /score: the body validated by pydantic, then answered."""
+    from fastapi import Request
+    from pydantic import BaseModel, ValidationError, conint
 
     import json_message as jm
 
@@ -60,26 +110,6 @@ def build_app():
         model: Model
         op: Optional[Literal["score"]] = None
 
-    json_type = "application/json"
-
-    def reply(body: bytes, status: int = 200) -> Response:
-        return Response(body, status, media_type=json_type)
-
-    def error(status: int, message: str, headers=None, id=None) -> Response:
-        log(f"bad request (id {id}): {status} {message}")
-        return Response(jm.error_reply(id, message), status, headers, media_type=json_type)
-
-    app = FastAPI(title="interop-spectrum Python peer", openapi_url=None, docs_url=None,
-                  redoc_url=None)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request, exc):
-        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.get("/health")
-    async def health():
-        return reply(b'{"status":"ok"}')
-
     async def validated(request: Request, model):
         """The request body checked by `model`; a 400 or 422 Response if it fails."""
         msg = None
@@ -109,9 +139,6 @@ def build_app():
             return reply(jm.score_reply(req.id, req.features, req.model))
         except jm.MessageError as e:  # a feature that is not a number
             return error(422, str(e), id=req.id)
-
-    app.add_middleware(BodyLimit, limit=jm.MAX_JSON_BYTES)
-    return app
 
 
 class BodyTooLarge(Exception):
@@ -172,7 +199,6 @@ class BodyLimit:
 
 def run(address: str, codec: str, echo: bool) -> int:
     host, port = parse_address(address)
-    refuse_echo("rest", echo)
 
     import uvicorn
 
@@ -213,7 +239,7 @@ def run(address: str, codec: str, echo: bool) -> int:
             listener.bind((host, port))
         except OSError as e:
             raise PeerError(f"cannot bind {host}:{port}: {e}") from None
-        config = uvicorn.Config(build_app(), http="h11", ws="none", lifespan="off",
+        config = uvicorn.Config(build_app(echo), http="h11", ws="none", lifespan="off",
                                 log_config=None, log_level="warning", access_log=False,
                                 workers=1, timeout_keep_alive=75, server_header=False,
                                 date_header=False)

@@ -8,7 +8,8 @@ wait until req_seq changes, read the request frame in place, write the reply
 frame, store rep_seq = req_seq. The wait is a tight load loop (`spin`) or
 spin-then-futex (`futex`), as the header says, whatever the transport's name
 (shm, shm-spin, shm-futex). The peer never unlinks the segment: the harness
-owns it.
+owns it. With --echo the reply is the request frame itself, copied unchanged
+(a frame larger than the reply slot gets an error frame).
 
 Python cannot fence. The reply slot is written before the rep_seq store, the
 request slot read after the req_seq load that saw the new number, and x86-64
@@ -45,6 +46,8 @@ REP_CAP = 4096
 SEGMENT_SIZE = REP_SLOT + REP_CAP  # 1,056,904
 # The sequence words as indexes of the segment viewed as u32.
 _REQ_SEQ_I, _REQ_SLEEPING_I, _REP_SEQ_I = REQ_SEQ // 4, REQ_SLEEPING // 4, REP_SEQ // 4
+# The request frame's payload_len (frame offset 16), likewise.
+_REQ_PAYLOAD_LEN_I = (REQ_SLOT + 16) // 4
 
 # magic, version, wait mode, REQ_CAP, REP_CAP, spin budget
 _SEGMENT_HEADER = struct.Struct("<6I")
@@ -163,7 +166,10 @@ def _serve(mm, futexes, budget: int, echo: bool, last: int) -> None:
         sleep = _sleeper(words, req_futex, budget)
         wake = rep_futex.wake
     try:
-        _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake, echo, last)
+        if echo:
+            _echo_loop(mm, words, request, reply, sleep, wake, last)
+        else:
+            _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake, last)
     finally:
         for view in views:
             view.release()
@@ -193,19 +199,18 @@ def _sleeper(words, futex: Futex, budget: int):
     return sleep
 
 
-def _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake, echo: bool,
+def _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake,
           last: int) -> None:
     """The benchmarked loop. Spin mode waits inline, in a tight load loop; an
     add request is answered inline (the reply's fixed header stays in the slot
     between add replies, so only id and result are written); anything else
-    goes through raw_frame.answer_frame (or the echo copy)."""
+    goes through raw_frame.answer_frame."""
     unpack_add = _ADD_REQUEST_HEAD.unpack_from
     pack_add_head = _ADD_REPLY.pack_into
-    answer = _echo_frame if echo else raw_frame.answer_frame
+    answer = raw_frame.answer_frame
     add = _add
     req_i, rep_i, req_slot, rep_slot = _REQ_SEQ_I, _REP_SEQ_I, REQ_SLOT, REP_SLOT
     add_head = _ADD_REQUEST_FIRST_WORD
-    fast = not echo
     head_ok = False  # does the reply slot hold an add reply's fixed header?
     while True:
         seq = words[req_i]
@@ -216,7 +221,7 @@ def _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake, echo
             else:
                 seq = sleep(last)
         head, rid, plen, x, y = unpack_add(mm, req_slot)
-        if head == add_head and plen == 16 and fast:
+        if head == add_head and plen == 16:
             if not head_ok:
                 pack_add_head(mm, rep_slot, MAGIC, VERSION, KIND_ADD_REPLY, 0, 0, 8, 0, 0)
                 head_ok = True
@@ -231,16 +236,37 @@ def _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake, echo
             wake()  # always: without a fence we cannot trust rep_sleeping
 
 
-def _echo_frame(request, reply) -> int:
-    """Baseline: copy the request frame to the reply slot unchanged (only
-    payload_len is read, and bounded by the reply slot)."""
+def _echo_loop(mm, words, request, reply, sleep, wake, last: int) -> None:
+    """--echo, the floor: the loop above with the request frame copied to the
+    reply slot unchanged, inline (one memmove: mmap.move makes no slice
+    objects). Only payload_len is read, and bounded by the reply slot."""
+    move = mm.move
+    req_i, rep_i, plen_i = _REQ_SEQ_I, _REP_SEQ_I, _REQ_PAYLOAD_LEN_I
+    req_slot, rep_slot = REQ_SLOT, REP_SLOT
+    room = REP_CAP - HEADER_SIZE
+    while True:
+        seq = words[req_i]
+        if seq == last:
+            if sleep is None:
+                while seq == last:
+                    seq = words[req_i]
+            else:
+                seq = sleep(last)
+        plen = words[plen_i]
+        if plen <= room:
+            move(rep_slot, req_slot, HEADER_SIZE + plen)
+        else:
+            _refuse_oversized(request, reply)
+        words[rep_i] = seq
+        last = seq
+        if wake is not None:
+            wake()  # always: without a fence we cannot trust rep_sleeping
+
+
+def _refuse_oversized(request, reply) -> None:
+    """The error frame for a request frame that does not fit the reply slot."""
     rid, plen = _ID_LEN.unpack_from(request, 8)
-    end = HEADER_SIZE + plen
-    if end > len(reply):
-        message = f"payload_len {plen} does not fit the {len(reply)}-byte reply slot"
-        raw_frame.log(f"echo refused (id {rid}): {message}")
-        error = raw_frame.encode_error(rid, message)
-        reply[:len(error)] = error
-        return len(error)
-    reply[:end] = request[:end]
-    return end
+    message = f"payload_len {plen} does not fit the {len(reply)}-byte reply slot"
+    raw_frame.log(f"echo refused (id {rid}): {message}")
+    error = raw_frame.encode_error(rid, message)
+    reply[:len(error)] = error
