@@ -4,7 +4,9 @@
 #   ruby peers/ruby/peer.rb --transport=T --address=ADDR [--codec=C] [--echo]
 # Prints "READY <address>" on stdout once listening, then serves until
 # SIGTERM/SIGINT (exit 0) or, for pipe, EOF on stdin. Diagnostics go to
-# stderr; nothing else ever goes to stdout.
+# stderr; nothing else ever goes to stdout. With --echo every transport
+# sends each request's bytes back unchanged, undecoded (peers/README.md,
+# "Echo mode"): the floor of the mechanism in Ruby.
 #
 # A transport is one file under transports/ plus one entry in TRANSPORTS:
 # its module has `run(opts)` (returns an exit status or serves until
@@ -46,11 +48,6 @@ module Peer
       stdout.write("READY #{address}\n")
       stdout.flush
     end
-
-    # --echo is the raw-frame baseline; the JSON and gRPC tiers have no frames.
-    def refuse_echo
-      raise ArgumentError, "--echo is for raw-frame transports only, not #{transport}" if echo
-    end
   end
 
   module_function
@@ -68,7 +65,7 @@ module Peer
       o.on("--address=ADDR", "unix: socket path; tcp, rest, grpc: 127.0.0.1:PORT; pipe: -; " \
                              "redis: REDIS_URL#PREFIX; shm: /SHM-NAME; file: DIR[?wait=poll]") { |v| opts.address = v }
       o.on("--codec=C", "wire codec (default: the transport's own)") { |v| opts.codec = v }
-      o.on("--echo", "echo each frame back unchanged (baseline)") { opts.echo = true }
+      o.on("--echo", "floor mode: send each request's bytes back unchanged, undecoded") { opts.echo = true }
       o.on("-h", "--help") do
         warn o.help
         exit 0

@@ -197,9 +197,9 @@ module RawFrame
     end
   end
 
-  # The --echo baseline: each frame (header, then payload_len bytes) goes
-  # back unchanged, with no decoding. payload_len is still bounded before
-  # anything is read.
+  # The --echo floor of unix, tcp and pipe: each frame (header, then
+  # payload_len bytes) goes back unchanged, with no decoding. payload_len is
+  # still bounded before anything is read.
   def serve_echo(input, output, log = $stderr)
     header = String.new(capacity: HEADER_SIZE, encoding: BINARY)
     payload = String.new(capacity: 4096, encoding: BINARY)

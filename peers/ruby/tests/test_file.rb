@@ -31,16 +31,19 @@ module FilePeerTests
     FileUtils.remove_entry(@dir) if @dir && File.directory?(@dir)
   end
 
-  def start
-    @peer = PeerProcess.new(["--transport=file", "--address=#{address}"])
+  def start(*flags)
+    @peer = PeerProcess.new(["--transport=file", "--address=#{address}", *flags])
     assert_equal address, @peer.address
   end
 
-  # Write-to-temporary-then-rename, as the harness does.
+  # Write-to-temporary-then-rename, as the harness does; returns the file's
+  # inode.
   def put(name, content)
     tmp = File.join(@dir, ".#{name}.tmp")
-    File.write(tmp, content)
+    File.binwrite(tmp, content)
+    ino = File.stat(tmp).ino
     File.rename(tmp, File.join(@dir, name))
+    ino
   end
 
   def request(id, msg)
@@ -90,6 +93,31 @@ module FilePeerTests
     bad = @created.reject { |n| n.start_with?(".req-") || n.match?(/\A\.rep-\d+\.json\.tmp\z/) }
     assert_empty bad, "files created under a final name (not renamed into place)"
     assert(@moved_in.all? { |n| n.match?(/\A(req|rep)-\w+\.json\z/) })
+  end
+
+  # --echo: req-ID.json becomes rep-ID.json by a rename (the same inode,
+  # the same bytes), whatever it holds; the peer creates no file.
+  def test_echo_renames_each_request_to_its_reply
+    add = %({"id":1,"x":#{MAX64},"y":1})
+    ino = put("req-1.json", add) # there before the peer starts
+    start("--echo")
+    requests = { 1 => [add, ino] }
+    score = JSON.generate({ "id" => 2, "features" => Workload.ramp_features(256), "model" => "modèle-ü" })
+    requests[2] = [score, put("req-2.json", score)]
+    requests[3] = ["garbage {\xFF".b, put("req-3.json", "garbage {\xFF".b)]
+    put("req-oops.json", "{}") # no id in the name: removed and logged, as in the row
+    requests.each do |id, (content, inode)|
+      path = File.join(@dir, "rep-#{id}.json")
+      wait_until("rep-#{id}.json", interval: 0.001) { File.exist?(path) }
+      assert_equal content.b, File.binread(path)
+      assert_equal inode, File.stat(path).ino
+      File.unlink(path)
+    end
+    wait_until("req-oops.json removed") { !File.exist?(File.join(@dir, "req-oops.json")) }
+    assert @peer.alive?
+    assert_empty Dir.children(@dir), "left behind in the directory"
+    drain_events
+    assert_empty @created.reject { |n| n.start_with?(".req-") }, "the peer created files"
   end
 
   def test_term_exits_0

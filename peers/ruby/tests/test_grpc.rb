@@ -34,6 +34,21 @@ class TestPeerGrpc < Minitest::Test
     @stub = @pb::Interop::Stub.new(@peer.address, :this_channel_is_insecure, timeout: TIMEOUT)
   end
 
+  # --echo: a stub that sends and receives raw message bytes, as the
+  # harness's echo client does (identity marshalling on both sides). It
+  # takes replies of any size, so a size limit it meets is the server's.
+  IDENTITY = ->(bytes) { bytes }
+
+  def start_echo(transport)
+    @peer = PeerProcess.new(["--transport=#{transport}", "--address=127.0.0.1:0", "--echo"])
+    @stub = GRPC::ClientStub.new(@peer.address, :this_channel_is_insecure, timeout: TIMEOUT,
+                                 channel_args: { "grpc.max_receive_message_length" => -1 })
+  end
+
+  def unary_raw(method, bytes)
+    @stub.request_response("/interop.v1.Interop/#{method}", bytes, IDENTITY, IDENTITY)
+  end
+
   def bits(x)
     [x].pack("G").unpack1("H*")
   end
@@ -77,6 +92,46 @@ class TestPeerGrpc < Minitest::Test
     assert_includes replies[2].error, "1024"
     assert_equal :error, replies[3].result
     assert_equal Array.new(20) { |i| 2 * i }, replies[4..].map { |r| r.add.result }
+  end
+
+  def score_request(id, n)
+    @pb::ScoreRequest.new(id: id, features: Workload.ramp_features(n), model: "modèle-ü")
+  end
+
+  def test_echo_unary_returns_the_request_bytes
+    start_echo("grpc")
+    add = @pb::AddRequest.encode(@pb::AddRequest.new(id: 1, x: MAX64, y: 1))
+    score = @pb::ScoreRequest.encode(score_request(77, 256))
+    assert_equal add.b, unary_raw("Add", add).b
+    assert_equal score.b, unary_raw("Score", score).b
+    # Nothing is decoded: bytes that are no protobuf at all come back too,
+    # and so does a request that the row would refuse (a 1025-byte model).
+    assert_equal "\xFF\xFEnot protobuf".b, unary_raw("Add", "\xFF\xFEnot protobuf".b).b
+    too_long = @pb::ScoreRequest.encode(@pb::ScoreRequest.new(id: 3, model: "m" * 1025))
+    assert_equal too_long.b, unary_raw("Score", too_long).b
+  end
+
+  # The message size limit of the row holds: a message over 8 MiB is refused
+  # by gRPC before the handler, and the server goes on.
+  def test_echo_keeps_the_message_size_limit
+    start_echo("grpc")
+    err = assert_raises(GRPC::ResourceExhausted) { unary_raw("Score", "x".b * ((8 << 20) + 1)) }
+    assert_includes err.details, (8 << 20).to_s
+    big = @pb::ScoreRequest.encode(score_request(4, 131_072)) # the largest valid score request
+    assert_equal big.b, unary_raw("Score", big).b
+    assert @peer.alive?
+  end
+
+  def test_echo_stream_writes_each_request_back_in_order
+    start_echo("grpc-stream")
+    reqs = [
+      @pb::Request.new(add: @pb::AddRequest.new(id: 1, x: MAX64, y: 1)),
+      @pb::Request.new(score: score_request(2, 256)),
+      @pb::Request.new,
+      *Array.new(20) { |i| @pb::Request.new(add: @pb::AddRequest.new(id: 100 + i, x: i, y: i)) }
+    ].map { |r| @pb::Request.encode(r).b }
+    replies = @stub.bidi_streamer("/interop.v1.Interop/Stream", reqs, IDENTITY, IDENTITY).to_a
+    assert_equal reqs, replies.map(&:b)
   end
 
   # Without the generated code the peer refuses to start, with one line

@@ -58,9 +58,9 @@ class TestPeerRedis < Minitest::Test
     nil
   end
 
-  def start(transport)
+  def start(transport, *flags)
     @transport = transport
-    @peer = PeerProcess.new(["--transport=#{transport}", "--address=unix://#{@sock}##{@prefix}"])
+    @peer = PeerProcess.new(["--transport=#{transport}", "--address=unix://#{@sock}##{@prefix}", *flags])
     assert_equal "unix://#{@sock}##{@prefix}", @peer.address
   end
 
@@ -101,6 +101,42 @@ class TestPeerRedis < Minitest::Test
     assert_nil reply(timeout: 0.2), "a dropped request was answered"
     assert @peer.alive?
     assert_operator @peer.stderr.lines.size, :>=, 4
+    keys = @redis.keys("*")
+    assert keys.all? { |k| k.start_with?(@prefix) }, "keys outside the prefix: #{keys}"
+  end
+
+  # --echo: each request's bytes, exactly as pushed, on PREFIX:echo; what
+  # the row would refuse (not JSON, no reply_to) comes back as well.
+  def check_echo
+    requests = [JSON.generate("id" => 1, "op" => "add", "x" => MAX64, "y" => 1, "reply_to" => @reply_to),
+                JSON.generate("id" => 2, "op" => "score", "features" => Workload.ramp_features(256),
+                              "model" => "modèle-ü", "reply_to" => @reply_to),
+                "not json {\xFF".b]
+    requests.each do |raw|
+      push(raw)
+      _key, echoed = @redis.brpop("#{@prefix}:echo", timeout: TIMEOUT)
+      assert_equal raw.b, echoed&.b
+    end
+    assert_equal 0, @redis.llen(@reply_to), "echo answered on reply_to"
+  end
+
+  def test_list_echo
+    start("redis", "--echo")
+    check_echo
+    assert_equal 0, @redis.llen("#{@prefix}:requests")
+    assert @peer.alive?
+  end
+
+  def test_stream_echo_acks_and_deletes
+    start("redis-stream", "--echo")
+    check_echo
+    @redis.xadd("#{@prefix}:stream", { "other" => "field" }) # no req: logged, acked, nothing pushed
+    push('{"id":3}')
+    assert_equal '{"id":3}', @redis.brpop("#{@prefix}:echo", timeout: TIMEOUT)&.last
+    assert_includes @peer.stderr, "no req field"
+    wait_until("acked and deleted entries") { @redis.xlen("#{@prefix}:stream").zero? }
+    assert_equal 0, @redis.xpending("#{@prefix}:stream", "workers")["size"]
+    assert_equal 0, @redis.llen("#{@prefix}:echo")
     keys = @redis.keys("*")
     assert keys.all? { |k| k.start_with?(@prefix) }, "keys outside the prefix: #{keys}"
   end

@@ -9,14 +9,17 @@ require_relative "../workload"
 
 # The real peer, --transport=rest (Rack on Puma), over Net::HTTP with one
 # keep-alive connection, as the harness uses it; raw sockets where Net::HTTP
-# would hide what the server does.
-class TestPeerRest < Minitest::Test
+# would hide what the server does. RestPeerTests holds what both modes share
+# (the server, its bounds and errors); TestPeerRest runs the workload,
+# TestPeerRestEcho the --echo floor.
+module RestPeerTests
   include PeerTestSupport
   RAMP_256_HEX = "3fe376dba491b1ac" # schemas/test_vectors.json, "ramp 256, non-ASCII model"
   MAX_JSON_BYTES = 4_194_304
+  ADD_BODY = '{"id":5,"x":1,"y":2}'
 
   def setup
-    @peer = PeerProcess.new(["--transport=rest", "--address=127.0.0.1:0"])
+    @peer = PeerProcess.new(["--transport=rest", "--address=127.0.0.1:0", *peer_flags])
     host, port = @peer.address.split(":")
     @http = Net::HTTP.new(host, Integer(port))
     @http.open_timeout = @http.read_timeout = @http.write_timeout = TIMEOUT
@@ -42,16 +45,13 @@ class TestPeerRest < Minitest::Test
     assert_kind_of String, json_of(res)["error"]
   end
 
-  def test_ready_names_the_real_port
-    assert_match(/\A127\.0\.0\.1:[1-9]\d*\z/, @peer.address)
-  end
-
-  # The project installs Debian's `puma`; the WEBrick fallback is for a
-  # half-installed machine only and must not pass for the real thing.
-  def test_served_by_puma
-    assert_match(/^ruby peer: rest: Puma 5\.\d+\.\d+, \d+ threads$/, @peer.stderr,
-                 "the REST peer is not running on Puma (apt-get install puma)")
-    refute_match(/WEBrick/, @peer.stderr)
+  # POST /add with ADD_BODY gets 200 and add_reply_body (the sum, or with
+  # --echo the body itself).
+  def assert_serves_add(http: @http)
+    res = post("/add", ADD_BODY, http: http)
+    assert_equal "200", res.code, res.body
+    assert_equal "application/json", res["Content-Type"]
+    assert_equal add_reply_body, res.body
   end
 
   # A raw connection to the peer; the block gets it and it is closed after.
@@ -89,6 +89,100 @@ class TestPeerRest < Minitest::Test
     refute_match(/100 Continue/, reply)
   end
 
+  def test_ready_names_the_real_port
+    assert_match(/\A127\.0\.0\.1:[1-9]\d*\z/, @peer.address)
+  end
+
+  # The project installs Debian's `puma`; the WEBrick fallback is for a
+  # half-installed machine only and must not pass for the real thing.
+  def test_served_by_puma
+    assert_match(/^ruby peer: rest: Puma 5\.\d+\.\d+, \d+ threads$/, @peer.stderr,
+                 "the REST peer is not running on Puma (apt-get install puma)")
+    refute_match(/WEBrick/, @peer.stderr)
+  end
+
+  def test_oversize_body_gets_413
+    res = post("/score", %({"id":1,"model":"m","features":[#{'0,' * (MAX_JSON_BYTES / 2)}0]}))
+    assert_client_error res, 413
+    fresh = Net::HTTP.start(@http.address, @http.port, read_timeout: TIMEOUT, open_timeout: TIMEOUT)
+    assert_serves_add(http: fresh)
+    fresh.finish
+  end
+
+  # Declared far beyond what is worth draining: 413 before any body is read,
+  # then the connection closes.
+  def test_huge_declared_body_gets_413_at_once
+    raw do |s|
+      s.write("POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
+              "Content-Length: #{1 << 40}\r\n\r\n{\"id\":1,")
+      assert_413_and_closed(s)
+    end
+    assert_serves_add
+  end
+
+  # A client waiting for "100 Continue" gets the 413 instead.
+  def test_oversize_with_expect_continue_gets_413_without_continue
+    raw do |s|
+      s.write("POST /add HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" \
+              "Content-Length: #{MAX_JSON_BYTES + 1}\r\n\r\n")
+      assert_413_and_closed(s)
+    end
+  end
+
+  # Chunked: refused once the body passes the bound, not after reading it all.
+  def test_oversize_chunked_body_gets_413
+    raw do |s|
+      s.write("POST /add HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+      chunk = " " * 65_536
+      (MAX_JSON_BYTES / chunk.bytesize + 1).times { s.write("10000\r\n#{chunk}\r\n") }
+      assert_413_and_closed(s)
+    end
+    raw do |s| # a chunked body within the bound (ADD_BODY in two chunks) is served
+      s.write("POST /add HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" \
+              "8\r\n{\"id\":5,\r\nc\r\n\"x\":1,\"y\":2}\r\n0\r\n\r\n")
+      reply = read_to_close(s)
+      assert_match(%r{\AHTTP/1\.1 200 }, reply)
+      assert_equal add_reply_body, reply.split("\r\n\r\n", 2).last
+    end
+  end
+
+  def test_health_unknown_path_wrong_method
+    res = @http.get("/health")
+    assert_equal "200", res.code
+    assert_equal({ "status" => "ok" }, json_of(res))
+    assert_client_error @http.get("/nope"), 404
+    assert_client_error @http.get("/add"), 405
+    assert_client_error post("/health", "{}"), 405
+  end
+
+  # Without TCP_NODELAY (or with the header and the body sent separately)
+  # every reply would wait ~40 ms for the delayed ACK.
+  def test_no_delayed_ack_stall_on_keep_alive
+    times = Array.new(30) do
+      t0 = now
+      assert_serves_add
+      now - t0
+    end
+    median = times.sort[times.size / 2]
+    assert_operator median, :<, 0.02, "median round trip #{(median * 1000).round(1)} ms"
+  end
+
+  def test_term_exits_0
+    assert_exits_0_on_term
+  end
+end
+
+class TestPeerRest < Minitest::Test
+  include RestPeerTests
+
+  def peer_flags
+    []
+  end
+
+  def add_reply_body
+    '{"id":5,"result":3}'
+  end
+
   def test_add_with_int64_wrap
     assert_equal({ "id" => 1, "result" => MIN64 }, json_of(post("/add", %({"id":1,"x":#{MAX64},"y":1}))))
     assert_equal({ "id" => 2, "result" => MAX64 }, json_of(post("/add", %({"id":2,"x":#{MIN64},"y":-1}))))
@@ -124,51 +218,6 @@ class TestPeerRest < Minitest::Test
     assert @peer.alive?
   end
 
-  def test_oversize_body_gets_413
-    res = post("/score", %({"id":1,"model":"m","features":[#{'0,' * (MAX_JSON_BYTES / 2)}0]}))
-    assert_client_error res, 413
-    fresh = Net::HTTP.start(@http.address, @http.port, read_timeout: TIMEOUT, open_timeout: TIMEOUT)
-    assert_equal 3, json_of(post("/add", '{"id":5,"x":1,"y":2}', http: fresh))["result"]
-    fresh.finish
-  end
-
-  # Declared far beyond what is worth draining: 413 before any body is read,
-  # then the connection closes.
-  def test_huge_declared_body_gets_413_at_once
-    raw do |s|
-      s.write("POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
-              "Content-Length: #{1 << 40}\r\n\r\n{\"id\":1,")
-      assert_413_and_closed(s)
-    end
-    assert_equal 3, json_of(post("/add", '{"id":5,"x":1,"y":2}'))["result"]
-  end
-
-  # A client waiting for "100 Continue" gets the 413 instead.
-  def test_oversize_with_expect_continue_gets_413_without_continue
-    raw do |s|
-      s.write("POST /add HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" \
-              "Content-Length: #{MAX_JSON_BYTES + 1}\r\n\r\n")
-      assert_413_and_closed(s)
-    end
-  end
-
-  # Chunked: refused once the body passes the bound, not after reading it all.
-  def test_oversize_chunked_body_gets_413
-    raw do |s|
-      s.write("POST /add HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-      chunk = " " * 65_536
-      (MAX_JSON_BYTES / chunk.bytesize + 1).times { s.write("10000\r\n#{chunk}\r\n") }
-      assert_413_and_closed(s)
-    end
-    raw do |s| # a chunked body within the bound is served
-      s.write("POST /add HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" \
-              "8\r\n{\"id\":5,\r\nc\r\n\"x\":1,\"y\":2}\r\n0\r\n\r\n")
-      reply = read_to_close(s)
-      assert_match(%r{\AHTTP/1\.1 200 }, reply)
-      assert_equal({ "id" => 5, "result" => 3 }, JSON.parse(reply.split("\r\n\r\n", 2).last))
-    end
-  end
-
   # Neither a half-sent request nor an idle keep-alive connection holds up
   # another client.
   def test_stalled_clients_do_not_block_another
@@ -184,29 +233,39 @@ class TestPeerRest < Minitest::Test
       end
     end
   end
+end
 
-  def test_health_unknown_path_wrong_method
-    res = @http.get("/health")
-    assert_equal "200", res.code
-    assert_equal({ "status" => "ok" }, json_of(res))
-    assert_client_error @http.get("/nope"), 404
-    assert_client_error @http.get("/add"), 405
-    assert_client_error post("/health", "{}"), 405
+# --echo: POST /add and /score answer 200 with the very bytes they were sent,
+# JSON or not; the server, its bounds and its errors are those of the row.
+class TestPeerRestEcho < Minitest::Test
+  include RestPeerTests
+
+  def peer_flags
+    ["--echo"]
   end
 
-  # Without TCP_NODELAY (or with the header and the body sent separately)
-  # every reply would wait ~40 ms for the delayed ACK.
-  def test_no_delayed_ack_stall_on_keep_alive
-    times = Array.new(30) do |i|
-      t0 = now
-      json_of(post("/add", %({"id":#{i},"x":1,"y":2})))
-      now - t0
-    end
-    median = times.sort[times.size / 2]
-    assert_operator median, :<, 0.02, "median round trip #{(median * 1000).round(1)} ms"
+  def add_reply_body
+    ADD_BODY
   end
 
-  def test_term_exits_0
-    assert_exits_0_on_term
+  def assert_echoed(path, body)
+    res = post(path, body)
+    assert_equal "200", res.code, res.body
+    assert_equal "application/json", res["Content-Type"]
+    assert_equal body.b, res.body.b
+  end
+
+  def test_add_and_score_bodies_come_back_unchanged
+    assert_echoed "/add", %({"id":1,"x":#{MAX64},"y":1})
+    assert_echoed "/score", JSON.generate({ "id" => 77, "features" => Workload.ramp_features(256),
+                                            "model" => "modèle-ü" })
+  end
+
+  # Nothing is parsed: what the row would refuse comes back as it is.
+  def test_nothing_is_parsed
+    assert_echoed "/add", '{"x":"a","y":1}'
+    assert_echoed "/score", "not json {\xFF".b
+    assert_echoed "/score", ""
+    assert_empty @peer.stderr.lines.grep(/bad request/)
   end
 end

@@ -148,11 +148,37 @@ class TestPeerShm < Minitest::Test
     assert @peer.alive?
   end
 
-  def test_echo
-    h = start(mode: S::WAIT_SPIN, echo: true)
-    frame = R.encode_score_request(4, Workload.ramp_features(100), "m")
-    assert_equal frame, h.call(frame).then { |k, i, p| R.encode_header(k, i, p.bytesize) + p }
-    assert_error h.call(R.encode_score_request(5, Workload.ramp_features(1000), "m")), 5, "reply slot"
+  # The reply slot holds exactly the request frame after the call.
+  def assert_echoed(h, frame)
+    h.call(frame)
+    assert_equal frame, h.buf.get_string(S::REP_OFF, frame.bytesize)
+  end
+
+  # --echo: every frame that fits the 4,096-byte reply slot comes back byte
+  # for byte, undecoded; one byte more gets an error frame, and serving goes on.
+  def check_echo(h)
+    assert_echoed h, R.encode_add_request(1, MAX64, 1)
+    assert_echoed h, R.encode_score_request(2, Workload.ramp_features(256), "modèle-ü")
+    assert_echoed h, R.encode_header(0x07, 3, 4) + "\xFF\x00ab".b # unknown kind: not looked at
+    largest = S::REP_CAP - R::HEADER_SIZE
+    assert_echoed h, R.encode_header(R::KIND_SCORE_REQUEST, 4, largest) + "\xA5".b * largest
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 5, largest + 1) + "\xA5".b * (largest + 1)),
+                 5, "reply slot"
+    assert_error h.call(R.encode_score_request(6, Workload.ramp_features(1000), "m")), 6, "reply slot"
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 7, R::MAX_PAYLOAD + 1)), 7, "reply slot"
+    100.times { |i| assert_echoed h, R.encode_add_request(100 + i, i, -i) }
+    assert @peer.alive?
+  end
+
+  def test_echo_spin
+    check_echo(start(mode: S::WAIT_SPIN, echo: true))
+  end
+
+  def test_echo_futex
+    h = start(mode: S::WAIT_FUTEX, budget: 100, echo: true)
+    check_echo(h)
+    wait_until("the peer to sleep on req_seq") { h.req_sleeping == 1 }
+    assert_echoed h, R.encode_add_request(9, 3, 4)
   end
 
   def test_term_exits_0_and_leaves_the_segment

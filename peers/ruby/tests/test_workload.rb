@@ -86,6 +86,24 @@ class TestWorkload < Minitest::Test
     assert_equal "fraud", Workload.score([-1.0], "m")[1]
   end
 
+  # The ffi floor: the first argument back, the very same object, as the
+  # harness calls it (x and y, or the features and the model).
+  def test_echo_returns_its_first_argument
+    assert_equal 7, Workload.echo(7, 8)
+    features = Workload.ramp_features(256)
+    assert_same features, Workload.echo(features, "fraud-v3")
+    assert_same features, Workload.echo(features)
+  end
+
+  # It allocates nothing (a *rest parameter would make an Array per call,
+  # and the floor would cost more than add).
+  def test_echo_allocates_nothing
+    features = [1.0]
+    before = GC.stat(:total_allocated_objects)
+    1000.times { Workload.echo(features, "m") }
+    assert_operator GC.stat(:total_allocated_objects) - before, :<, 100
+  end
+
   def test_model_is_optional
     assert_equal Workload.score([0.4, 1.2], "fraud-v3"), Workload.score([0.4, 1.2])
   end

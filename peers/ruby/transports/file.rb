@@ -11,6 +11,9 @@
 # file whose name carries no id is deleted and logged. Other names (the
 # harness's own temporaries, replies) are never touched.
 #
+# With --echo each `req-ID.json` is renamed to `rep-ID.json` in the same
+# directory: the request file is its own reply, nothing is read or written.
+#
 # SIGTERM/SIGINT wake the loop through a self-pipe: exit 0 between requests.
 
 require_relative "../json_message"
@@ -46,7 +49,6 @@ module Transports
     end
 
     def run(opts)
-      opts.refuse_echo
       dir, mode = parse_address(opts.address)
       wake_r, wake_w = IO.pipe
       %w[TERM INT].each do |sig|
@@ -59,9 +61,10 @@ module Transports
     end
 
     def serve_poll(dir, wake_r, opts)
+      echo = opts.echo
       opts.ready(opts.address)
       while true
-        served = serve_present(dir)
+        served = serve_present(dir, echo)
         break if IO.select([wake_r], nil, nil, served.positive? ? 0 : POLL_INTERVAL)
       end
     end
@@ -69,15 +72,16 @@ module Transports
     def serve_inotify(dir, wake_r, opts)
       require "rb-inotify"
       notifier = INotify::Notifier.new
+      echo = opts.echo
       names = []
       notifier.watch(dir, :moved_to) { |event| names << event.name }
       opts.ready(opts.address)
-      serve_present(dir) # what was there before the watch
+      serve_present(dir, echo) # what was there before the watch
       io = notifier.to_io
       while true
         ready, = IO.select([io, wake_r], nil, nil, RESCAN_SECONDS)
         if ready.nil?
-          serve_present(dir)
+          serve_present(dir, echo)
           next
         end
         break if ready.include?(wake_r)
@@ -87,9 +91,9 @@ module Transports
         rescue INotify::QueueOverflowError
           log("inotify queue overflowed; listing the directory")
           names.clear
-          serve_present(dir)
+          serve_present(dir, echo)
         end
-        names.each { |name| serve_name(dir, name) if name.start_with?(REQUEST_PREFIX) }
+        names.each { |name| serve_name(dir, name, echo) if name.start_with?(REQUEST_PREFIX) }
         names.clear
       end
     ensure
@@ -98,12 +102,12 @@ module Transports
 
     # Serves every request file in the directory, lowest id first; returns
     # how many were served.
-    def serve_present(dir)
+    def serve_present(dir, echo)
       names = Dir.children(dir).select { |n| n.start_with?(REQUEST_PREFIX) }
       names.reject! { |n| stuck?(dir, n) } unless STUCK.empty?
       return 0 if names.empty?
 
-      names.sort_by { |n| [n[/\d+/].to_i, n] }.each { |n| serve_name(dir, n) }
+      names.sort_by { |n| [n[/\d+/].to_i, n] }.each { |n| serve_name(dir, n, echo) }
       names.size
     end
 
@@ -129,8 +133,9 @@ module Transports
       nil
     end
 
-    # One request file: read, delete, answer, reply. Never raises.
-    def serve_name(dir, name)
+    # One request file: read, delete, answer, reply (echo: rename it to the
+    # reply). Never raises.
+    def serve_name(dir, name, echo)
       path = File.join(dir, name)
       m = REQUEST_NAME.match(name)
       id_text = m && m[1]
@@ -138,6 +143,7 @@ module Transports
         remove(dir, name) and log("removed #{name.inspect}: not a req-ID.json name")
         return
       end
+      return echo_request(dir, path, id_text) if echo
 
       data, problem = read_request(path)
       return if data.nil? && problem.nil? # gone already (served, or removed)
@@ -148,6 +154,14 @@ module Transports
     rescue StandardError => e # a bug or an I/O error costs one request, never the peer
       log("request #{name.inspect} failed: #{e.class}: #{e.message}")
       give_up_on(dir, name)
+    end
+
+    # --echo: the request becomes the reply under its final name in one
+    # rename, so the harness sees it appear whole, as it would a reply.
+    def echo_request(dir, path, id_text)
+      File.rename(path, File.join(dir, "rep-#{id_text}.json"))
+    rescue Errno::ENOENT
+      nil # gone already
     end
 
     def answer(data, name_id)

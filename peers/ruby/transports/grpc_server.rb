@@ -8,6 +8,10 @@
 # UTF-8 bytes): a unary call outside them fails with INVALID_ARGUMENT; on the
 # stream the request gets a Reply with `error` set and the stream goes on.
 #
+# With --echo the same service and methods carry raw bytes instead
+# (define_echo_service): Add and Score return the request message's bytes,
+# Stream writes each request's bytes back in order; no protobuf is decoded.
+#
 # The generated code (interop_pb.rb, interop_services_pb.rb) is made by the
 # build into $INTEROP_GENERATED_DIR/ruby (default <repo>/build/generated/ruby).
 
@@ -83,6 +87,45 @@ module Transports
       end
     end
 
+    # --echo: interop.v1.Interop with identity (de)serialisation. RpcDesc
+    # unmarshals with `input_class.send(unmarshal_method, bytes)` and
+    # marshals with `reply.class.send(marshal_method, reply).to_s`, so the
+    # message class is String itself and both methods are String.try_convert,
+    # which returns a String as the very same object: the bytes gRPC read are
+    # the bytes it writes, with no copy and no wrapper. (A Raw class with
+    # `self.encode(s) = s` would not do: the reply's class is String then,
+    # and String has no class method encode.) The rpcs are described in one
+    # class and served by a subclass, as with the generated Service.
+    def define_echo_service
+      described = Class.new do
+        include GRPC::GenericService
+
+        self.marshal_class_method = :try_convert
+        self.unmarshal_class_method = :try_convert
+        self.service_name = "interop.v1.Interop"
+
+        rpc :Add, String, String
+        rpc :Score, String, String
+        rpc :Stream, stream(String), stream(String)
+      end
+      Class.new(described) do
+        def add(req, _call)
+          req
+        end
+
+        def score(req, _call)
+          req
+        end
+
+        # The requests themselves: the server's write loop takes each one
+        # as it is read and writes it straight back, so replies keep the
+        # request order.
+        def stream(requests, _call)
+          requests
+        end
+      end
+    end
+
     def stream_reply(pb, req)
       case req.op
       when :add
@@ -104,8 +147,9 @@ module Transports
     end
 
     def run(opts)
-      opts.refuse_echo
       port = Tcp.parse_address(opts.address)
+      # Echo mode needs only grpc, but loads the generated code too, so that
+      # both modes start, or fail to, alike.
       load_generated
       server = GRPC::RpcServer.new(
         server_args: { "grpc.max_receive_message_length" => MAX_MESSAGE_BYTES,
@@ -114,7 +158,7 @@ module Transports
       bound = server.add_http2_port("#{Tcp::LOOPBACK}:#{port}", :this_port_is_insecure)
       raise IOError, "cannot listen on #{opts.address}" unless bound.is_a?(Integer) && bound.positive?
 
-      server.handle(define_service)
+      server.handle(opts.echo ? define_echo_service : define_service)
       runner = Thread.new { server.run }
       runner.report_on_exception = false
       raise IOError, "gRPC server did not start" unless server.wait_till_running(10)

@@ -7,6 +7,8 @@
 #
 #   harness: LPUSH PREFIX:requests <request>     (request has reply_to)
 #   peer:    BRPOP PREFIX:requests 1, computes, LPUSH <reply_to> <reply>
+#   --echo:  BRPOP PREFIX:requests 1, LPUSH PREFIX:echo <the same bytes>
+#            (reply_to is inside the JSON, which echo does not read)
 #
 # The 1 s BRPOP timeout is how SIGTERM/SIGINT is noticed: the signal sets a
 # flag, checked between waits (exit 0 within ~1 s). Garbage gets an error
@@ -79,12 +81,22 @@ module Transports
     end
 
     def run(opts)
-      opts.refuse_echo
       url, prefix = parse_address(opts.address)
       stop = stop_flag
       redis = connect(url)
       queue = "#{prefix}:requests"
       opts.ready(opts.address)
+      if opts.echo
+        serve_echo(redis, queue, "#{prefix}:echo", stop)
+      else
+        serve(redis, queue, prefix, stop)
+      end
+      0
+    ensure
+      redis&.close
+    end
+
+    def serve(redis, queue, prefix, stop)
       until stop[0]
         _key, raw = redis.brpop(queue, timeout: BLOCK_SECONDS)
         next if raw.nil?
@@ -92,9 +104,13 @@ module Transports
         reply_to, body = answer(raw, prefix)
         redis.lpush(reply_to, body) if reply_to
       end
-      0
-    ensure
-      redis&.close
+    end
+
+    def serve_echo(redis, queue, echo_list, stop)
+      until stop[0]
+        _key, raw = redis.brpop(queue, timeout: BLOCK_SECONDS)
+        redis.lpush(echo_list, raw) unless raw.nil?
+      end
     end
   end
 end

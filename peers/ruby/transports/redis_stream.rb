@@ -9,6 +9,8 @@
 #   peer:           XREADGROUP GROUP workers ruby BLOCK 1000 COUNT 1 STREAMS PREFIX:stream >
 #                   computes, then in one round trip LPUSH <reply_to> <reply>,
 #                   XACK PREFIX:stream workers <entry-id>, XDEL PREFIX:stream <entry-id>
+#   --echo:         the same, but LPUSH PREFIX:echo <the entry's req field>
+#                   instead of computing (the JSON is not read)
 
 require_relative "redis_list"
 
@@ -27,26 +29,31 @@ module Transports
     end
 
     def run(opts)
-      opts.refuse_echo
       url, prefix = RedisList.parse_address(opts.address)
       stop = RedisList.stop_flag
       redis = RedisList.connect(url)
       stream = "#{prefix}:stream"
+      echo_list = opts.echo ? "#{prefix}:echo" : nil
       create_group(redis, stream)
       opts.ready(opts.address)
       until stop[0]
         got = redis.xreadgroup(GROUP, CONSUMER, stream, ">", block: BLOCK_MS, count: 1)
-        (got[stream] || []).each { |entry_id, fields| serve(redis, prefix, stream, entry_id, fields) }
+        (got[stream] || []).each { |entry_id, fields| serve(redis, prefix, stream, entry_id, fields, echo_list) }
       end
       0
     ensure
       redis&.close
     end
 
-    def serve(redis, prefix, stream, entry_id, fields)
+    # One entry: its reply (or, with echo_list, its req bytes) pushed, then
+    # acknowledged and deleted, in one round trip.
+    def serve(redis, prefix, stream, entry_id, fields, echo_list)
       raw = fields.is_a?(Hash) ? fields["req"] : nil
       if raw.nil?
         RedisList.log("stream entry #{entry_id} has no req field; dropped")
+      elsif echo_list
+        reply_to = echo_list
+        body = raw
       else
         reply_to, body = RedisList.answer(raw, prefix)
       end

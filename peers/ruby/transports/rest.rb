@@ -5,7 +5,9 @@
 #
 # POST /add, POST /score, GET /health (schemas/json_transports.md). Bad input
 # gets 400 with a JSON body {"error": "..."}; a body over MAX_JSON_BYTES, 413;
-# an unknown path, 404; a wrong method, 405.
+# an unknown path, 404; a wrong method, 405. With --echo the same app on the
+# same server answers POST /add and /score with the request body unchanged,
+# parsing nothing; everything else (health, bounds, errors) is as above.
 #
 # Puma::Server directly (no Launcher, no config file): one process, a fixed
 # pool of THREADS threads, its events and errors on stderr (stdout carries
@@ -68,9 +70,14 @@ module Transports
       error(413, TOO_LARGE)
     end
 
-    # The Rack application: routing, body bound, JSON in and out. The server
-    # has bounded the body already; the checks here hold on any server.
+    # The Rack application: routing, body bound, JSON in and out (or, with
+    # echo, the body back as it came). The server has bounded the body
+    # already; the checks here hold on any server.
     class App
+      def initialize(echo: false)
+        @echo = echo
+      end
+
       def call(env)
         path = env["PATH_INFO"]
         method = env["REQUEST_METHOD"]
@@ -80,6 +87,7 @@ module Transports
 
           body = env["rack.input"].read(MAX_BODY + 1) || ""
           return Rest.too_large if body.bytesize > MAX_BODY
+          return Rest.json(200, body) if @echo
 
           ok, reply = JsonMessage.respond(body, op)
           return Rest.json(200, reply) if ok
@@ -100,7 +108,6 @@ module Transports
     end
 
     def run(opts)
-      opts.refuse_echo
       port = Tcp.parse_address(opts.address)
       begin
         require "puma"
@@ -109,7 +116,7 @@ module Transports
         RawFrame.log_line($stderr, "rest: Puma not found (#{e.message}); install Debian's `puma` " \
                                    "package. Serving with WEBrick instead")
         require_relative "rest_webrick"
-        return RestWebrick.run(opts, port, App.new)
+        return RestWebrick.run(opts, port, App.new(echo: opts.echo))
       end
       serve_puma(opts, port)
     end
@@ -123,7 +130,7 @@ module Transports
       log = PumaLog.new
       events = Puma::Events.new(log, log)
       server = Puma::Server.new(
-        App.new, events,
+        App.new(echo: opts.echo), events,
         min_threads: THREADS, max_threads: THREADS,
         # Not development: errors that reach Puma get no backtrace in the reply.
         environment: "production",

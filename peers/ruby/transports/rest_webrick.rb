@@ -1,9 +1,10 @@
 # frozen_string_literal: true
 
-# The REST fallback when Puma is not installed: the same Rack app (rest.rb)
-# on WEBrick, through Rack's WEBrick handler. About 2x slower per call than
-# Puma here; the tests fail on it (they expect Puma, which the project
-# installs), so it only keeps a half-installed machine serving.
+# The REST fallback when Puma is not installed: the same Rack app (rest.rb,
+# --echo included) on WEBrick, through Rack's WEBrick handler. About 2x
+# slower per call than Puma here; the tests fail on it (they expect Puma,
+# which the project installs), so it only keeps a half-installed machine
+# serving.
 #
 # WEBrick writes the headers and the body of a reply separately: without
 # TCP_NODELAY every reply would wait ~40 ms for the client's delayed ACK, so
