@@ -4,49 +4,31 @@
 #include <cstdio>
 
 namespace interop {
-namespace {
-
-std::string Key(const RowResult& r) {
-  std::string k = r.transport + "/" + r.peer + "/" + r.workload;
-  // Appended in steps: "/" + std::to_string(...) trips GCC 12's -Wrestrict
-  // false positive (GCC bug 105329).
-  if (r.workload == "score") (k += '/') += std::to_string(r.features);
-  if (r.is_baseline) k += "/baseline";
-  return k + "/" + r.codec;
-}
-
-std::string Label(const RowResult& r) {
-  std::string k = r.transport + "/" + r.peer + "/" + r.workload;
-  if (r.workload == "score") (k += '/') += std::to_string(r.features);
-  return r.is_baseline ? k + " (baseline)" : k;
-}
-
-}  // namespace
-
 std::vector<RowComparison> CompareReports(const Report& base, const Report& now, double threshold) {
   std::vector<RowComparison> out;
   for (const auto& b : base.rows) {
-    if (b.status != "ok") continue;  // nothing to regress from
+    if (!Ok(b)) continue;  // nothing to regress from
     RowComparison c;
-    c.row = Label(b);
+    c.row = b.id.Key();
     c.base_p50_ns = b.latency_ns.p50;
-    const auto it = std::find_if(now.rows.begin(), now.rows.end(), [&](const RowResult& n) { return Key(n) == Key(b); });
+    const auto it = std::find_if(now.rows.begin(), now.rows.end(), [&](const RowResult& n) { return n.id == b.id; });
     if (it == now.rows.end()) {
       c.verdict = "missing";
-    } else if (it->status != "ok") {
+    } else if (!Ok(*it)) {
       c.verdict = "failed";
     } else {
       c.new_p50_ns = it->latency_ns.p50;
       c.ratio = c.base_p50_ns > 0 ? c.new_p50_ns / c.base_p50_ns : 0;
-      // Noise both runs saw in this row widens what counts as "the same".
-      c.allowed = 1 + threshold + b.stability_spread + it->stability_spread;
+      // Noise both runs saw in this row widens what counts as "the same"
+      // (a run too short to tell its spread adds none).
+      c.allowed = 1 + threshold + b.p50_spread.value_or(0) + it->p50_spread.value_or(0);
       c.verdict = c.ratio > c.allowed ? "slower" : (c.ratio < 1 / c.allowed ? "faster" : "same");
     }
     out.push_back(c);
   }
   for (const auto& n : now.rows) {
-    const bool known = std::any_of(base.rows.begin(), base.rows.end(), [&](const RowResult& b) { return Key(b) == Key(n); });
-    if (!known) out.push_back({Label(n), 0, n.latency_ns.p50, 0, 0, "new"});
+    const bool known = std::any_of(base.rows.begin(), base.rows.end(), [&](const RowResult& b) { return b.id == n.id; });
+    if (!known) out.push_back({n.id.Key(), 0, n.latency_ns.p50, 0, 0, "new"});
   }
   return out;
 }
@@ -60,7 +42,11 @@ bool AnyRegression(const std::vector<RowComparison>& rows) {
 std::string RenderComparison(const std::vector<RowComparison>& rows, double threshold) {
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-34s %10s %10s %7s %8s  %s\n", "row", "base p50", "new p50", "ratio", "allowed", "verdict");
+  std::size_t width = 3;
+  for (const auto& c : rows) width = std::max(width, c.row.size());
+  const int w = static_cast<int>(width);
+  std::snprintf(buf, sizeof buf, "%-*s %10s %10s %7s %8s  %s\n", w, "row", "base p50", "new p50", "ratio", "allowed",
+                "verdict");
   out += buf;
   for (const auto& c : rows) {
     const std::string base = c.base_p50_ns > 0 ? FormatNs(c.base_p50_ns) : "-";
@@ -74,7 +60,7 @@ std::string RenderComparison(const std::vector<RowComparison>& rows, double thre
       for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
       return std::string(n < w ? w - n : 0, ' ') + s;
     };
-    std::snprintf(buf, sizeof buf, "%-34s %s %s %7s %8s  %s\n", c.row.c_str(), pad(base, 10).c_str(),
+    std::snprintf(buf, sizeof buf, "%-*s %s %s %7s %8s  %s\n", w, c.row.c_str(), pad(base, 10).c_str(),
                   pad(now, 10).c_str(), ratio, allowed, c.verdict.c_str());
     out += buf;
   }

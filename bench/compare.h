@@ -1,5 +1,6 @@
 // bench compare BASE.json NEW.json: which rows got slower beyond noise.
-// Rows are matched by transport, peer, workload, features and codec. A row
+// Rows are matched by their identity (RowId::Key: transport, caller, peer,
+// workload, features, codec, role; a floor is compared with its floor). A row
 // regressed when its new p50 exceeds the base p50 by more than the threshold
 // plus the noise both runs measured in that row (their p50 spread). A row
 // that failed in NEW, or is missing from it, counts as a regression too.
@@ -13,7 +14,7 @@
 namespace interop {
 
 struct RowComparison {
-  std::string row;        // "unix/python/add"
+  std::string row;        // the row's key, e.g. "unix/cpp>python/add/raw"
   double base_p50_ns = 0;
   double new_p50_ns = 0;
   double ratio = 0;       // new / base

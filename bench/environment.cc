@@ -75,6 +75,15 @@ nlohmann::ordered_json CaptureEnvironment(const std::string& command_line) {
 #else
   env["build_type"] = "debug: timings are not representative";
 #endif
+  // The host as Google Benchmark itself sees it, for gbench.json's context.
+  const benchmark::CPUInfo& gb = benchmark::CPUInfo::Get();
+  env["mhz_per_cpu"] = static_cast<int>(gb.cycles_per_second / 1e6);
+  env["cpu_scaling_enabled"] = gb.scaling == benchmark::CPUInfo::ENABLED;
+  env["caches"] = nlohmann::ordered_json::array();
+  for (const auto& c : gb.caches) {
+    env["caches"].push_back({{"type", c.type}, {"level", c.level}, {"size", c.size}, {"num_sharing", c.num_sharing}});
+  }
+  env["load_avg"] = gb.load_avg;
   env["python"] = CommandOutputLine(std::string(kPythonInterpreter) + " --version");
   env["ruby"] = CommandOutputLine("/usr/bin/ruby --version");
   env["git_commit"] = commit;

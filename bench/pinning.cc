@@ -124,9 +124,12 @@ void Pinning::Calibrate() {
 }
 
 Placement Pinning::For(WaitStyle wait) const {
+  // Any core the caller does not use; on one core there is no other.
+  auto away_from = [this](int caller) { return cores_ < 2 ? caller : (caller == first_cpu_ ? second_cpu_ : first_cpu_); };
   if (wait == WaitStyle::kInProcess) {
     // One process: pin it unless told not to, so it does not migrate mid-run.
-    return policy_ == PinPolicy::kNone ? Placement{-1, -1, "-"} : Placement{first_cpu_, -1, "-"};
+    if (policy_ == PinPolicy::kNone) return {-1, -1, -1, "-"};
+    return {first_cpu_, -1, away_from(first_cpu_), "-"};
   }
   PinPolicy p = policy_;
   // Never spin with both sides on one core, whatever the policy: the spinner
@@ -143,9 +146,9 @@ Placement Pinning::For(WaitStyle wait) const {
     }
   }
   switch (p) {
-    case PinPolicy::kSame: return {first_cpu_, first_cpu_, "same"};
-    case PinPolicy::kSplit: return {first_cpu_, second_cpu_, "split"};
-    default: return {-1, -1, "none"};
+    case PinPolicy::kSame: return {first_cpu_, first_cpu_, away_from(first_cpu_), "same"};
+    case PinPolicy::kSplit: return {first_cpu_, second_cpu_, away_from(first_cpu_), "split"};
+    default: return {-1, -1, -1, "none"};
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/placement.h"
 #include "transports/registry.h"
 
 namespace interop {
@@ -16,12 +17,6 @@ enum class PinPolicy { kAuto, kSame, kSplit, kNone };
 
 // Parses "auto|same|split|none"; false if unknown.
 bool ParsePinPolicy(const std::string& text, PinPolicy* out);
-
-struct Placement {
-  int harness_cpu = -1;  // -1: not pinned
-  int peer_cpu = -1;
-  std::string label;     // shown in every row: "same", "split", "none", "-"
-};
 
 // A placement's cost is judged by its worst round: on a VM a cross-core
 // wake-up can be cheap for one pair of processes and dear for the next, and a
@@ -44,6 +39,9 @@ class Pinning {
   // round. Does nothing for other policies or one core.
   void Calibrate();
 
+  // Where a row of this wait style runs. The watchdog gets a core the caller
+  // does not use: a free one under `same`, the peer's under `split` (it wakes
+  // once a second); only a machine with one core puts it beside the caller.
   Placement For(WaitStyle wait) const;
   int cores() const { return cores_; }
   // The CPUs rows are placed on: the first two this process may run on.
@@ -65,6 +63,16 @@ class Pinning {
 // Pins the calling thread to one CPU, or (cpu < 0) gives it back every CPU
 // the process was allowed at start (respecting taskset and cpusets).
 void PinCurrentThread(int cpu);
+
+// Pins the calling thread for as long as it lives, then gives it back every
+// CPU the process was allowed (also when the scope is left by an exception).
+class ThreadPin {
+ public:
+  explicit ThreadPin(int cpu) { PinCurrentThread(cpu); }
+  ~ThreadPin() { PinCurrentThread(-1); }
+  ThreadPin(const ThreadPin&) = delete;
+  ThreadPin& operator=(const ThreadPin&) = delete;
+};
 
 // Median of round trips of a minimal C++ socketpair ping-pong with the child
 // on child_cpu and this thread on parent_cpu (-1: unpinned).

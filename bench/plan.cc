@@ -1,4 +1,6 @@
-#include "bench/row_plan.h"
+#include "bench/plan.h"
+
+#include "bench/runner.h"
 
 #include <algorithm>
 #include <sstream>
@@ -72,11 +74,42 @@ std::vector<PeerKind> SelectPeers(const std::string& list) {
   return out;
 }
 
+RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role,
+                    std::vector<std::string> extra_peer_args) {
+  return {transport, peer, std::string(transport->default_codec), role, {}, std::move(extra_peer_args)};
+}
+
+RowId IdOf(const RowSpec& spec, const RunSettings& s) {
+  RowId id;
+  id.transport = std::string(spec.transport->name);
+  id.peer = std::string(PeerName(spec.peer));
+  id.workload = s.op == Op::kAdd ? "add" : "score";
+  id.features = s.op == Op::kScore ? s.features : 0;
+  id.codec = spec.codec;
+  id.role = spec.role;
+  return id;
+}
+
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
-                              const std::vector<PeerKind>& peers, const std::string& codec) {
+                              const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
+                              const RunSettings& s) {
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
-    for (PeerKind p : peers) rows.push_back({t, p, codec, false, {}});
+    for (PeerKind p : peers) {
+      RowSpec row = MakeRowSpec(t, p);
+      if (!codec.empty()) row.codec = codec;
+      std::string no_floor;
+      if (floors && t->floor_unavailable) {
+        no_floor = t->floor_unavailable(s.op, s.op == Op::kScore ? s.features : 0, s.model.size());
+        if (!no_floor.empty()) row.note = "no floor: " + no_floor;
+      }
+      rows.push_back(row);
+      if (floors && no_floor.empty()) {
+        RowSpec floor = row;
+        floor.role = RowRole::kFloor;
+        rows.push_back(std::move(floor));
+      }
+    }
   }
   return rows;
 }

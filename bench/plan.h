@@ -1,6 +1,7 @@
-// Turns the CLI's selections into the rows to run, in spectrum order, and
-// answers --list. Names are checked against the registry; an unknown name is
-// an error that lists the valid ones.
+// The rows a run will measure, in report order, decided before anything runs:
+// the CLI's selections checked against the registry (an unknown name is an
+// error that lists the valid ones), each row's identity, and where asked
+// (--baseline) each row's floor right after it, or why it has none.
 #pragma once
 
 #include <map>
@@ -8,13 +9,41 @@
 #include <string>
 #include <vector>
 
-#include "bench/runner.h"
+#include "bench/pinning.h"
+#include "bench/row_id.h"
+#include "bench/settings.h"
+#include "transports/registry.h"
 
 namespace interop {
 
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+struct RowSpec {
+  const TransportSpec* transport = nullptr;
+  PeerKind peer = PeerKind::kCpp;
+  std::string codec;   // on the wire; the transport's default unless chosen
+  RowRole role = RowRole::kRow;
+  std::string note;    // shown with the result, e.g. why the row has no floor
+  std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
+};
+
+// A row spec with the transport's default codec (tests build rows this way).
+RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role = RowRole::kRow,
+                    std::vector<std::string> extra_peer_args = {});
+
+// The identity of the row a spec runs under these settings.
+RowId IdOf(const RowSpec& spec, const RunSettings& settings);
+
+// Everything a run does, validated (bench/options.cc makes it).
+struct Plan {
+  RunSettings settings;
+  std::vector<RowSpec> rows;
+  PinPolicy pin = PinPolicy::kAuto;
+  std::string redis_url;  // empty: a private redis-server
+  std::string out_dir;    // empty: print only
 };
 
 // "unix,tcp", a family ("shm": every shm row) or "all" -> transports in
@@ -25,9 +54,11 @@ std::vector<const TransportSpec*> SelectTransports(
 // "cpp,ruby" or "all" -> peers in cpp, python, ruby order. Throws UsageError.
 std::vector<PeerKind> SelectPeers(const std::string& list);
 
-// Every transport x peer pair, in report order.
+// Every transport x peer, in report order; with floors, each row's floor
+// follows it (or the row's note says why it has none).
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
-                              const std::vector<PeerKind>& peers, const std::string& codec);
+                              const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
+                              const RunSettings& settings);
 
 // The --list table: each transport x peer and whether it can run here (and why not).
 std::string RenderTransportList();

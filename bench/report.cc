@@ -1,7 +1,9 @@
 #include "bench/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
@@ -9,21 +11,31 @@ namespace interop {
 
 using nlohmann::ordered_json;
 
+namespace {
+
+ordered_json Nullable(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(); }
+std::optional<double> Nullable(const nlohmann::json& j) {
+  return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
+}
+ordered_json Cpu(int cpu) { return cpu >= 0 ? ordered_json(cpu) : ordered_json(); }
+int Cpu(const nlohmann::json& j) { return j.is_null() ? -1 : j.get<int>(); }
+
+}  // namespace
+
 ordered_json RowToJson(const RowResult& r) {
   ordered_json j;
-  j["transport"] = r.transport;
+  WriteRowId(r.id, j);
   j["tier"] = r.tier;
-  j["peer"] = r.peer;
-  j["workload"] = r.workload;
-  j["features"] = r.features;
-  j["codec"] = r.codec;
-  j["pin"] = r.pin;
-  j["status"] = r.status;
+  j["status"] = Ok(r) ? "ok" : "failed";
   j["reason"] = r.reason;
-  j["baseline"] = r.is_baseline;
+  j["note"] = r.note;
+  j["pin"] = r.placement.label;
+  j["placement"] = {{"caller", Cpu(r.placement.caller_cpu)},
+                    {"peer", Cpu(r.placement.peer_cpu)},
+                    {"watchdog", Cpu(r.placement.watchdog_cpu)}};
   j["calls"] = r.calls;
   j["errors"] = r.errors;
-  j["batch"] = r.batch;
+  j["calls_per_sample"] = r.calls_per_sample;
   j["p50_ns"] = r.latency_ns.p50;
   j["p90_ns"] = r.latency_ns.p90;
   j["p99_ns"] = r.latency_ns.p99;
@@ -32,18 +44,26 @@ ordered_json RowToJson(const RowResult& r) {
   j["min_ns"] = r.latency_ns.min;
   j["mean_ns"] = r.latency_ns.mean;
   j["samples"] = r.latency_ns.count;
+  j["p50_spread"] = Nullable(r.p50_spread);
+  j["p50_low_ns"] = r.p50_low_ns;
+  j["p50_high_ns"] = r.p50_high_ns;
+  j["unstable"] = r.unstable;
+  j["cpu_ns_per_call"] = {{"caller", Nullable(r.cpu_ns_per_call.caller)},
+                          {"peer", Nullable(r.cpu_ns_per_call.peer)},
+                          {"broker", Nullable(r.cpu_ns_per_call.broker)}};
   j["calls_per_s"] = r.calls_per_s;
   j["inflight"] = r.inflight;
-  j["p50_spread"] = r.stability_spread;
-  j["unstable"] = r.unstable;
-  j["harness_cpu_ns_per_call"] = r.harness_cpu_ns_per_call;
-  j["peer_cpu_ns_per_call"] = r.peer_cpu_ns_per_call;
+  j["floor_ratio"] = Nullable(r.floor_ratio);
+  j["recheck"] = {{"row_p50_ns", r.recheck_row_p50_ns}, {"floor_p50_ns", r.recheck_floor_p50_ns},
+                  {"interrupted", r.recheck_interrupted}};
+  j["above_row_cause"] = r.above_row_cause.empty() ? ordered_json() : ordered_json(r.above_row_cause);
   j["repetitions"] = ordered_json::array();
   for (const auto& rep : r.repetitions) {
-    j["repetitions"].push_back({{"iterations", rep.iterations},
-                                {"real_time_s", rep.real_time_s},
-                                {"cpu_time_s", rep.cpu_time_s},
-                                {"p50_ns", rep.p50_ns}});
+    j["repetitions"].push_back({{"calls", rep.calls},
+                                {"mean_ns", rep.mean_ns},
+                                {"p50_ns", rep.p50_ns},
+                                {"caller_cpu_ns_per_call", Nullable(rep.caller_cpu_ns_per_call)},
+                                {"peer_cpu_ns_per_call", Nullable(rep.peer_cpu_ns_per_call)}});
   }
   return j;
 }
@@ -54,19 +74,19 @@ std::string DumpJson(const ordered_json& j, int indent) {
 
 RowResult RowFromJson(const nlohmann::json& j) {
   RowResult r;
-  r.transport = j.at("transport");
+  r.id = ReadRowId(j);
   r.tier = j.at("tier");
-  r.peer = j.at("peer");
-  r.workload = j.at("workload");
-  r.features = j.at("features");
-  r.codec = j.at("codec");
-  r.pin = j.at("pin");
-  r.status = j.at("status");
+  r.status = j.at("status") == "ok" ? RowStatus::kOk : RowStatus::kFailed;
   r.reason = j.at("reason");
-  r.is_baseline = j.value("baseline", false);
+  r.note = j.at("note");
+  r.placement.label = j.at("pin");
+  const auto& place = j.at("placement");
+  r.placement.caller_cpu = Cpu(place.at("caller"));
+  r.placement.peer_cpu = Cpu(place.at("peer"));
+  r.placement.watchdog_cpu = Cpu(place.at("watchdog"));
   r.calls = j.at("calls");
   r.errors = j.at("errors");
-  r.batch = j.at("batch");
+  r.calls_per_sample = j.at("calls_per_sample");
   r.latency_ns.p50 = j.at("p50_ns");
   r.latency_ns.p90 = j.at("p90_ns");
   r.latency_ns.p99 = j.at("p99_ns");
@@ -75,15 +95,22 @@ RowResult RowFromJson(const nlohmann::json& j) {
   r.latency_ns.min = j.at("min_ns");
   r.latency_ns.mean = j.at("mean_ns");
   r.latency_ns.count = j.at("samples");
+  r.p50_spread = Nullable(j.at("p50_spread"));
+  r.p50_low_ns = j.at("p50_low_ns");
+  r.p50_high_ns = j.at("p50_high_ns");
+  r.unstable = j.at("unstable");
+  const auto& cpu = j.at("cpu_ns_per_call");
+  r.cpu_ns_per_call = {Nullable(cpu.at("caller")), Nullable(cpu.at("peer")), Nullable(cpu.at("broker"))};
   r.calls_per_s = j.at("calls_per_s");
   r.inflight = j.at("inflight");
-  r.stability_spread = j.at("p50_spread");
-  r.unstable = j.at("unstable");
-  r.harness_cpu_ns_per_call = j.at("harness_cpu_ns_per_call");
-  r.peer_cpu_ns_per_call = j.at("peer_cpu_ns_per_call");
+  r.floor_ratio = Nullable(j.at("floor_ratio"));
+  r.recheck_row_p50_ns = j.at("recheck").at("row_p50_ns").get<std::vector<double>>();
+  r.recheck_floor_p50_ns = j.at("recheck").at("floor_p50_ns").get<std::vector<double>>();
+  r.recheck_interrupted = j.at("recheck").at("interrupted");
+  if (const auto& cause = j.at("above_row_cause"); !cause.is_null()) r.above_row_cause = cause;
   for (const auto& rep : j.at("repetitions")) {
-    r.repetitions.push_back({rep.at("iterations"), rep.at("real_time_s"), rep.at("cpu_time_s"),
-                             rep.at("p50_ns")});
+    r.repetitions.push_back({rep.at("calls"), rep.at("mean_ns"), rep.at("p50_ns"),
+                             Nullable(rep.at("caller_cpu_ns_per_call")), Nullable(rep.at("peer_cpu_ns_per_call"))});
   }
   return r;
 }
@@ -114,19 +141,31 @@ struct Column {
   std::string (*cell)(const RowResult&);
 };
 
-bool Ok(const RowResult& r) { return r.status == "ok"; }
 std::string Timed(const RowResult& r, double ns) { return r.calls > 0 ? FormatNs(ns) : "-"; }
+
+std::string Note(const RowResult& r) {
+  std::vector<std::string> parts;
+  if (!Ok(r)) parts.push_back("FAILED: " + r.reason);
+  if (!r.above_row_cause.empty()) parts.push_back("ABOVE ITS ROW: " + r.above_row_cause);
+  if (Ok(r) && r.unstable) parts.push_back("unstable (p50 moved " + std::to_string(int(*r.p50_spread * 100)) + "%)");
+  if (Ok(r) && r.calls > 0 && !r.p50_spread) parts.push_back("too few samples to judge its stability");
+  if (Ok(r) && r.calls_per_sample > 1) parts.push_back("timed in batches of " + std::to_string(r.calls_per_sample));
+  if (!r.note.empty()) parts.push_back(r.note);
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
 
 const std::vector<Column>& Columns() {
   static const std::vector<Column> cols = {
       {"tier", false, [](const RowResult& r) { return r.tier; }},
-      {"transport", false, [](const RowResult& r) { return r.transport; }},
-      {"peer", false, [](const RowResult& r) { return r.peer; }},
-      {"workload", false, [](const RowResult& r) {
-         return r.workload == "score" ? "score/" + std::to_string(r.features) : r.workload;
-       }},
-      {"codec", false, [](const RowResult& r) { return r.codec; }},
-      {"pin", false, [](const RowResult& r) { return r.pin; }},
+      {"transport", false, [](const RowResult& r) { return r.id.transport; }},
+      {"caller", false, [](const RowResult& r) { return r.id.caller; }},
+      {"peer", false, [](const RowResult& r) { return r.id.peer; }},
+      {"workload", false, [](const RowResult& r) { return r.id.WorkloadLabel(); }},
+      {"codec", false, [](const RowResult& r) { return r.id.codec; }},
+      {"role", false, [](const RowResult& r) { return std::string(RoleName(r.id.role)); }},
+      {"pin", false, [](const RowResult& r) { return r.placement.label; }},
       {"calls", true, [](const RowResult& r) { return std::to_string(r.calls); }},
       {"errors", true, [](const RowResult& r) { return std::to_string(r.errors); }},
       {"p50", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p50); }},
@@ -134,20 +173,21 @@ const std::vector<Column>& Columns() {
       {"p99.9", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p999); }},
       {"max", true, [](const RowResult& r) { return Timed(r, r.latency_ns.max); }},
       {"cpu/call", true, [](const RowResult& r) {
-         // Both sides' CPU time per call: what a spinning wait costs shows here.
-         const double cpu = r.harness_cpu_ns_per_call + r.peer_cpu_ns_per_call;
-         return r.calls > 0 && cpu > 0 ? FormatNs(cpu) : std::string("-");
+         // Every party's CPU time per call: what a spinning wait costs shows here.
+         const CpuPerCall& c = r.cpu_ns_per_call;
+         if (r.calls == 0 || !c.caller) return std::string("-");
+         return FormatNs(*c.caller + c.peer.value_or(0) + c.broker.value_or(0));
        }},
       {"calls/s", true, [](const RowResult& r) {
          return r.calls_per_s > 0 ? FormatRate(r.calls_per_s) : std::string("-");
        }},
-      {"note", false, [](const RowResult& r) {
-         std::string note;
-         if (!Ok(r)) note = "FAILED: " + r.reason;
-         else if (r.unstable) note = "unstable (p50 moved " + std::to_string(int(r.stability_spread * 100)) + "%)";
-         if (r.batch > 1 && Ok(r)) note += (note.empty() ? "" : "; ") + std::string("timed in batches of ") + std::to_string(r.batch);
-         return note;
+      {"vs floor", true, [](const RowResult& r) {
+         if (!r.floor_ratio) return std::string("-");
+         char buf[32];
+         std::snprintf(buf, sizeof buf, "%.2fx", *r.floor_ratio);
+         return std::string(buf);
        }},
+      {"note", false, Note},
   };
   return cols;
 }
@@ -172,6 +212,13 @@ std::vector<std::vector<std::string>> Cells(const Report& report) {
     rows.push_back(std::move(cells));
   }
   return rows;
+}
+
+std::string Number(const std::optional<double>& v) {
+  if (!v) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f", *v);
+  return buf;
 }
 
 }  // namespace
@@ -223,10 +270,12 @@ std::string RenderMarkdown(const Report& report) {
 }
 
 std::string RenderCsv(const Report& report) {
-  // CSV carries raw numbers (ns, calls/s), not display units.
+  // CSV carries raw numbers (ns, calls/s), not display units; an absent
+  // number is an empty field.
   std::string out =
-      "tier,transport,peer,workload,features,codec,pin,status,calls,errors,batch,"
-      "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,calls_per_s,inflight,unstable,reason\n";
+      "tier,key,transport,caller,peer,workload,features,codec,role,pin,status,calls,errors,calls_per_sample,"
+      "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
+      "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note\n";
   auto quote = [](const std::string& s) {
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -234,14 +283,21 @@ std::string RenderCsv(const Report& report) {
   };
   char buf[512];
   for (const auto& r : report.rows) {
-    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%zu,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%s,",
-                  quote(r.tier).c_str(), r.transport.c_str(), r.peer.c_str(), r.workload.c_str(),
-                  r.features, r.codec.c_str(), r.pin.c_str(), r.status.c_str(),
+    const RowId& id = r.id;
+    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,",
+                  quote(r.tier).c_str(), id.Key().c_str(), id.transport.c_str(), id.caller.c_str(),
+                  id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(),
+                  std::string(RoleName(id.role)).c_str(), r.placement.label.c_str(), Ok(r) ? "ok" : "failed",
                   static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
-                  static_cast<unsigned long long>(r.batch), r.latency_ns.p50, r.latency_ns.p90,
-                  r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max, r.latency_ns.mean,
-                  r.calls_per_s, r.inflight, r.unstable ? "true" : "false");
-    out += buf + quote(r.reason) + "\n";
+                  static_cast<unsigned long long>(r.calls_per_sample), r.latency_ns.p50, r.latency_ns.p90,
+                  r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max, r.latency_ns.mean);
+    out += buf;
+    char ratio[32] = "";
+    if (r.floor_ratio) std::snprintf(ratio, sizeof ratio, "%.3f", *r.floor_ratio);
+    std::snprintf(buf, sizeof buf, "%s,%s,%s,%.1f,%d,%s,%s,", Number(r.cpu_ns_per_call.caller).c_str(),
+                  Number(r.cpu_ns_per_call.peer).c_str(), Number(r.cpu_ns_per_call.broker).c_str(), r.calls_per_s,
+                  r.inflight, ratio, r.unstable ? "true" : "false");
+    out += buf + quote(r.above_row_cause) + "," + quote(r.reason) + "," + quote(r.note) + "\n";
   }
   return out;
 }
@@ -256,31 +312,82 @@ std::string RenderJson(const Report& report) {
   return DumpJson(j, 2) + "\n";
 }
 
+namespace {
+
+// Google Benchmark's aggregates over the repetitions' values, by its names.
+std::vector<std::pair<std::string, double>> Aggregates(std::vector<double> v) {
+  const double n = static_cast<double>(v.size());
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / n;
+  std::sort(v.begin(), v.end());
+  const double median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  double sq = 0;
+  for (double x : v) sq += (x - mean) * (x - mean);
+  const double stddev = v.size() > 1 ? std::sqrt(sq / (n - 1)) : 0;
+  return {{"mean", mean}, {"median", median}, {"stddev", stddev}, {"cv", mean > 0 ? stddev / mean : 0}};
+}
+
+}  // namespace
+
 std::string RenderGbenchJson(const Report& report) {
-  // The shape of google/benchmark's --benchmark_format=json, built from the
-  // repetitions it ran (in-process rows ran in a child and sent theirs back).
   ordered_json j;
-  j["context"] = {{"executable", "bench"},
-                  {"interop_spectrum_environment", report.environment}};
+  const auto& env = report.environment;
+  j["context"] = {{"date", env.value("date_utc", "")},
+                  {"host_name", env.value("host", "")},
+                  {"executable", "bench"},
+                  {"num_cpus", env.value("cores", 0)},
+                  {"mhz_per_cpu", env.value("mhz_per_cpu", 0)},
+                  {"cpu_scaling_enabled", env.value("cpu_scaling_enabled", false)},
+                  {"caches", env.value("caches", ordered_json::array())},
+                  {"load_avg", env.value("load_avg", ordered_json::array())},
+                  {"library_build_type", env.value("build_type", "").rfind("release", 0) == 0 ? "release" : "debug"},
+                  {"interop_spectrum_environment", env}};
   j["benchmarks"] = ordered_json::array();
+  int family = 0;
   for (const auto& r : report.rows) {
-    const std::string name = r.transport + "/" + r.peer + "/" + r.workload;
-    for (std::size_t i = 0; i < r.repetitions.size(); ++i) {
-      const auto& rep = r.repetitions[i];
-      const double per_iter = rep.iterations ? rep.real_time_s * 1e9 / rep.iterations : 0;
+    if (!Ok(r) || r.repetitions.empty()) continue;
+    const std::string name = r.id.Key();
+    const auto reps = r.repetitions.size();
+    std::vector<double> real, cpu;
+    for (std::size_t i = 0; i < reps; ++i) {
+      const RepetitionStats& rep = r.repetitions[i];
+      real.push_back(rep.mean_ns);
+      cpu.push_back(rep.caller_cpu_ns_per_call.value_or(0));
       j["benchmarks"].push_back({{"name", name},
+                                 {"family_index", family},
+                                 {"per_family_instance_index", 0},
                                  {"run_name", name},
                                  {"run_type", "iteration"},
-                                 {"repetitions", r.repetitions.size()},
+                                 {"repetitions", reps},
                                  {"repetition_index", i},
                                  {"threads", 1},
-                                 {"iterations", rep.iterations},
-                                 {"real_time", per_iter},
-                                 {"cpu_time", rep.iterations ? rep.cpu_time_s * 1e9 / rep.iterations : 0},
+                                 {"iterations", rep.calls},
+                                 {"real_time", rep.mean_ns},
+                                 {"cpu_time", cpu.back()},
                                  {"time_unit", "ns"},
-                                 {"calls_per_iteration", r.batch},
-                                 {"p50_ns", rep.p50_ns}});
+                                 {"p50_ns", rep.p50_ns},
+                                 {"peer_cpu_ns", rep.peer_cpu_ns_per_call.value_or(0)}});
     }
+    if (reps > 1) {
+      const auto real_aggregates = Aggregates(real);
+      const auto cpu_aggregates = Aggregates(cpu);
+      for (std::size_t a = 0; a < real_aggregates.size(); ++a) {
+        const std::string& what = real_aggregates[a].first;
+        j["benchmarks"].push_back({{"name", name + "_" + what},
+                                   {"family_index", family},
+                                   {"per_family_instance_index", 0},
+                                   {"run_name", name},
+                                   {"run_type", "aggregate"},
+                                   {"repetitions", reps},
+                                   {"threads", 1},
+                                   {"aggregate_name", what},
+                                   {"aggregate_unit", what == "cv" ? "percentage" : "time"},
+                                   {"iterations", reps},
+                                   {"real_time", real_aggregates[a].second},
+                                   {"cpu_time", cpu_aggregates[a].second},
+                                   {"time_unit", "ns"}});
+      }
+    }
+    ++family;
   }
   return DumpJson(j, 2) + "\n";
 }
@@ -290,7 +397,8 @@ Report ParseResultsJson(const std::string& text) {
   try {
     const auto j = nlohmann::json::parse(text);
     if (j.at("schema_version") != kResultsSchemaVersion) {
-      throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump());
+      throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump() + " (this bench reads " +
+                               std::to_string(kResultsSchemaVersion) + ")");
     }
     report.environment = j.at("environment");
     for (const auto& row : j.at("rows")) report.rows.push_back(RowFromJson(row));

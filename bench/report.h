@@ -10,7 +10,9 @@
 
 namespace interop {
 
-inline constexpr int kResultsSchemaVersion = 1;
+// 2: rows carry their identity (key, caller, role), placement, cpu_ns_per_call
+// per party, floor ratios and flags, and per-repetition statistics.
+inline constexpr int kResultsSchemaVersion = 2;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {
@@ -34,7 +36,11 @@ std::string RenderMarkdown(const Report& report);
 std::string RenderCsv(const Report& report);
 // results.json: schema version, environment, one record per row.
 std::string RenderJson(const Report& report);
-// Google Benchmark's own JSON format, one entry per repetition of each row.
+// Google Benchmark's JSON format (what Debian's compare.py reads): one
+// iteration run per repetition of each row that ran, named by the row's key,
+// with iterations = timed calls and real_time = the mean per call, the very
+// numbers results.json holds; mean/median/stddev/cv aggregates when a row has
+// several repetitions.
 std::string RenderGbenchJson(const Report& report);
 // Reads a results.json back (for compare). Throws std::runtime_error.
 Report ParseResultsJson(const std::string& text);

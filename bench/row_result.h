@@ -1,45 +1,72 @@
-// The plain record one row of the spectrum produces. The runner fills it;
-// reporters only format it; compare reads it back from JSON.
+// The plain record one row of the spectrum produces. The runner fills it from
+// a measurement (bench/summarize.cc); reporters only format it; compare reads
+// it back from JSON.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/placement.h"
+#include "bench/row_id.h"
 #include "bench/statistics.h"
 
 namespace interop {
 
-// One repetition as Google Benchmark ran it (kept for gbench.json).
-struct RepetitionRun {
-  uint64_t iterations = 0;      // timed iterations (each one call, or one batch)
-  double real_time_s = 0;       // Google Benchmark's accumulated real time
-  double cpu_time_s = 0;
-  double p50_ns = 0;            // per-call p50 of this repetition
+enum class RowStatus { kOk, kFailed };
+
+// One repetition of the latency run (kept for gbench.json and compare).
+struct RepetitionStats {
+  uint64_t calls = 0;     // timed calls with a checked reply
+  double mean_ns = 0;     // per call
+  double p50_ns = 0;      // per call
+  std::optional<double> caller_cpu_ns_per_call;
+  std::optional<double> peer_cpu_ns_per_call;
+};
+
+// CPU time per timed call of each party of the row; absent parts are null
+// (in-process rows have no peer; a broker comes with the Redis placement).
+struct CpuPerCall {
+  std::optional<double> caller;  // every thread of the calling process (harness or ffi child)
+  std::optional<double> peer;    // every thread of the peer process
+  std::optional<double> broker;  // a third process a call passes through (not measured yet)
 };
 
 struct RowResult {
-  std::string transport;
+  RowId id;
   std::string tier;
-  std::string peer;
-  std::string workload;   // "add" or "score"
-  std::size_t features = 0;
-  std::string codec;
-  std::string pin;        // placement label: same, split, none, "-" (in-process)
-  std::string status = "ok";  // "ok" or "failed"
-  std::string reason;         // why it failed (or a note)
-  uint64_t calls = 0;         // timed calls with a checked reply
-  uint64_t errors = 0;        // wrong, missing or error replies (any phase)
-  uint64_t batch = 1;         // calls per timed sample (in-process rows batch calls)
-  Summary latency_ns;         // per-call latency over all repetitions
-  double calls_per_s = 0;     // throughput run
-  int inflight = 1;           // calls in flight in the throughput run
-  double stability_spread = 0;  // relative spread of p50 across the run (MedianSpread)
-  bool unstable = false;
-  double harness_cpu_ns_per_call = 0;  // CPU the harness thread burned per call
-  double peer_cpu_ns_per_call = 0;     // CPU the peer process burned per call (0: in-process)
-  std::vector<RepetitionRun> repetitions;
-  bool is_baseline = false;   // a hand-written reference loop, not a transport row
+  RowStatus status = RowStatus::kOk;
+  std::string reason;      // why it failed
+  std::string note;        // a remark that is not a failure (e.g. why a row has no floor)
+  Placement placement;
+  uint64_t calls = 0;              // timed calls with a checked reply
+  uint64_t errors = 0;             // wrong, missing or error replies (any phase)
+  uint64_t calls_per_sample = 1;   // in-process rows time batches of calls
+  Summary latency_ns;              // per call, over every repetition
+  // How far the p50 moved during the run: (high - low) / p50 of the medians
+  // of 5 consecutive slices of each repetition's samples. Unknown (and low =
+  // high = p50) when a repetition has too few samples to slice (< 50).
+  std::optional<double> p50_spread;
+  double p50_low_ns = 0;
+  double p50_high_ns = 0;
+  bool unstable = false;           // p50_spread above kUnstableSpread
+  CpuPerCall cpu_ns_per_call;      // over the latency run
+  double calls_per_s = 0;          // throughput run (rows only)
+  int inflight = 0;                // calls in flight in the throughput run (0: none ran)
+  std::vector<RepetitionStats> repetitions;
+  // A row: its p50 as a multiple of its floor's (set when both ran).
+  std::optional<double> floor_ratio;
+  // A floor whose p50 came out above its row's beyond the spread both
+  // measured is re-measured, with its row, in fresh process pairs (the
+  // p50 of each), so that its cause can be told from what was measured.
+  std::vector<double> recheck_row_p50_ns;
+  std::vector<double> recheck_floor_p50_ns;
+  bool recheck_interrupted = false;
+  // Why such a floor is above its row (empty: it is not).
+  std::string above_row_cause;
 };
+
+inline bool Ok(const RowResult& r) { return r.status == RowStatus::kOk; }
 
 }  // namespace interop

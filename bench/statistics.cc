@@ -28,18 +28,16 @@ Summary Summarize(std::vector<double> samples) {
   return s;
 }
 
-double MedianSpread(const std::vector<double>& samples, std::size_t parts) {
-  if (parts < 2 || samples.size() < parts * 10) return 0;
+std::vector<double> SliceMedians(const std::vector<double>& samples, std::size_t parts) {
   std::vector<double> medians;
+  if (parts < 1 || samples.size() < parts * 10) return medians;
   const std::size_t per = samples.size() / parts;
   for (std::size_t k = 0; k < parts; ++k) {
     std::vector<double> slice(samples.begin() + k * per, samples.begin() + (k + 1) * per);
     std::sort(slice.begin(), slice.end());
     medians.push_back(NearestRank(slice, 50));
   }
-  std::sort(medians.begin(), medians.end());
-  const double mid = NearestRank(medians, 50);
-  return mid > 0 ? (medians.back() - medians.front()) / mid : 0;
+  return medians;
 }
 
 }  // namespace interop

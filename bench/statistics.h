@@ -25,9 +25,10 @@ double NearestRank(const std::vector<double>& sorted, double p);
 // Sorts a copy of the samples and summarises them.
 Summary Summarize(std::vector<double> samples);
 
-// Relative spread (max - min) / median of the medians of `parts` consecutive
-// slices of the samples (in the order taken). A high value means the figure
-// moved during the run; reports flag such rows as unstable.
-double MedianSpread(const std::vector<double>& samples, std::size_t parts);
+// The medians of `parts` consecutive, equal slices of the samples (in the
+// order taken): how the figure moved during the run. Empty when there are
+// fewer than 10 samples per slice.
+std::vector<double> SliceMedians(const std::vector<double>& samples, std::size_t parts);
+
 
 }  // namespace interop

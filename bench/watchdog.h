@@ -1,7 +1,13 @@
-// Fails a row (or a baseline) whose peer stops answering: if no call
-// completes for the timeout, it runs on_stall once (kill the peer, which
-// unblocks a read; raise a give-up flag for waits on shared memory).
+// Fails a row whose peer stops answering: if no call completes for the
+// timeout, it runs on_stall once (kill the peer, which unblocks a read; raise
+// a give-up flag for waits on shared memory). Ctrl-C counts as a stall too.
+//
+// It stays off the measured core: its thread pins itself to `cpu` (the
+// placement gives it a core other than the caller's whenever there is one)
+// and wakes once a second, so a stall is noticed within timeout + 1 s.
 #pragma once
+
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,14 +17,22 @@
 #include <mutex>
 #include <thread>
 
+#include "bench/pinning.h"
+
 namespace interop {
 
 class Watchdog {
  public:
-  // interrupted: polled with the clock; true ends the wait at once (Ctrl-C).
-  Watchdog(double timeout_s, std::function<void()> on_stall, std::function<bool()> interrupted = [] { return false; })
+  // cpu: where its thread runs (-1: anywhere the process may run).
+  // interrupted: polled with the clock; true ends the wait (Ctrl-C).
+  Watchdog(double timeout_s, int cpu, std::function<void()> on_stall,
+           std::function<bool()> interrupted = [] { return false; })
       : timeout_(timeout_s), on_stall_(std::move(on_stall)), interrupted_(std::move(interrupted)),
-        thread_([this] { Loop(); }) {}
+        thread_([this, cpu] {
+          pthread_setname_np(pthread_self(), "row-watchdog");  // so tests and ps can find it
+          PinCurrentThread(cpu);
+          Loop();
+        }) {}
   ~Watchdog() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -27,6 +41,9 @@ class Watchdog {
     wake_.notify_all();
     thread_.join();
   }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
   // Called after each completed call: one relaxed increment, nothing else.
   void Beat() { beats_.fetch_add(1, std::memory_order_relaxed); }
   // For work that legitimately takes longer between beats (K calls in flight
@@ -42,8 +59,8 @@ class Watchdog {
     uint64_t last = beats_.load();
     auto last_change = Clock::now();
     while (!stop_) {
-      // Waking 4 times a second is invisible next to the calls being timed.
-      wake_.wait_for(lock, std::chrono::milliseconds(250));
+      wake_.wait_for(lock, std::chrono::seconds(1));
+      if (stop_) break;
       const uint64_t now_beats = beats_.load(std::memory_order_relaxed);
       if (now_beats != last) {
         last = now_beats;

@@ -44,7 +44,7 @@ std::size_t EncodeAddRequest(std::vector<uint8_t>& out, uint64_t id, int64_t x, 
 std::size_t EncodeScoreRequest(std::vector<uint8_t>& out, uint64_t id,
                                std::span<const double> features, std::string_view model) {
   const std::size_t n = features.size();
-  uint8_t* p = Begin(out, Kind::kScoreRequest, id, 8 + 8 * n + model.size());
+  uint8_t* p = Begin(out, Kind::kScoreRequest, id, ScoreRequestPayload(n, model.size()));
   Store<uint32_t>(p, static_cast<uint32_t>(n));
   Store<uint32_t>(p + 4, static_cast<uint32_t>(model.size()));
   if (n) std::memcpy(p + 8, features.data(), 8 * n);

@@ -52,6 +52,12 @@ inline void Store(uint8_t* p, T v) {
 void EncodeHeader(uint8_t* out, Kind kind, uint64_t id, uint32_t payload_len);
 HeaderStatus DecodeHeader(const uint8_t* in, Header* out);
 
+// Payload sizes of the requests (the frame adds kHeaderSize).
+inline constexpr std::size_t kAddRequestPayload = 16;
+inline constexpr std::size_t ScoreRequestPayload(std::size_t features, std::size_t model_bytes) {
+  return 8 + 8 * features + model_bytes;
+}
+
 // Encoders append one whole frame to `out` (cleared first) and return its size.
 std::size_t EncodeAddRequest(std::vector<uint8_t>& out, uint64_t id, int64_t x, int64_t y);
 std::size_t EncodeScoreRequest(std::vector<uint8_t>& out, uint64_t id,

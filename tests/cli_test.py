@@ -6,6 +6,7 @@ Usage: /usr/bin/python3 tests/cli_test.py path/to/bench   (ctest runs it)
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import unittest
 
 BENCH = None
 FOUR_TIERS = "--transport=ffi,unix,pipe,tcp"
+COMPARE_PY = "/usr/share/benchmark/compare.py"  # Debian's libbenchmark-tools
 
 
 def our_peer_pids():
@@ -113,7 +115,7 @@ class BenchCli(unittest.TestCase):
     def check_results(self, out, workload, features):
         with open(os.path.join(out, "results.json")) as f:
             doc = json.load(f)
-        self.assertEqual(doc["schema_version"], 1)
+        self.assertEqual(doc["schema_version"], 2)
         env = doc["environment"]
         for key in ("cpu_model", "cores", "kernel", "compiler", "python", "ruby", "git_commit",
                     "command_line", "pinning", "timer_overhead_ns"):
@@ -122,8 +124,11 @@ class BenchCli(unittest.TestCase):
         self.assertEqual(len(rows), 12)
         self.assertEqual([r["transport"] for r in rows], ["ffi"] * 3 + ["unix"] * 3 + ["pipe"] * 3 + ["tcp"] * 3)
         self.assertEqual([r["peer"] for r in rows], ["cpp", "python", "ruby"] * 4)
+        self.assertEqual(len({r["key"] for r in rows}), len(rows), "row keys must be unique")
         for r in rows:
-            name = r["transport"] + "/" + r["peer"]
+            name = r["key"]
+            self.assertEqual(r["role"], "row")
+            self.assertEqual(r["caller"], "cpp")
             self.assertEqual(r["status"], "ok", name + ": " + r["reason"])
             self.assertEqual(r["errors"], 0, name)
             self.assertEqual(r["workload"], workload)
@@ -132,6 +137,8 @@ class BenchCli(unittest.TestCase):
             self.assertTrue(0 < r["p50_ns"] <= r["p90_ns"] <= r["p99_ns"] <= r["p999_ns"] <= r["max_ns"], name)
             self.assertGreater(r["calls_per_s"], 0, name)
             self.assertIn(r["pin"], ("same", "split", "none", "-"))
+            self.assertIsNotNone(r["cpu_ns_per_call"]["caller"], name)
+            self.assertEqual(r["cpu_ns_per_call"]["peer"] is None, r["transport"] == "ffi", name)
         for name in ("results.md", "results.csv", "gbench.json"):
             self.assertTrue(os.path.getsize(os.path.join(out, name)) > 0, name)
         with open(os.path.join(out, "gbench.json")) as f:
@@ -152,6 +159,61 @@ class BenchCli(unittest.TestCase):
         r = self.bench(FOUR_TIERS, "--peer=all", "--quick", "--workload=score", "--features=256", "--out=" + out)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.check_results(out, "score", 256)
+
+    def run_with_floors(self, out):
+        r = self.bench("--transport=ffi,unix,shm-spin", "--peer=cpp,python", "--quick", "--repetitions=3",
+                       "--baseline", "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(out, "results.json")) as f:
+            rows = json.load(f)["rows"]
+        with open(os.path.join(out, "gbench.json")) as f:
+            benchmarks = json.load(f)["benchmarks"]
+        return r.stdout, rows, benchmarks
+
+    def test_floors_run_with_their_rows_and_gbench_json_tells_the_same_per_call_time(self):
+        out = os.path.join(self.tmp.name, "floors")
+        stdout, rows, benchmarks = self.run_with_floors(out)
+        self.assertEqual([r["role"] for r in rows], ["row", "floor"] * 6)
+        for row, floor in zip(rows[::2], rows[1::2]):
+            self.assertEqual(floor["key"], row["key"] + "/floor")
+            self.assertGreater(row["floor_ratio"], 0, row["key"])
+            self.assertAlmostEqual(row["floor_ratio"], row["p50_ns"] / floor["p50_ns"], places=6)
+            self.assertIsNone(floor["floor_ratio"])
+        # The console shows every ratio, and each floor the table marks as
+        # above its row says why.
+        for line in stdout.splitlines():
+            if " row " in line and line.startswith(("1-3 ", "4 ")):
+                self.assertRegex(line, r"\d\.\d\dx")
+        for floor in rows[1::2]:
+            above = floor["p50_low_ns"] > next(r for r in rows if r["key"] + "/floor" == floor["key"])["p50_high_ns"]
+            self.assertEqual(floor["above_row_cause"] is not None, above, floor["key"])
+        # gbench.json: one iteration run per repetition, named by the row's key,
+        # with the very per-call numbers of results.json.
+        iterations = [b for b in benchmarks if b["run_type"] == "iteration"]
+        for r in rows:
+            mine = [b for b in iterations if b["name"] == r["key"]]
+            self.assertEqual(len(mine), 3, r["key"])
+            self.assertEqual(sum(b["iterations"] for b in mine), r["calls"], r["key"])
+            mean = sum(b["real_time"] * b["iterations"] for b in mine) / r["calls"]
+            self.assertLess(abs(mean / r["mean_ns"] - 1), 0.01, r["key"])
+            for b, rep in zip(mine, r["repetitions"]):
+                self.assertLess(abs(b["real_time"] / rep["mean_ns"] - 1), 0.01, r["key"])
+                self.assertEqual(b["time_unit"], "ns")
+
+    def test_debian_compare_py_reads_two_runs_and_names_every_row(self):
+        self.assertTrue(os.path.exists(COMPARE_PY), "scripts/bootstrap installs libbenchmark-tools")
+        runs = []
+        for name in ("a", "b"):
+            out = os.path.join(self.tmp.name, name)
+            runs.append((out, self.run_with_floors(out)[1]))
+        r = subprocess.run(["/usr/bin/python3", COMPARE_PY, "--no-color", "benchmarks",
+                            os.path.join(runs[0][0], "gbench.json"), os.path.join(runs[1][0], "gbench.json")],
+                           capture_output=True, text=True, timeout=120, cwd=os.path.dirname(COMPARE_PY))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        named = {line.split()[0] for line in r.stdout.splitlines() if line.strip()}
+        for row in runs[0][1]:
+            self.assertIn(row["key"], named)
+            self.assertIn(row["key"] + "_pvalue", named)  # its U test over the repetitions
 
     def test_peer_killed_mid_run_fails_its_row_only(self):
         out = os.path.join(self.tmp.name, "killed")

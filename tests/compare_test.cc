@@ -5,22 +5,19 @@
 namespace interop {
 namespace {
 
-RowResult Row(const std::string& transport, double p50, double spread = 0, std::string status = "ok") {
+RowResult Row(const std::string& transport, double p50, double spread = 0, RowStatus status = RowStatus::kOk) {
   RowResult r;
-  r.transport = transport;
-  r.peer = "cpp";
-  r.workload = "add";
-  r.codec = "raw";
-  r.status = std::move(status);
+  r.id = {transport, "cpp", "cpp", "add", 0, "raw", RowRole::kRow};
+  r.status = status;
   r.latency_ns.p50 = p50;
-  r.stability_spread = spread;
+  r.p50_spread = spread;
   return r;
 }
 
 TEST(Compare, VerdictsPerRow) {
   Report base, now;
   base.rows = {Row("unix", 1000), Row("tcp", 1000), Row("pipe", 1000), Row("shm-spin", 100), Row("rest", 1000)};
-  now.rows = {Row("unix", 1050), Row("tcp", 1300), Row("pipe", 800), Row("shm-spin", 100, 0, "failed"), Row("grpc", 5)};
+  now.rows = {Row("unix", 1050), Row("tcp", 1300), Row("pipe", 800), Row("shm-spin", 100, 0, RowStatus::kFailed), Row("grpc", 5)};
   const auto rows = CompareReports(base, now, 0.10);
   ASSERT_EQ(rows.size(), 6u);
   EXPECT_EQ(rows[0].verdict, "same");    // +5%, within 10%
@@ -40,6 +37,19 @@ TEST(Compare, MeasuredNoiseWidensTheBand) {
   EXPECT_EQ(rows[0].verdict, "same");
   EXPECT_DOUBLE_EQ(rows[0].allowed, 1.35);
   EXPECT_FALSE(AnyRegression(rows));
+}
+
+TEST(Compare, AFloorIsComparedWithItsFloorOnly) {
+  Report base, now;
+  RowResult floor = Row("unix", 500);
+  floor.id.role = RowRole::kFloor;
+  base.rows = {Row("unix", 1000), floor};
+  now.rows = {Row("unix", 1000)};  // the floor did not run this time
+  const auto rows = CompareReports(base, now, 0.10);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].verdict, "same");
+  EXPECT_EQ(rows[1].row, "unix/cpp>cpp/add/raw/floor");
+  EXPECT_EQ(rows[1].verdict, "missing");
 }
 
 TEST(Compare, IdenticalRunsPass) {

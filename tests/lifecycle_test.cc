@@ -20,8 +20,7 @@ using namespace testing_support;
 using ::testing::HasSubstr;
 
 RowResult RunFaulty(const std::string& transport, const std::string& fault, RunSettings s, Fixture& f) {
-  RowSpec spec{FindTransport(transport), PeerKind::kCpp, "", false, {"--fault=" + fault}};
-  return RunRow(spec, s, f.context);
+  return RunRow(Spec(transport, PeerKind::kCpp, RowRole::kRow, {"--fault=" + fault}), s, f.context);
 }
 
 class Lifecycle : public ::testing::Test {
@@ -36,7 +35,7 @@ TEST_F(Lifecycle, PeerThatCrashesMidRunFailsItsRowWithExitStatusAndStderr) {
   RunSettings s = Brief();
   s.calls = 2000;
   const RowResult r = RunFaulty("unix", "crash-after=100", s, f);
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, RowStatus::kFailed);
   EXPECT_THAT(r.reason, HasSubstr("killed by signal 6"));
   EXPECT_THAT(r.reason, HasSubstr("crashing on request 101"));  // the peer's last stderr line
 }
@@ -48,7 +47,7 @@ TEST_F(Lifecycle, PeerKilledFromOutsideMidRunFailsItsRow) {
   ChildKiller killer("cpp_peer", std::chrono::milliseconds(200));
   const RowResult r = RunFaulty("tcp", "", s, f);  // no fault: a healthy peer, killed
   ASSERT_TRUE(killer.killed());
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, RowStatus::kFailed);
   EXPECT_THAT(r.reason, HasSubstr("killed by signal 9"));
 }
 
@@ -63,7 +62,7 @@ TEST_F(Lifecycle, PeerKilledMidRunLeavesNoSegmentOrHandoffDir) {
     ChildKiller killer("cpp_peer", std::chrono::milliseconds(200));
     const RowResult r = RunFaulty(transport, "", s, f);
     ASSERT_TRUE(killer.killed()) << transport;
-    EXPECT_EQ(r.status, "failed") << transport;
+    EXPECT_EQ(r.status, RowStatus::kFailed) << transport;
     EXPECT_THAT(r.reason, HasSubstr("killed by signal 9")) << transport;
     EXPECT_TRUE(OurShmSegments().empty()) << transport;
     for (const auto& e : std::filesystem::directory_iterator(f.dir.path())) {
@@ -78,7 +77,7 @@ TEST_F(Lifecycle, PeerThatNeverPrintsReadyTimesOut) {
   s.ready_timeout_s = 1;
   const auto t0 = std::chrono::steady_clock::now();
   const RowResult r = RunFaulty("unix", "no-ready", s, f);
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, RowStatus::kFailed);
   EXPECT_THAT(r.reason, HasSubstr("no READY line within 1 s"));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
 }
@@ -88,14 +87,14 @@ TEST_F(Lifecycle, PeerThatStopsAnsweringIsCutOffByTheCallTimeout) {
   s.calls = 1000;
   s.call_timeout_s = 1;
   const RowResult r = RunFaulty("pipe", "hang-after=50", s, f);
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, RowStatus::kFailed);
   EXPECT_THAT(r.reason, HasSubstr("no reply within 1 s"));
 }
 
 TEST_F(Lifecycle, WrongValuesAreCountedAsErrors) {
   const RowResult r = RunFaulty("unix", "wrong-value", Brief(), f);
   EXPECT_GT(r.errors, 0u);
-  EXPECT_EQ(r.status, "failed");
+  EXPECT_EQ(r.status, RowStatus::kFailed);
   EXPECT_THAT(r.reason, HasSubstr("expected"));
   // Wrong replies are counted, never timed: only the right ones became samples.
   EXPECT_LT(r.calls, 300u + r.errors);

@@ -109,11 +109,11 @@ TEST(RedisPeer, GarbageOnTheQueueGetsAnErrorReplyOrIsDropped) {
 
 TEST(RedisService, UnreachableRedisFailsOnlyTheRowsThatNeedIt) {
   Fixture f("redis://127.0.0.1:1");  // nothing listens on port 1
-  const RowResult redis = RunRow({FindTransport("redis"), PeerKind::kCpp, "", false, {}}, Brief(), f.context);
-  EXPECT_EQ(redis.status, "failed");
+  const RowResult redis = RunRow(Spec("redis", PeerKind::kCpp), Brief(), f.context);
+  EXPECT_EQ(redis.status, RowStatus::kFailed);
   EXPECT_THAT(redis.reason, HasSubstr("does not answer PING"));
-  const RowResult unix_row = RunRow({FindTransport("unix"), PeerKind::kCpp, "", false, {}}, Brief(), f.context);
-  EXPECT_EQ(unix_row.status, "ok") << unix_row.reason;
+  const RowResult unix_row = RunRow(Spec("unix", PeerKind::kCpp), Brief(), f.context);
+  EXPECT_EQ(unix_row.status, RowStatus::kOk) << unix_row.reason;
   EXPECT_TRUE(ChildrenOf(::getpid()).empty());
 }
 
@@ -124,9 +124,9 @@ TEST(RedisService, PrivateServerNeverOutlivesTheRunEvenWhenAPeerIsKilled) {
     s.calls = 0;
     s.duration_s = 5;
     ChildKiller killer("cpp_peer", std::chrono::milliseconds(250));
-    const RowResult r = RunRow({FindTransport("redis-stream"), PeerKind::kCpp, "", false, {}}, s, f.context);
+    const RowResult r = RunRow(Spec("redis-stream", PeerKind::kCpp), s, f.context);
     ASSERT_TRUE(killer.killed());
-    EXPECT_EQ(r.status, "failed");
+    EXPECT_EQ(r.status, RowStatus::kFailed);
     EXPECT_THAT(r.reason, HasSubstr("killed by signal 9"));
     // The private server is still up for other rows until the run ends...
     bool redis_alive = false;

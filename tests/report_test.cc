@@ -6,33 +6,46 @@
 namespace interop {
 namespace {
 
-Report TwoRows() {
+// A row with every field set, its floor (flagged), and a failed row.
+Report ThreeRows() {
   Report rep;
-  rep.environment = {{"host", "h"}};
+  rep.environment = {{"host", "h"}, {"date_utc", "2026-12-01T00:00:00Z"}, {"cores", 2},
+                     {"build_type", "release (NDEBUG)"}};
   RowResult ok;
-  ok.transport = "unix";
+  ok.id = {"unix", "cpp", "python", "add", 0, "raw", RowRole::kRow};
   ok.tier = "4";
-  ok.peer = "cpp";
-  ok.workload = "add";
-  ok.codec = "raw";
-  ok.pin = "split";
+  ok.placement = {0, 1, 1, "split"};
   ok.calls = 1000;
+  ok.errors = 0;
   ok.latency_ns = {1000, 21000, 19000, 20500, 30000, 125000, 205000, 592000};
+  ok.p50_spread = 0.02;
+  ok.p50_low_ns = 20200;
+  ok.p50_high_ns = 20600;
+  ok.cpu_ns_per_call = {3000, 2500, std::nullopt};
   ok.calls_per_s = 228800;
   ok.inflight = 16;
-  ok.harness_cpu_ns_per_call = 3000;
-  ok.peer_cpu_ns_per_call = 2500;
+  ok.floor_ratio = 1.7083;
+  ok.note = "a remark";
+  // Equal calls per repetition, as a run has them: the pooled mean (21000)
+  // is then also the mean of the repetitions' means, as gbench.json's aggregate.
+  ok.repetitions = {{500, 21100, 20400, 3100, 2400}, {500, 20900, 20600, 2900, std::nullopt}};
+  RowResult floor = ok;
+  floor.id.role = RowRole::kFloor;
+  floor.latency_ns.p50 = 12000;
+  floor.floor_ratio.reset();
+  floor.calls_per_s = 0;
+  floor.inflight = 0;
+  floor.note.clear();
+  floor.recheck_row_p50_ns = {20100, 20900};
+  floor.recheck_floor_p50_ns = {11800, 12400};
+  floor.above_row_cause = "a cause";
   RowResult bad;
-  bad.transport = "tcp";
+  bad.id = {"tcp", "cpp", "ruby", "score", 256, "raw", RowRole::kRow};
   bad.tier = "4/5";
-  bad.peer = "ruby";
-  bad.workload = "score";
-  bad.features = 256;
-  bad.codec = "raw";
-  bad.pin = "same";
-  bad.status = "failed";
+  bad.placement = {0, 0, 1, "same"};
+  bad.status = RowStatus::kFailed;
   bad.reason = "peer killed by signal 9 (Killed)";
-  rep.rows = {ok, bad};
+  rep.rows = {ok, floor, bad};
   return rep;
 }
 
@@ -47,49 +60,135 @@ TEST(Report, FormatNsPicksAUnitThatFits) {
 }
 
 TEST(Report, ConsoleTable) {
-  EXPECT_EQ(RenderConsole(TwoRows()),
-            "tier  transport  peer  workload   codec  pin    calls  errors      p50     p99   p99.9     max  cpu/call    calls/s  note\n"
-            "4     unix       cpp   add        raw    split   1000       0  20.5 µs  125 µs  205 µs  592 µs   5.50 µs  228.8 k/s\n"
-            "4/5   tcp        ruby  score/256  raw    same       0       0        -       -       -       -         -          -  FAILED: peer killed by signal 9 (Killed)\n");
+  EXPECT_EQ(RenderConsole(ThreeRows()),
+            "tier  transport  caller  peer    workload   codec  role   pin    calls  errors      p50     p99   p99.9     max  cpu/call    calls/s  vs floor  note\n"
+            "4     unix       cpp     python  add        raw    row    split   1000       0  20.5 µs  125 µs  205 µs  592 µs   5.50 µs  228.8 k/s     1.71x  a remark\n"
+            "4     unix       cpp     python  add        raw    floor  split   1000       0  12.0 µs  125 µs  205 µs  592 µs   5.50 µs          -         -  ABOVE ITS ROW: a cause\n"
+            "4/5   tcp        cpp     ruby    score/256  raw    row    same       0       0        -       -       -       -         -          -         -  FAILED: peer killed by signal 9 (Killed)\n");
 }
 
 TEST(Report, MarkdownTable) {
-  EXPECT_EQ(RenderMarkdown(TwoRows()),
-            "| tier | transport | peer | workload | codec | pin | calls | errors | p50 | p99 | p99.9 | max | cpu/call | calls/s | note |\n"
-            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
-            "| 4 | unix | cpp | add | raw | split | 1000 | 0 | 20.5 µs | 125 µs | 205 µs | 592 µs | 5.50 µs | 228.8 k/s |  |\n"
-            "| 4/5 | tcp | ruby | score/256 | raw | same | 0 | 0 | - | - | - | - | - | - | FAILED: peer killed by signal 9 (Killed) |\n");
+  EXPECT_EQ(RenderMarkdown(ThreeRows()),
+            "| tier | transport | caller | peer | workload | codec | role | pin | calls | errors | p50 | p99 | p99.9 | max | cpu/call | calls/s | vs floor | note |\n"
+            "|---|---|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+            "| 4 | unix | cpp | python | add | raw | row | split | 1000 | 0 | 20.5 µs | 125 µs | 205 µs | 592 µs | 5.50 µs | 228.8 k/s | 1.71x | a remark |\n"
+            "| 4 | unix | cpp | python | add | raw | floor | split | 1000 | 0 | 12.0 µs | 125 µs | 205 µs | 592 µs | 5.50 µs | - | - | ABOVE ITS ROW: a cause |\n"
+            "| 4/5 | tcp | cpp | ruby | score/256 | raw | row | same | 0 | 0 | - | - | - | - | - | - | - | FAILED: peer killed by signal 9 (Killed) |\n");
 }
 
 TEST(Report, Csv) {
-  EXPECT_EQ(RenderCsv(TwoRows()),
-            "tier,transport,peer,workload,features,codec,pin,status,calls,errors,batch,"
-            "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,calls_per_s,inflight,unstable,reason\n"
-            "\"4\",unix,cpp,add,0,raw,split,ok,1000,0,1,20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,228800.0,16,false,\"\"\n"
-            "\"4/5\",tcp,ruby,score,256,raw,same,failed,0,0,1,0.0,0.0,0.0,0.0,0.0,0.0,0.0,1,false,\"peer killed by signal 9 (Killed)\"\n");
+  EXPECT_EQ(RenderCsv(ThreeRows()),
+            "tier,key,transport,caller,peer,workload,features,codec,role,pin,status,calls,errors,calls_per_sample,"
+            "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
+            "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note\n"
+            "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,row,split,ok,1000,0,1,"
+            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\"\n"
+            "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,floor,split,ok,1000,0,1,"
+            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\"\n"
+            "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,row,same,failed,0,0,1,"
+            "0.0,0.0,0.0,0.0,0.0,0.0,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\"\n");
+}
+
+TEST(Report, GbenchJsonCarriesTheRowsOwnPerCallNumbers) {
+  const auto j = nlohmann::json::parse(RenderGbenchJson(ThreeRows()));
+  EXPECT_EQ(j.at("context").at("host_name"), "h");
+  const auto& b = j.at("benchmarks");
+  // Two repetitions each of the row and its floor, with their aggregates; the failed row has none.
+  ASSERT_EQ(b.size(), 2u * (2 + 4));
+  EXPECT_EQ(b[0].at("name"), "unix/cpp>python/add/raw");
+  EXPECT_EQ(b[0].at("run_type"), "iteration");
+  EXPECT_EQ(b[0].at("iterations"), 500);
+  EXPECT_EQ(b[0].at("real_time"), 21100);
+  EXPECT_EQ(b[0].at("cpu_time"), 3100);
+  EXPECT_EQ(b[0].at("time_unit"), "ns");
+  EXPECT_EQ(b[1].at("repetition_index"), 1);
+  EXPECT_EQ(b[2].at("name"), "unix/cpp>python/add/raw_mean");
+  EXPECT_EQ(b[2].at("aggregate_name"), "mean");
+  EXPECT_DOUBLE_EQ(b[2].at("real_time").get<double>(), 21000);
+  EXPECT_EQ(b[6].at("name"), "unix/cpp>python/add/raw/floor");
+}
+
+// Field by field, so a field that both writer and reader forgot cannot pass.
+void ExpectSameRow(const RowResult& a, const RowResult& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.tier, b.tier);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.note, b.note);
+  EXPECT_EQ(a.placement.caller_cpu, b.placement.caller_cpu);
+  EXPECT_EQ(a.placement.peer_cpu, b.placement.peer_cpu);
+  EXPECT_EQ(a.placement.watchdog_cpu, b.placement.watchdog_cpu);
+  EXPECT_EQ(a.placement.label, b.placement.label);
+  EXPECT_EQ(a.calls, b.calls);
+  EXPECT_EQ(a.errors, b.errors);
+  EXPECT_EQ(a.calls_per_sample, b.calls_per_sample);
+  EXPECT_EQ(a.latency_ns.count, b.latency_ns.count);
+  EXPECT_EQ(a.latency_ns.mean, b.latency_ns.mean);
+  EXPECT_EQ(a.latency_ns.min, b.latency_ns.min);
+  EXPECT_EQ(a.latency_ns.p50, b.latency_ns.p50);
+  EXPECT_EQ(a.latency_ns.p90, b.latency_ns.p90);
+  EXPECT_EQ(a.latency_ns.p99, b.latency_ns.p99);
+  EXPECT_EQ(a.latency_ns.p999, b.latency_ns.p999);
+  EXPECT_EQ(a.latency_ns.max, b.latency_ns.max);
+  EXPECT_EQ(a.p50_spread, b.p50_spread);
+  EXPECT_EQ(a.p50_low_ns, b.p50_low_ns);
+  EXPECT_EQ(a.p50_high_ns, b.p50_high_ns);
+  EXPECT_EQ(a.unstable, b.unstable);
+  EXPECT_EQ(a.cpu_ns_per_call.caller, b.cpu_ns_per_call.caller);
+  EXPECT_EQ(a.cpu_ns_per_call.peer, b.cpu_ns_per_call.peer);
+  EXPECT_EQ(a.cpu_ns_per_call.broker, b.cpu_ns_per_call.broker);
+  EXPECT_EQ(a.calls_per_s, b.calls_per_s);
+  EXPECT_EQ(a.inflight, b.inflight);
+  ASSERT_EQ(a.repetitions.size(), b.repetitions.size());
+  for (std::size_t i = 0; i < a.repetitions.size(); ++i) {
+    EXPECT_EQ(a.repetitions[i].calls, b.repetitions[i].calls);
+    EXPECT_EQ(a.repetitions[i].mean_ns, b.repetitions[i].mean_ns);
+    EXPECT_EQ(a.repetitions[i].p50_ns, b.repetitions[i].p50_ns);
+    EXPECT_EQ(a.repetitions[i].caller_cpu_ns_per_call, b.repetitions[i].caller_cpu_ns_per_call);
+    EXPECT_EQ(a.repetitions[i].peer_cpu_ns_per_call, b.repetitions[i].peer_cpu_ns_per_call);
+  }
+  EXPECT_EQ(a.floor_ratio, b.floor_ratio);
+  EXPECT_EQ(a.recheck_row_p50_ns, b.recheck_row_p50_ns);
+  EXPECT_EQ(a.recheck_floor_p50_ns, b.recheck_floor_p50_ns);
+  EXPECT_EQ(a.recheck_interrupted, b.recheck_interrupted);
+  EXPECT_EQ(a.above_row_cause, b.above_row_cause);
 }
 
 TEST(Report, JsonRoundTripsEveryField) {
-  const Report rep = TwoRows();
+  Report rep = ThreeRows();
+  // The fields the table fixture leaves at their defaults, set too.
+  rep.rows[0].calls_per_sample = 3;
+  rep.rows[0].unstable = true;
+  rep.rows[0].cpu_ns_per_call.broker = 1234.5;
+  rep.rows[0].errors = 2;
+  rep.rows[1].recheck_interrupted = true;
+  rep.rows[2].p50_spread.reset();
   const Report back = ParseResultsJson(RenderJson(rep));
-  ASSERT_EQ(back.rows.size(), 2u);
-  EXPECT_EQ(RowToJson(back.rows[0]), RowToJson(rep.rows[0]));
-  EXPECT_EQ(RowToJson(back.rows[1]), RowToJson(rep.rows[1]));
+  ASSERT_EQ(back.rows.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    ExpectSameRow(back.rows[i], rep.rows[i]);
+  }
   EXPECT_EQ(back.environment["host"], "h");
 }
 
 TEST(Report, JsonCarriesTheRequiredFields) {
-  const auto j = nlohmann::json::parse(RenderJson(TwoRows()));
+  const auto j = nlohmann::json::parse(RenderJson(ThreeRows()));
   EXPECT_EQ(j.at("schema_version"), kResultsSchemaVersion);
-  for (const char* key : {"transport", "peer", "workload", "codec", "status", "calls", "errors", "p50_ns",
-                          "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns", "calls_per_s"}) {
-    EXPECT_TRUE(j.at("rows")[0].contains(key)) << key;
+  const auto& row = j.at("rows")[0];
+  for (const char* key : {"key", "transport", "caller", "peer", "workload", "features", "codec", "role", "status",
+                          "calls", "errors", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
+                          "calls_per_s", "placement", "cpu_ns_per_call", "floor_ratio", "above_row_cause"}) {
+    EXPECT_TRUE(row.contains(key)) << key;
   }
+  EXPECT_EQ(row.at("cpu_ns_per_call"), nlohmann::json::parse(R"({"caller":3000.0,"peer":2500.0,"broker":null})"));
+  EXPECT_EQ(row.at("placement"), nlohmann::json::parse(R"({"caller":0,"peer":1,"watchdog":1})"));
 }
 
 TEST(Report, ParseRejectsOtherFiles) {
   EXPECT_THROW(ParseResultsJson("{}"), std::runtime_error);
   EXPECT_THROW(ParseResultsJson("not json"), std::runtime_error);
+  EXPECT_THROW(ParseResultsJson(R"({"schema_version": 1, "environment": {}, "rows": []})"), std::runtime_error);
 }
 
 }  // namespace

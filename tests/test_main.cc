@@ -1,5 +1,4 @@
 // main() for the test binaries: the same process setup as bench's main().
-#include <benchmark/benchmark.h>
 #include <gtest/gtest.h>
 
 #include "bench/process_guard.h"
@@ -9,9 +8,6 @@ int main(int argc, char** argv) {
   int stack_base_marker = 0;
   interop::RecordStackBase(&stack_base_marker);
   interop::InstallProcessGuard();
-  int gb_argc = 1;
-  char* gb_argv[] = {argv[0], nullptr};
-  benchmark::Initialize(&gb_argc, gb_argv);
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

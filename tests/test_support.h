@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench/pinning.h"
+#include "bench/plan.h"
 #include "bench/runner.h"
 #include "bench/services.h"
 #include "common/temp_dir.h"
@@ -116,6 +117,14 @@ struct Fixture {
   // The private redis-server must stop before the run dir goes.
   ~Fixture() { services.reset(); }
 };
+
+// The row (or floor) of a transport, by name, with its default codec.
+inline RowSpec Spec(const std::string& transport, PeerKind peer, RowRole role = RowRole::kRow,
+                    std::vector<std::string> extra_peer_args = {}) {
+  const TransportSpec* t = FindTransport(transport);
+  if (!t) throw std::invalid_argument("no transport " + transport);
+  return MakeRowSpec(t, peer, role, std::move(extra_peer_args));
+}
 
 // Settings for a brief real run.
 inline RunSettings Brief(Op op = Op::kAdd) {

@@ -1,9 +1,10 @@
-// Every transport x peer x workload runs for real, briefly, every reply checked.
+// Every transport x peer x workload runs for real, briefly, every reply
+// checked: as a row (the peer computes) and as a floor (the peer echoes the
+// very bytes, and the harness checks they came back unchanged).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "bench/baseline.h"
 #include "test_support.h"
 #include "transports/registry.h"
 
@@ -16,16 +17,18 @@ struct Case {
   std::string transport;
   PeerKind peer;
   Op op;
+  RowRole role;
 };
 
 // Readable names in ctest's output instead of the struct's bytes.
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.transport << "/" << PeerName(c.peer) << (c.op == Op::kAdd ? "/add" : "/score");
+  *os << c.transport << "/" << PeerName(c.peer) << (c.op == Op::kAdd ? "/add/" : "/score/") << RoleName(c.role);
 }
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   std::string name = info.param.transport + "_" + std::string(PeerName(info.param.peer)) +
-                     (info.param.op == Op::kAdd ? "_add" : "_score");
+                     (info.param.op == Op::kAdd ? "_add" : "_score") +
+                     (info.param.role == RowRole::kFloor ? "_floor" : "");
   for (char& c : name) c = c == '-' ? '_' : c;  // gtest names: letters, digits, _
   return name;
 }
@@ -34,7 +37,9 @@ std::vector<Case> AllCases() {
   std::vector<Case> cases;
   for (const auto& t : Transports()) {
     for (PeerKind p : kAllPeers) {
-      for (Op op : {Op::kAdd, Op::kScore}) cases.push_back({std::string(t.name), p, op});
+      for (Op op : {Op::kAdd, Op::kScore}) {
+        for (RowRole role : {RowRole::kRow, RowRole::kFloor}) cases.push_back({std::string(t.name), p, op, role});
+      }
     }
   }
   return cases;
@@ -48,17 +53,21 @@ TEST_P(TransportRow, RunsWithEveryReplyCheckedAndLeavesNothingBehind) {
   {
     Fixture f;
     run_dir = f.dir.path();
-    RowSpec spec{FindTransport(c.transport), c.peer, "", false, {}};
-    ASSERT_NE(spec.transport, nullptr);
-    const RowResult r = RunRow(spec, Brief(c.op), f.context);
-    EXPECT_EQ(r.status, "ok") << r.reason;
+    const RowResult r = RunRow(Spec(c.transport, c.peer, c.role), Brief(c.op), f.context);
+    EXPECT_EQ(r.status, RowStatus::kOk) << r.reason;
     EXPECT_EQ(r.errors, 0u);
     EXPECT_GE(r.calls, 300u);
+    EXPECT_EQ(r.id.role, c.role);
     EXPECT_GT(r.latency_ns.p50, 0);
-    EXPECT_LE(r.latency_ns.p50, r.latency_ns.p99);
-    EXPECT_LE(r.latency_ns.p99, r.latency_ns.max);
-    EXPECT_GT(r.calls_per_s, 0);
-    EXPECT_EQ(r.repetitions.size(), 1u);
+    ASSERT_EQ(r.repetitions.size(), 1u);
+    EXPECT_EQ(r.repetitions[0].calls, r.calls);
+    // Floors are a latency reference: only rows get a throughput run.
+    if (c.role == RowRole::kRow) EXPECT_GT(r.calls_per_s, 0);
+    else EXPECT_EQ(r.inflight, 0);
+    // Every party's CPU is accounted: the caller always, the peer when there is one.
+    EXPECT_TRUE(r.cpu_ns_per_call.caller.has_value());
+    EXPECT_EQ(r.cpu_ns_per_call.peer.has_value(), c.transport != "ffi");
+    EXPECT_FALSE(r.cpu_ns_per_call.broker.has_value());
     // The peer is gone already: RunRow stops and reaps it. Only the private
     // redis-server (a service of the whole run) may still be there.
     for (pid_t pid : ChildrenOf(::getpid())) {
@@ -84,19 +93,24 @@ TEST(TransportRow, LargestScoreVectorCrossesIntact) {
   s.features = 65536;
   s.calls = 20;
   for (const char* t : {"unix", "pipe", "tcp", "shm-spin", "shm-futex", "file-inotify"}) {
-    const RowResult r = RunRow({FindTransport(t), PeerKind::kCpp, "", false, {}}, s, f.context);
-    EXPECT_EQ(r.status, "ok") << t << ": " << r.reason;
+    const RowResult r = RunRow(Spec(t, PeerKind::kCpp), s, f.context);
+    EXPECT_EQ(r.status, RowStatus::kOk) << t << ": " << r.reason;
     EXPECT_EQ(r.errors, 0u) << t;
   }
 }
 
-TEST(Baseline, StreamTransportsHaveAnEchoBaseline) {
-  Fixture f;
-  for (PeerKind p : kAllPeers) {
-    const RowResult r = RunBaselineRow({FindTransport("unix"), p, "", false, {}}, Brief(), f.context);
-    EXPECT_EQ(r.status, "ok") << PeerName(p) << ": " << r.reason;
-    EXPECT_TRUE(r.is_baseline);
-    EXPECT_GE(r.calls, 300u);
+// The checks can fail: a row's client given an echo instead of an answer
+// counts every call as an error, whatever the transport makes of the bytes.
+// (Redis is left out: its echo goes to another list, so a row would only time out.)
+TEST(TransportRow, AnEchoIsNeverTakenForAnAnswer) {
+  {
+    Fixture f;
+    for (const char* t : {"unix", "shm-spin", "rest", "grpc", "grpc-stream", "file-inotify"}) {
+      const RowResult r = RunRow(Spec(t, PeerKind::kCpp, RowRole::kRow, {"--echo"}), Brief(), f.context);
+      EXPECT_EQ(r.status, RowStatus::kFailed) << t;
+      EXPECT_GT(r.errors, 0u) << t;
+      EXPECT_EQ(r.calls, 0u) << t << ": no echo may be timed as a call";
+    }
   }
   EXPECT_TRUE(ChildrenOf(::getpid()).empty());
 }

@@ -3,9 +3,7 @@
 // its folder, the peers' folders and one line in registry.cc: nothing else.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,18 +48,13 @@ struct TransportSpec {
   // shared-memory segment, a handoff dir) and returns the address. The holder
   // removes it when released, which the runner does after the peer has stopped.
   std::shared_ptr<void> (*prepare)(const AddressContext& where, std::string* address) = nullptr;
-  std::unique_ptr<Transport> (*make_client)(PeerKind peer);
-  // For --baseline (else nullptr): a minimal hand-written round trip over the
-  // same mechanism, against the peer in --echo mode. Connects to the peer and
-  // returns a function that makes one round trip of `frame` (a raw-encoded
-  // request, for byte streams) or `sample` (for the others), true when the
-  // answer came back; false also once `give_up` is raised (the watchdog does
-  // that, and kills the peer, when no round trip completes in time).
-  // Throws TransportError when it cannot connect.
-  std::function<bool()> (*make_baseline)(const PeerEndpoint& peer, const std::vector<uint8_t>& frame,
-                                         const Request& sample, const std::atomic<bool>& give_up) = nullptr;
-  // The baseline's echo mode exists in the C++ peer only (rest, grpc).
-  bool baseline_cpp_only = false;
+  // The harness's client. kEcho makes the floor's client: it sends exactly the
+  // bytes a kCall client sends, to the peer in --echo mode, and checks that
+  // the very same bytes come back (Reply::kind = kEcho); nothing is decoded.
+  std::unique_ptr<Transport> (*make_client)(PeerKind peer, ClientMode mode);
+  // Optional: why no floor can be run for this request (empty: it can), e.g.
+  // an echoed request larger than the reply slot of shared memory.
+  std::string (*floor_unavailable)(Op op, std::size_t features, std::size_t model_bytes) = nullptr;
   // Needs a Redis server (the harness starts a private one, or uses --redis=URL).
   bool needs_redis = false;
   // Rows of one mechanism that differ in how they wait share a family: naming

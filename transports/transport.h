@@ -23,13 +23,40 @@ struct Request {
   std::string_view model;             // score
 };
 
+// What a reply turned out to be, as the transport decoded it. The runner
+// checks it against the request, so a well-formed reply of the other kind
+// (or an echo where an answer was due) can never pass for a right one.
+enum class ReplyKind : uint8_t {
+  kNone,   // nothing usable arrived (see error)
+  kAdd,    // result is set
+  kScore,  // score and label are set
+  kEcho,   // a floor: the peer sent back exactly the bytes that were sent
+};
+
+// The contract: the runner calls Reset() before every call, in one place
+// (bench/measure.cc), and a transport only sets what it received. No
+// transport guards against a Reply left over from an earlier call.
 struct Reply {
   uint64_t id = 0;
+  ReplyKind kind = ReplyKind::kNone;
   int64_t result = 0;   // add
   double score = 0;     // score
   std::string label;    // score
   std::string error;    // non-empty: the peer answered with an error, or the reply was not understood
+
+  void Reset() {
+    id = 0;
+    kind = ReplyKind::kNone;
+    result = 0;
+    score = 0;
+    label.clear();  // keeps its capacity: no allocation in the timed loop
+    error.clear();
+  }
 };
+
+// What the client of a row does: make the calls (the row), or send the same
+// bytes to an echoing peer and check they come back (the row's floor).
+enum class ClientMode { kCall, kEcho };
 
 // How a started peer is reached: the address it printed after READY and, for
 // transports that talk over the peer's own stdin/stdout, those pipes.

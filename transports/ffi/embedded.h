@@ -3,8 +3,9 @@
 #include <memory>
 #include "transports/transport.h"
 namespace interop {
-std::unique_ptr<Transport> MakeNativeCallClient();
-std::unique_ptr<Transport> MakeEmbeddedPythonClient();
-std::unique_ptr<Transport> MakeEmbeddedRubyClient();
+// kEcho: the floor, calling the language's echo(value, ...) instead of the workload.
+std::unique_ptr<Transport> MakeNativeCallClient(ClientMode mode);
+std::unique_ptr<Transport> MakeEmbeddedPythonClient(ClientMode mode);
+std::unique_ptr<Transport> MakeEmbeddedRubyClient(ClientMode mode);
 void* RecordedStackBase();
 }  // namespace interop

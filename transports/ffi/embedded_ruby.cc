@@ -14,22 +14,25 @@ namespace {
 
 struct AddArgs {
   VALUE module;
+  ID method;  // add, or echo for the floor
   int64_t x, y;
   int64_t result;
 };
 
 struct ScoreArgs {
   VALUE module;
+  ID method;  // score, or echo for the floor
   const Request* request;
   double score;
   std::string* label;
+  bool echoed;  // echo: the very Array passed came back
 };
 
-ID g_add_id, g_score_id;
+ID g_add_id, g_score_id, g_echo_id;
 
 VALUE CallAdd(VALUE arg) {
   auto* a = reinterpret_cast<AddArgs*>(arg);
-  VALUE r = rb_funcall(a->module, g_add_id, 2, LL2NUM(a->x), LL2NUM(a->y));
+  VALUE r = rb_funcall(a->module, a->method, 2, LL2NUM(a->x), LL2NUM(a->y));
   a->result = NUM2LL(r);  // raises (inside rb_protect) if out of int64 range
   return Qnil;
 }
@@ -41,7 +44,11 @@ VALUE CallScore(VALUE arg) {
   VALUE features = rb_ary_new_capa(static_cast<long>(f.size()));
   for (double v : f) rb_ary_push(features, DBL2NUM(v));
   VALUE model = rb_utf8_str_new(a->request->model.data(), static_cast<long>(a->request->model.size()));
-  VALUE r = rb_funcall(a->module, g_score_id, 2, features, model);
+  VALUE r = rb_funcall(a->module, a->method, 2, features, model);
+  if (a->method == g_echo_id) {
+    a->echoed = r == features;
+    return Qnil;
+  }
   Check_Type(r, T_ARRAY);
   if (RARRAY_LEN(r) != 2) rb_raise(rb_eTypeError, "Workload.score must return [score, label]");
   a->score = NUM2DBL(RARRAY_AREF(r, 0));
@@ -93,32 +100,51 @@ void StartRubyOnce() {
   rb_gc_register_address(&g_workload);
   g_add_id = rb_intern("add");
   g_score_id = rb_intern("score");
+  g_echo_id = rb_intern("echo");
 }
 
+// kEcho (the floor) calls Workload.echo with the row's very arguments: the
+// crossing, the building of the Array included, without the workload.
 class EmbeddedRubyClient final : public Transport {
  public:
+  explicit EmbeddedRubyClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+
   void Open(const PeerEndpoint&) override { StartRubyOnce(); }
 
   void Call(const Request& r, Reply& reply) override {
-    reply.id = r.id;
+    reply.id = r.id;  // an in-process call has no wire to carry the id
     int state = 0;
+    bool same = false;
     if (r.op == Op::kAdd) {
-      AddArgs a{g_workload, r.x, r.y, 0};
+      AddArgs a{g_workload, echo_ ? g_echo_id : g_add_id, r.x, r.y, 0};
       rb_protect(CallAdd, reinterpret_cast<VALUE>(&a), &state);
       reply.result = a.result;
+      same = a.result == r.x;
     } else {
-      ScoreArgs a{g_workload, &r, 0, &reply.label};
+      ScoreArgs a{g_workload, echo_ ? g_echo_id : g_score_id, &r, 0, &reply.label, false};
       rb_protect(CallScore, reinterpret_cast<VALUE>(&a), &state);
       reply.score = a.score;
+      same = a.echoed;
     }
-    if (state) reply.error = "ruby: " + TakeRubyError();
+    if (state) {
+      reply.error = "ruby: " + TakeRubyError();
+    } else if (!echo_) {
+      reply.kind = r.op == Op::kAdd ? ReplyKind::kAdd : ReplyKind::kScore;
+    } else if (same) {
+      reply.kind = ReplyKind::kEcho;
+    } else {
+      reply.error = "Workload.echo returned something else than its first argument";
+    }
   }
+
+ private:
+  bool echo_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> MakeEmbeddedRubyClient() {
-  return std::make_unique<EmbeddedRubyClient>();
+std::unique_ptr<Transport> MakeEmbeddedRubyClient(ClientMode mode) {
+  return std::make_unique<EmbeddedRubyClient>(mode);
 }
 
 }  // namespace interop

@@ -10,17 +10,28 @@ void* g_stack_base = nullptr;
 
 class NativeCallClient final : public Transport {
  public:
+  explicit NativeCallClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
   void Open(const PeerEndpoint&) override {}
   void Call(const Request& r, Reply& reply) override {
     reply.id = r.id;  // an in-process call has no wire to carry the id
-    if (r.op == Op::kAdd) {
+    if (echo_) {
+      const bool same = r.op == Op::kAdd ? NativeEcho(r.x, r.y) == r.x
+                                         : NativeEcho(r.features, r.model) == r.features.data();
+      if (same) reply.kind = ReplyKind::kEcho;
+      else reply.error = "the echo returned something else than its first argument";
+    } else if (r.op == Op::kAdd) {
       reply.result = NativeAdd(r.x, r.y);
+      reply.kind = ReplyKind::kAdd;
     } else {
       const ScoreResult s = NativeScore(r.features, r.model);
       reply.score = s.score;
       reply.label.assign(s.label);
+      reply.kind = ReplyKind::kScore;
     }
   }
+
+ private:
+  bool echo_;
 };
 
 }  // namespace
@@ -28,7 +39,7 @@ class NativeCallClient final : public Transport {
 void RecordStackBase(void* address_in_main_frame) { g_stack_base = address_in_main_frame; }
 void* RecordedStackBase() { return g_stack_base; }
 
-std::unique_ptr<Transport> MakeNativeCallClient() { return std::make_unique<NativeCallClient>(); }
+std::unique_ptr<Transport> MakeNativeCallClient(ClientMode mode) { return std::make_unique<NativeCallClient>(mode); }
 
 TransportSpec FfiTransport() {
   return {
@@ -39,11 +50,11 @@ TransportSpec FfiTransport() {
       .wait_style = WaitStyle::kInProcess,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("-"); },
-      .make_client = [](PeerKind peer) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind peer, ClientMode mode) -> std::unique_ptr<Transport> {
         switch (peer) {
-          case PeerKind::kCpp: return MakeNativeCallClient();
-          case PeerKind::kPython: return MakeEmbeddedPythonClient();
-          case PeerKind::kRuby: return MakeEmbeddedRubyClient();
+          case PeerKind::kCpp: return MakeNativeCallClient(mode);
+          case PeerKind::kPython: return MakeEmbeddedPythonClient(mode);
+          case PeerKind::kRuby: return MakeEmbeddedRubyClient(mode);
         }
         return nullptr;
       },

@@ -14,4 +14,14 @@ __attribute__((noinline)) ScoreResult NativeScore(std::span<const double> featur
   return Score(features);
 }
 
+__attribute__((noinline)) int64_t NativeEcho(int64_t x, int64_t /*y*/) {
+  asm volatile("" ::: "memory");
+  return x;
+}
+
+__attribute__((noinline)) const double* NativeEcho(std::span<const double> features, std::string_view /*model*/) {
+  asm volatile("" ::: "memory");
+  return features.data();
+}
+
 }  // namespace interop

@@ -14,4 +14,9 @@ namespace interop {
 int64_t NativeAdd(int64_t x, int64_t y);
 ScoreResult NativeScore(std::span<const double> features, std::string_view model);
 
+// The floor of the ffi tier (--baseline): the same calls, with no workload;
+// each returns its first argument untouched.
+int64_t NativeEcho(int64_t x, int64_t y);
+const double* NativeEcho(std::span<const double> features, std::string_view model);
+
 }  // namespace interop

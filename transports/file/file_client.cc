@@ -3,30 +3,40 @@
 #include <sys/stat.h>
 
 #include "common/temp_dir.h"
+#include "transports/echo/echo_check.h"
 #include "transports/file/handoff_dir.h"
 #include "transports/json/json_codec.h"
 
 namespace interop {
 namespace {
 
+// In echo mode (the floor) the peer renames each request file to its reply
+// name without reading it, and the client compares the contents.
 class FileHandoffClient final : public Transport {
  public:
+  explicit FileHandoffClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+
   void Open(const PeerEndpoint& peer) override {
     address_ = handoff::ParseAddress(peer.address);
     watcher_.emplace(address_.dir, address_.poll);  // watching before the first request
   }
 
   void Call(const Request& r, Reply& reply) override {
-    handoff::Publish(address_.dir, "req", r.id, json_codec::EncodeRequest(r, /*include_op=*/true));
+    body_ = json_codec::EncodeRequest(r, /*include_op=*/true);
+    handoff::Publish(address_.dir, "req", r.id, body_);
     const std::string name = "rep-" + std::to_string(r.id) + ".json";
     if (!watcher_->WaitFor(name, aborted_)) throw TransportError("no reply file (row given up)");
-    json_codec::DecodeReply(handoff::TakeFile(address_.dir + "/" + name, json_codec::kMaxJsonBytes), r.op, reply);
+    const std::string got = handoff::TakeFile(address_.dir + "/" + name, json_codec::kMaxJsonBytes);
+    if (echo_) CheckEcho(body_, got, r.id, reply);
+    else json_codec::DecodeReply(got, r.op, reply);
   }
 
   void Close() override { watcher_.reset(); }
   void Abort() override { aborted_ = true; }
 
  private:
+  bool echo_;
+  std::string body_;
   handoff::Address address_;
   std::optional<handoff::DirWatcher> watcher_;
   std::atomic<bool> aborted_{false};
@@ -47,7 +57,9 @@ TransportSpec FileSpec(std::string_view name, std::string_view variant) {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = nullptr,
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<FileHandoffClient>(); },
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<FileHandoffClient>(mode);
+      },
       .family = "file",
       .variant = variant,
   };

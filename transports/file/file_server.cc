@@ -2,6 +2,9 @@
 
 #include <dirent.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -14,9 +17,16 @@
 namespace interop {
 namespace {
 
-void Answer(const std::string& dir, const std::string& name) {
+void Answer(const std::string& dir, const std::string& name, bool echo) {
   const auto id = handoff::RequestId(name);
   if (!id) return;  // temporaries, replies, anything else: not ours to take
+  if (echo) {  // --echo: the request becomes the reply, unread
+    const std::string reply = dir + "/rep-" + std::to_string(*id) + ".json";
+    if (::rename((dir + "/" + name).c_str(), reply.c_str()) != 0 && errno != ENOENT) {
+      std::fprintf(stderr, "cpp peer: cannot rename %s: %s\n", name.c_str(), std::strerror(errno));
+    }
+    return;
+  }
   std::string reply;
   try {
     // An unreadable body has no id of its own: the file name still says which it was.
@@ -45,10 +55,10 @@ int ServeFileHandoff(const PeerOptions& options) {
       std::vector<std::string> names;
       while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
       ::closedir(d);
-      for (const auto& n : names) Answer(address.dir, n);
+      for (const auto& n : names) Answer(address.dir, n, options.echo);
     }
     while (!stop.Pending()) {
-      for (const auto& n : watcher.Next(100)) Answer(address.dir, n);
+      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo);
     }
   } catch (const TransportError& e) {
     std::fprintf(stderr, "cpp peer: %s\n", e.what());

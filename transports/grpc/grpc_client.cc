@@ -1,12 +1,15 @@
 #include "transports/grpc/grpc_client.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/client_unary_call.h>  // BlockingUnaryCall, as the generated stub calls it
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
 #include "interop.grpc.pb.h"
+#include "transports/echo/echo_check.h"
 
 namespace interop {
 namespace {
@@ -33,39 +36,72 @@ void ToProto(const Request& r, pb::ScoreRequest* out) {
   out->set_model(std::string(r.model));
 }
 
-// A failed RPC: the peer is gone (throw) or it refused the call (error reply).
-void OnStatus(const grpc::Status& status, Reply& reply) {
-  if (status.ok()) return;
+// A failed RPC: the peer is gone (throw) or it refused the call (error
+// reply, false). True when the call succeeded.
+bool OnStatus(const grpc::Status& status, Reply& reply) {
+  if (status.ok()) return true;
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::CANCELLED) {
     throw TransportError("gRPC call failed: " + status.error_message());
   }
   reply.error = "gRPC status " + std::to_string(status.error_code()) + ": " + status.error_message();
+  return false;
 }
 
+// The bytes of a received message, in one piece.
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+constexpr const char* kAddMethod = "/interop.v1.Interop/Add";
+constexpr const char* kScoreMethod = "/interop.v1.Interop/Score";
+constexpr const char* kStreamMethod = "/interop.v1.Interop/Stream";
+
+// In echo mode (the floor) it makes the same blocking unary call the
+// generated stub makes (grpc::internal::BlockingUnaryCall, as the generated
+// code calls it) with the serialized request as raw bytes, and the peer's
+// echo service sends those bytes back: no protobuf is parsed on either side.
 class GrpcUnaryClient final : public Transport {
  public:
-  void Open(const PeerEndpoint& peer) override { stub_ = pb::Interop::NewStub(Connect(peer.address)); }
+  explicit GrpcUnaryClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+
+  void Open(const PeerEndpoint& peer) override {
+    channel_ = Connect(peer.address);
+    if (echo_) {
+      add_method_.emplace(kAddMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
+      score_method_.emplace(kScoreMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
+    } else {
+      stub_ = pb::Interop::NewStub(channel_);
+    }
+  }
 
   void Call(const Request& r, Reply& reply) override {
     grpc::ClientContext ctx;
-    reply.error.clear();
+    if (echo_) return CallEcho(ctx, r, reply);
     if (r.op == Op::kAdd) {
       ToProto(r, &add_req_);
-      OnStatus(stub_->Add(&ctx, add_req_, &add_rep_), reply);
+      if (!OnStatus(stub_->Add(&ctx, add_req_, &add_rep_), reply)) return;
       reply.id = add_rep_.id();
       reply.result = add_rep_.result();
+      reply.kind = ReplyKind::kAdd;
     } else {
       ToProto(r, &score_req_);
-      OnStatus(stub_->Score(&ctx, score_req_, &score_rep_), reply);
+      if (!OnStatus(stub_->Score(&ctx, score_req_, &score_rep_), reply)) return;
       reply.id = score_rep_.id();
       reply.score = score_rep_.score();
       reply.label = score_rep_.label();
+      reply.kind = ReplyKind::kScore;
     }
   }
 
   // K unary calls in flight on the one channel (gRPC's callback API).
   void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
+    if (echo_) return Transport::CallPipelined(requests, replies);  // floors time single calls
     const std::size_t n = requests.size();
     std::vector<grpc::ClientContext> ctx(n);
     std::vector<grpc::Status> status(n);
@@ -96,22 +132,49 @@ class GrpcUnaryClient final : public Transport {
     }
     for (std::size_t i = 0; i < n; ++i) {
       Reply& reply = replies[i];
-      reply.error.clear();
-      OnStatus(status[i], reply);
+      if (!OnStatus(status[i], reply)) continue;
       if (requests[i].op == Op::kAdd) {
         reply.id = add_rep[i].id();
         reply.result = add_rep[i].result();
+        reply.kind = ReplyKind::kAdd;
       } else {
         reply.id = score_rep[i].id();
         reply.score = score_rep[i].score();
         reply.label = score_rep[i].label();
+        reply.kind = ReplyKind::kScore;
       }
     }
   }
 
-  void Close() override { stub_.reset(); }
+  void Close() override {
+    stub_.reset();
+    add_method_.reset();  // they hold tags registered on the channel
+    score_method_.reset();
+    channel_.reset();
+  }
 
  private:
+  void CallEcho(grpc::ClientContext& ctx, const Request& r, Reply& reply) {
+    sent_.clear();
+    if (r.op == Op::kAdd) {
+      ToProto(r, &add_req_);
+      add_req_.SerializeToString(&sent_);
+    } else {
+      ToProto(r, &score_req_);
+      score_req_.SerializeToString(&sent_);
+    }
+    grpc::Slice slice(sent_);
+    const grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        channel_.get(), r.op == Op::kAdd ? *add_method_ : *score_method_, &ctx, request, &response);
+    if (OnStatus(status, reply)) CheckEcho(sent_, Flatten(response), r.id, reply);
+  }
+
+  bool echo_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::optional<grpc::internal::RpcMethod> add_method_, score_method_;
+  std::string sent_;
   std::unique_ptr<pb::Interop::Stub> stub_;
   pb::AddRequest add_req_;
   pb::AddReply add_rep_;
@@ -119,33 +182,51 @@ class GrpcUnaryClient final : public Transport {
   pb::ScoreReply score_rep_;
 };
 
+// In echo mode (the floor) the stream carries raw bytes both ways, as the
+// generated stub's stream would carry messages, and the peer's echo service
+// writes each one back: no protobuf is parsed on either side.
 class GrpcStreamClient final : public Transport {
  public:
+  explicit GrpcStreamClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+
   void Open(const PeerEndpoint& peer) override {
-    stub_ = pb::Interop::NewStub(Connect(peer.address));
+    channel_ = Connect(peer.address);
     ctx_ = std::make_unique<grpc::ClientContext>();
-    stream_ = stub_->Stream(ctx_.get());
+    if (echo_) {
+      const grpc::internal::RpcMethod method(kStreamMethod, grpc::internal::RpcMethod::BIDI_STREAMING);
+      raw_stream_.reset(grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          channel_.get(), method, ctx_.get()));
+    } else {
+      stub_ = pb::Interop::NewStub(channel_);
+      stream_ = stub_->Stream(ctx_.get());
+    }
   }
 
   void Call(const Request& r, Reply& reply) override {
+    if (echo_) return CallEcho(r, reply);
     Send(r);
-    Receive(r.op, reply);
+    Receive(reply);
   }
 
   void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
+    if (echo_) return Transport::CallPipelined(requests, replies);  // floors time single calls
     for (const auto& r : requests) Send(r);
-    for (std::size_t i = 0; i < requests.size(); ++i) Receive(requests[i].op, replies[i]);
+    for (std::size_t i = 0; i < requests.size(); ++i) Receive(replies[i]);
   }
 
   void Close() override {
-    if (stream_) {
-      stream_->WritesDone();
+    auto finish = [this](auto& stream) {
+      if (!stream) return;
+      stream->WritesDone();
       ctx_->TryCancel();
-      stream_->Finish();
-    }
-    stream_.reset();
+      stream->Finish();
+      stream.reset();
+    };
+    finish(stream_);
+    finish(raw_stream_);
     ctx_.reset();
     stub_.reset();
+    channel_.reset();
   }
   void Abort() override {
     if (ctx_) ctx_->TryCancel();
@@ -159,17 +240,18 @@ class GrpcStreamClient final : public Transport {
     if (!stream_->Write(request_)) throw TransportError("gRPC stream closed while writing");
   }
 
-  void Receive(Op op, Reply& reply) {
+  void Receive(Reply& reply) {
     if (!stream_->Read(&reply_)) throw TransportError("gRPC stream closed while reading");
-    reply.error.clear();
     reply.id = reply_.id();
     switch (reply_.result_case()) {
       case pb::Reply::kAdd:
         reply.result = reply_.add().result();
+        reply.kind = ReplyKind::kAdd;
         break;
       case pb::Reply::kScore:
         reply.score = reply_.score().score();
         reply.label = reply_.score().label();
+        reply.kind = ReplyKind::kScore;
         break;
       case pb::Reply::kError:
         reply.error = "peer error: " + reply_.error();
@@ -177,14 +259,28 @@ class GrpcStreamClient final : public Transport {
       default:
         reply.error = "empty reply on the stream";
     }
-    if (reply.error.empty() && (reply_.result_case() == pb::Reply::kAdd) != (op == Op::kAdd)) {
-      reply.error = "reply of the wrong kind";
-    }
   }
 
+  void CallEcho(const Request& r, Reply& reply) {
+    request_.Clear();
+    if (r.op == Op::kAdd) ToProto(r, request_.mutable_add());
+    else ToProto(r, request_.mutable_score());
+    sent_.clear();
+    request_.SerializeToString(&sent_);
+    grpc::Slice slice(sent_);
+    if (!raw_stream_->Write(grpc::ByteBuffer(&slice, 1))) throw TransportError("gRPC stream closed while writing");
+    grpc::ByteBuffer echoed;
+    if (!raw_stream_->Read(&echoed)) throw TransportError("gRPC stream closed while reading");
+    CheckEcho(sent_, Flatten(echoed), r.id, reply);
+  }
+
+  bool echo_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Interop::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<pb::Request, pb::Reply>> stream_;
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> raw_stream_;
+  std::string sent_;
   pb::Request request_;
   pb::Reply reply_;
 };
@@ -200,37 +296,19 @@ TransportSpec GrpcTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<GrpcUnaryClient>(); },
-      // A minimal grpc++ sync ping-pong: one prebuilt request, no conversion,
-      // the C++ peer in --echo mode answering without computing.
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request& sample,
-                          const std::atomic<bool>&) {
-        std::shared_ptr<pb::Interop::Stub> stub = pb::Interop::NewStub(Connect(peer.address));
-        auto add = std::make_shared<pb::AddRequest>();
-        auto score = std::make_shared<pb::ScoreRequest>();
-        ToProto(sample, add.get());
-        ToProto(sample, score.get());
-        const bool is_add = sample.op == Op::kAdd;
-        return std::function<bool()>([stub, add, score, is_add] {
-          grpc::ClientContext ctx;
-          if (is_add) {
-            pb::AddReply rep;
-            return stub->Add(&ctx, *add, &rep).ok();
-          }
-          pb::ScoreReply rep;
-          return stub->Score(&ctx, *score, &rep).ok();
-        });
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<GrpcUnaryClient>(mode);
       },
-      .baseline_cpp_only = true,
   };
 }
 
 TransportSpec GrpcStreamTransport() {
   TransportSpec spec = GrpcTransport();
-  spec.make_baseline = nullptr;  // the unary baseline is the grpc row's
   spec.name = "grpc-stream";
   spec.summary = "gRPC bidirectional stream: requests and replies on one long-lived stream";
-  spec.make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<GrpcStreamClient>(); };
+  spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+    return std::make_unique<GrpcStreamClient>(mode);
+  };
   return spec;
 }
 

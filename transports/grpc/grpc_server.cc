@@ -32,21 +32,14 @@ void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
 }
 
 class InteropService final : public pb::Interop::Service {
- public:
-  explicit InteropService(bool echo) : echo_(echo) {}
-
  private:
   grpc::Status Add(grpc::ServerContext*, const pb::AddRequest* req, pb::AddReply* rep) override {
     rep->set_id(req->id());
-    if (!echo_) rep->set_result(interop::Add(req->x(), req->y()));
+    rep->set_result(interop::Add(req->x(), req->y()));
     return grpc::Status::OK;
   }
 
   grpc::Status Score(grpc::ServerContext*, const pb::ScoreRequest* req, pb::ScoreReply* rep) override {
-    if (echo_) {  // baseline: answer at once, nothing computed
-      rep->set_id(req->id());
-      return grpc::Status::OK;
-    }
     if (const std::string bad = CheckScore(*req); !bad.empty()) {
       std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(req->id()), bad.c_str());
       return {grpc::StatusCode::INVALID_ARGUMENT, bad};
@@ -81,19 +74,54 @@ class InteropService final : public pb::Interop::Service {
     }
     return grpc::Status::OK;
   }
+};
 
-  bool echo_;
+// --echo: the same three methods, served by the same synchronous server as
+// the rows, with raw bytes in and out, so no protobuf is parsed: each
+// message goes back as it came, sharing its slices (a ByteBuffer copy takes
+// references). The handlers are registered as the generated code registers
+// its own (grpc::Service::AddMethod), with ByteBuffer as the message type.
+class EchoService final : public grpc::Service {
+ public:
+  EchoService() {
+    using grpc::ByteBuffer;
+    using grpc::internal::RpcMethod;
+    using grpc::internal::RpcServiceMethod;
+    for (const char* method : {"/interop.v1.Interop/Add", "/interop.v1.Interop/Score"}) {
+      AddMethod(new RpcServiceMethod(
+          method, RpcMethod::NORMAL_RPC,
+          new grpc::internal::RpcMethodHandler<EchoService, ByteBuffer, ByteBuffer>(
+              [](EchoService*, grpc::ServerContext*, const ByteBuffer* req, ByteBuffer* rep) {
+                *rep = *req;
+                return grpc::Status::OK;
+              },
+              this)));
+    }
+    AddMethod(new RpcServiceMethod(
+        "/interop.v1.Interop/Stream", RpcMethod::BIDI_STREAMING,
+        new grpc::internal::BidiStreamingHandler<EchoService, ByteBuffer, ByteBuffer>(
+            [](EchoService*, grpc::ServerContext*, grpc::ServerReaderWriter<ByteBuffer, ByteBuffer>* stream) {
+              ByteBuffer message;
+              while (stream->Read(&message)) {
+                if (!stream->Write(message)) break;
+              }
+              return grpc::Status::OK;
+            },
+            this)));
+  }
 };
 
 }  // namespace
 
 int ServeGrpc(const PeerOptions& options) {
   StopSignals stop;  // before gRPC starts its threads
-  InteropService service(options.echo);
+  InteropService service;
+  EchoService echo_service;
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
+  if (options.echo) builder.RegisterService(&echo_service);
+  else builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(8 << 20);  // the largest score request is ~1 MiB
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {

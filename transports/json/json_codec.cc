@@ -29,7 +29,6 @@ std::string EncodeRequest(const Request& r, bool include_op, std::string_view re
 }
 
 void DecodeReply(std::string_view text, Op op, Reply& reply) {
-  reply.error.clear();
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     reply.error = "reply is not a JSON object: " + std::string(text.substr(0, 200));
@@ -55,6 +54,7 @@ void DecodeReply(std::string_view text, Op op, Reply& reply) {
       return;
     }
     reply.result = r->get<int64_t>();
+    reply.kind = ReplyKind::kAdd;
   } else {
     const auto s = j.find("score");
     const auto l = j.find("label");
@@ -64,6 +64,7 @@ void DecodeReply(std::string_view text, Op op, Reply& reply) {
     }
     reply.score = s->get<double>();
     reply.label = l->get<std::string>();
+    reply.kind = ReplyKind::kScore;
   }
 }
 

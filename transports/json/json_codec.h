@@ -17,8 +17,9 @@ inline constexpr std::size_t kMaxJsonBytes = 4194304;  // 4 MiB
 // over REST where the path says it), plus "reply_to" when non-empty.
 std::string EncodeRequest(const Request& request, bool include_op, std::string_view reply_to = {});
 
-// Fills reply from {"id":..,"result":..} / {"id":..,"score":..,"label":..} /
-// {"error":..}. A reply that is not one of those sets reply.error.
+// Fills a reset reply from {"id":..,"result":..} / {"id":..,"score":..,"label":..}
+// (kind kAdd / kScore, as `op` asked for) or {"error":..}. A reply that is
+// not one of those sets reply.error.
 void DecodeReply(std::string_view text, Op op, Reply& reply);
 
 // The peer side: answers one request body. `op` comes from the REST path,

@@ -1,6 +1,5 @@
 #include "transports/pipe/pipe_client.h"
 
-#include "transports/raw_stream/raw_stream_baseline.h"
 #include "transports/raw_stream/raw_stream_client.h"
 
 namespace interop {
@@ -8,6 +7,7 @@ namespace {
 
 class StdioPipeClient final : public RawStreamClient {
  public:
+  using RawStreamClient::RawStreamClient;
   void Open(const PeerEndpoint& peer) override {
     if (peer.to_peer_fd < 0 || peer.from_peer_fd < 0) {
       throw TransportError("pipe transport needs the peer's stdin and stdout");
@@ -28,13 +28,8 @@ TransportSpec PipeTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = true,
       .listen_address = [](const AddressContext&) { return std::string("-"); },
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
-        return std::make_unique<StdioPipeClient>();
-      },
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&,
-                          const std::atomic<bool>&) {
-        // The pipes belong to the peer process: the baseline does not close them.
-        return RawPingPong(peer.from_peer_fd, peer.to_peer_fd, /*owns_fds=*/false, frame);
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<StdioPipeClient>(mode);
       },
   };
 }

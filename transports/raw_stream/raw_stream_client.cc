@@ -6,6 +6,7 @@
 
 #include "common/fd_io.h"
 #include "common/raw_frame.h"
+#include "transports/echo/echo_check.h"
 
 namespace interop {
 
@@ -31,6 +32,7 @@ void RawStreamClient::Encode(const Request& r) {
   } else {
     raw::EncodeScoreRequest(frame_, r.id, r.features, r.model);
   }
+  frame_starts_.push_back(tx_.size());
   tx_.insert(tx_.end(), frame_.begin(), frame_.end());
 }
 
@@ -38,10 +40,9 @@ void RawStreamClient::Send() {
   if (!WriteFull(write_fd_, tx_.data(), tx_.size())) {
     throw TransportError(ErrnoMessage("sending to the peer failed"));
   }
-  tx_.clear();
 }
 
-void RawStreamClient::Receive(Op op, Reply& reply) {
+void RawStreamClient::Receive(const Request& request, std::size_t i, Reply& reply) {
   using S = FrameReader::Status;
   switch (reader_->Next()) {
     case S::kOk: break;
@@ -53,48 +54,54 @@ void RawStreamClient::Receive(Op op, Reply& reply) {
       errno = reader_->saved_errno();
       throw TransportError(ErrnoMessage("reading the reply failed"));
   }
+  if (echo_) {
+    const std::size_t end = i + 1 < frame_starts_.size() ? frame_starts_[i + 1] : tx_.size();
+    CheckEcho(std::span(tx_).subspan(frame_starts_[i], end - frame_starts_[i]), reader_->frame(), request.id,
+              reply);
+    return;
+  }
   const raw::Header& h = reader_->header();
   reply.id = h.id;
-  reply.error.clear();
-  std::string err;
   switch (h.kind) {
     case raw::Kind::kAddReply:
-      err = raw::ParseAddReply(reader_->payload(), &reply.result);
+      reply.error = raw::ParseAddReply(reader_->payload(), &reply.result);
+      reply.kind = ReplyKind::kAdd;
       break;
     case raw::Kind::kScoreReply: {
       std::string_view label;
-      err = raw::ParseScoreReply(reader_->payload(), &reply.score, &label);
+      reply.error = raw::ParseScoreReply(reader_->payload(), &reply.score, &label);
       reply.label.assign(label);
+      reply.kind = ReplyKind::kScore;
       break;
     }
     case raw::Kind::kError: {
       const auto p = reader_->payload();
       reply.error.assign("peer error: ");
       reply.error.append(reinterpret_cast<const char*>(p.data()), p.size());
-      return;
+      break;
     }
     default: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "unexpected reply kind 0x%02x", static_cast<unsigned>(h.kind));
-      err = buf;
+      reply.error = buf;
     }
   }
-  // A well-formed reply of the other kind would leave the previous answer in
-  // the reused Reply and could pass for a right one.
-  if (err.empty() && (h.kind == raw::Kind::kAddReply) != (op == Op::kAdd)) err = "reply of the wrong kind";
-  if (!err.empty()) reply.error = std::move(err);
 }
 
 void RawStreamClient::Call(const Request& request, Reply& reply) {
+  tx_.clear();
+  frame_starts_.clear();
   Encode(request);
   Send();
-  Receive(request.op, reply);
+  Receive(request, 0, reply);
 }
 
 void RawStreamClient::CallPipelined(std::span<const Request> requests, std::span<Reply> replies) {
+  tx_.clear();
+  frame_starts_.clear();
   for (const Request& r : requests) Encode(r);
   Send();
-  for (std::size_t i = 0; i < replies.size(); ++i) Receive(requests[i].op, replies[i]);
+  for (std::size_t i = 0; i < replies.size(); ++i) Receive(requests[i], i, replies[i]);
 }
 
 }  // namespace interop

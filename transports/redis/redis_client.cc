@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "transports/echo/echo_check.h"
 #include "transports/json/json_codec.h"
 #include "transports/redis/redis_address.h"
 
@@ -9,38 +10,44 @@ namespace interop {
 namespace {
 
 // The harness side of both Redis variants: they differ only in how a request
-// is enqueued; replies always come back on this client's own list.
+// is enqueued; replies always come back on this client's own list. In echo
+// mode (the floor) the peer pushes each request's bytes, unread, to the fixed
+// list PREFIX:echo (the reply_to inside the JSON is not read), and the client
+// compares them with what it sent.
 class RedisClient final : public Transport {
  public:
-  explicit RedisClient(bool use_stream) : use_stream_(use_stream) {}
+  RedisClient(bool use_stream, ClientMode mode) : use_stream_(use_stream), echo_(mode == ClientMode::kEcho) {}
 
   void Open(const PeerEndpoint& peer) override {
     address_ = ParseRedisAddress(peer.address);
     conn_ = ConnectRedis(address_);
     queue_ = address_.prefix + (use_stream_ ? ":stream" : ":requests");
+    // The body names the row's reply list either way, so a floor sends the row's very bytes.
     reply_to_ = address_.prefix + ":reply:1";
+    receive_from_ = echo_ ? address_.prefix + ":echo" : reply_to_;
   }
 
   void Call(const Request& r, Reply& reply) override {
     Append(r);
     Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
-    Receive(r.op, reply);
+    Receive(r, body_, reply);
   }
 
   // K requests enqueued in one round trip (hiredis pipelining), then K replies.
   void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
+    if (echo_) return Transport::CallPipelined(requests, replies);  // floors time single calls
     for (const auto& r : requests) Append(r);
     for (std::size_t i = 0; i < requests.size(); ++i) {
       Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
     }
-    for (std::size_t i = 0; i < requests.size(); ++i) Receive(requests[i].op, replies[i]);
+    for (std::size_t i = 0; i < requests.size(); ++i) Receive(requests[i], {}, replies[i]);
   }
 
   void Close() override {
     if (conn_) {
       // Leave nothing under our prefix behind on the server.
       RedisReplyPtr(static_cast<redisReply*>(
-          redisCommand(conn_.get(), "DEL %s %s", queue_.c_str(), reply_to_.c_str())));
+          redisCommand(conn_.get(), "DEL %s %s %s", queue_.c_str(), reply_to_.c_str(), receive_from_.c_str())));
     }
     conn_.reset();
   }
@@ -72,23 +79,28 @@ class RedisClient final : public Transport {
   }
 
   // Waits for the reply in short BRPOPs, so an abandoned row returns quickly.
-  void Receive(Op op, Reply& reply) {
+  // `sent` is the request's body, which an echo must bring back unchanged.
+  void Receive(const Request& request, std::string_view sent, Reply& reply) {
     for (;;) {
       if (aborted_) throw TransportError("no reply (row given up)");
-      RedisReplyPtr r(static_cast<redisReply*>(redisCommand(conn_.get(), "BRPOP %s 0.25", reply_to_.c_str())));
+      RedisReplyPtr r(static_cast<redisReply*>(redisCommand(conn_.get(), "BRPOP %s 0.25", receive_from_.c_str())));
       if (!r) throw TransportError(std::string("Redis connection failed: ") + conn_->errstr);
       if (r->type == REDIS_REPLY_NIL) continue;
       if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) throw TransportError("unexpected BRPOP reply");
-      json_codec::DecodeReply({r->element[1]->str, r->element[1]->len}, op, reply);
+      const std::string_view got(r->element[1]->str, r->element[1]->len);
+      if (echo_) CheckEcho(sent, got, request.id, reply);
+      else json_codec::DecodeReply(got, request.op, reply);
       return;
     }
   }
 
   bool use_stream_;
+  bool echo_;
   RedisAddress address_;
   RedisConnection conn_;
   std::string queue_;
   std::string reply_to_;
+  std::string receive_from_;
   std::string body_;
   std::atomic<bool> aborted_{false};
 };
@@ -108,7 +120,9 @@ TransportSpec RedisQueueTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = RedisListenAddress,
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<RedisClient>(false); },
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<RedisClient>(false, mode);
+      },
       .needs_redis = true,
   };
 }
@@ -117,7 +131,9 @@ TransportSpec RedisStreamTransport() {
   TransportSpec spec = RedisQueueTransport();
   spec.name = "redis-stream";
   spec.summary = "Redis Streams: XADD / XREADGROUP / XACK (durable), replies on a per-client list";
-  spec.make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<RedisClient>(true); };
+  spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+    return std::make_unique<RedisClient>(true, mode);
+  };
   return spec;
 }
 

@@ -33,6 +33,14 @@ void Answer(redisContext* c, const char* data, std::size_t len) {
   Command(c, "LPUSH %b %b", reply_to.data(), reply_to.size(), answer.body.data(), answer.body.size());
 }
 
+// Answers one request, or with --echo pushes its bytes unread to PREFIX:echo
+// (the reply_to inside the JSON is not read in echo mode).
+void Respond(redisContext* c, const RedisAddress& a, bool echo, const char* data, std::size_t len) {
+  if (!echo) return Answer(c, data, len);
+  const std::string echo_list = a.prefix + ":echo";
+  Command(c, "LPUSH %b %b", echo_list.data(), echo_list.size(), data, len);
+}
+
 // Runs serve_one until SIGTERM/SIGINT; serve_one waits at most ~1 s.
 template <typename ServeOne>
 int Serve(const PeerOptions& options, ServeOne serve_one) {
@@ -53,16 +61,16 @@ int Serve(const PeerOptions& options, ServeOne serve_one) {
 }  // namespace
 
 int ServeRedisQueue(const PeerOptions& options) {
-  return Serve(options, [](redisContext* c, const RedisAddress& a, bool setup) {
+  return Serve(options, [echo = options.echo](redisContext* c, const RedisAddress& a, bool setup) {
     if (setup) return;
     const std::string queue = a.prefix + ":requests";
     RedisReplyPtr r = Command(c, "BRPOP %s 1", queue.c_str());
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Answer(c, r->element[1]->str, r->element[1]->len);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Respond(c, a, echo, r->element[1]->str, r->element[1]->len);
   });
 }
 
 int ServeRedisStream(const PeerOptions& options) {
-  return Serve(options, [](redisContext* c, const RedisAddress& a, bool setup) {
+  return Serve(options, [echo = options.echo](redisContext* c, const RedisAddress& a, bool setup) {
     const std::string stream = a.prefix + ":stream";
     if (setup) {
       RedisReplyPtr r = Command(c, "XGROUP CREATE %s workers $ MKSTREAM", stream.c_str());
@@ -82,7 +90,7 @@ int ServeRedisStream(const PeerOptions& options) {
       bool answered = false;
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
         if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "req") {
-          Answer(c, fields->element[f + 1]->str, fields->element[f + 1]->len);
+          Respond(c, a, echo, fields->element[f + 1]->str, fields->element[f + 1]->len);
           answered = true;
         }
       }

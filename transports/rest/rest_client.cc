@@ -5,14 +5,18 @@
 #include <chrono>
 #include <thread>
 
+#include "transports/echo/echo_check.h"
 #include "transports/json/json_codec.h"
 #include "transports/tcp/tcp_address.h"
 
 namespace interop {
 namespace {
 
+// In echo mode (the floor) the peer answers each POST with its body unchanged.
 class RestClient final : public Transport {
  public:
+  explicit RestClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+
   void Open(const PeerEndpoint& peer) override {
     std::string host;
     int port = 0;
@@ -43,7 +47,11 @@ class RestClient final : public Transport {
       reply.error = "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200);
       return;
     }
-    json_codec::DecodeReply(res->body, r.op, reply);
+    if (echo_) {
+      CheckEcho(body, res->body, r.id, reply);
+    } else {
+      json_codec::DecodeReply(res->body, r.op, reply);
+    }
   }
 
   void Close() override { client_.reset(); }
@@ -52,6 +60,7 @@ class RestClient final : public Transport {
   }
 
  private:
+  bool echo_;
   std::unique_ptr<httplib::Client> client_;
 };
 
@@ -66,25 +75,9 @@ TransportSpec RestTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<RestClient>(); },
-      // A minimal cpp-httplib ping-pong: a fixed body POSTed on one keep-alive
-      // connection, the C++ peer in --echo mode sending it straight back.
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request& sample,
-                          const std::atomic<bool>&) {
-        std::string host;
-        int port = 0;
-        ParseHostPort(peer.address, &host, &port);
-        auto client = std::make_shared<httplib::Client>(host, port);
-        client->set_keep_alive(true);
-        client->set_tcp_nodelay(true);
-        const std::string body = json_codec::EncodeRequest(sample, false);
-        const char* path = sample.op == Op::kAdd ? "/add" : "/score";
-        return std::function<bool()>([client, body, path] {
-          auto res = client->Post(path, body, "application/json");
-          return res && res->status == 200 && res->body.size() == body.size();
-        });
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<RestClient>(mode);
       },
-      .baseline_cpp_only = true,
   };
 }
 

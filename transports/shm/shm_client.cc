@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/raw_frame.h"
+#include "transports/echo/echo_check.h"
 #include "transports/shm/shm_segment.h"
 
 namespace interop {
@@ -18,8 +19,12 @@ using shm::Segment;
 // the other side, so the budget is 0 there.
 constexpr uint32_t kFutexSpinBudget = 2000;
 
+// In echo mode (the floor) the peer copies the request frame into the reply
+// slot unchanged, and the client compares the two slots instead of decoding.
 class ShmClient final : public Transport {
  public:
+  explicit ShmClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+
   void Open(const PeerEndpoint& peer) override {
     segment_.emplace(Segment::Open(peer.address));
     req_ = segment_->requests();
@@ -29,18 +34,19 @@ class ShmClient final : public Transport {
 
   void Call(const Request& r, Reply& reply) override {
     uint8_t* p = req_.slot;
+    std::size_t frame_size = raw::kHeaderSize + raw::kAddRequestPayload;
     if (r.op == Op::kAdd) {
       // Build the 40-byte frame off to the side and copy it in at once: the
       // peer is polling this very cache line, and a dozen small stores into
       // it would each pull the line back from the peer's core.
-      alignas(8) uint8_t frame[raw::kHeaderSize + 16];
+      alignas(8) uint8_t frame[raw::kHeaderSize + raw::kAddRequestPayload];
       raw::EncodeHeader(frame, raw::Kind::kAddRequest, r.id, 16);
       raw::Store(frame + 24, r.x);
       raw::Store(frame + 32, r.y);
       std::memcpy(p, frame, sizeof frame);
     } else {
       const std::size_t n = r.features.size();
-      const std::size_t len = 8 + 8 * n + r.model.size();
+      const std::size_t len = raw::ScoreRequestPayload(n, r.model.size());
       if (raw::kHeaderSize + len > req_.capacity) {
         throw TransportError("request of " + std::to_string(raw::kHeaderSize + len) + " bytes does not fit the slot");
       }
@@ -49,19 +55,24 @@ class ShmClient final : public Transport {
       raw::Store<uint32_t>(p + 28, static_cast<uint32_t>(r.model.size()));
       std::memcpy(p + 32, r.features.data(), 8 * n);
       std::memcpy(p + 32 + 8 * n, r.model.data(), r.model.size());
+      frame_size = raw::kHeaderSize + len;
     }
     const uint32_t n = ++seq_;
     shm::Publish(*segment_, req_, n);
     const uint32_t got = shm::WaitForChange(*segment_, rep_, n - 1, aborted_);
     if (got != n) throw TransportError(aborted_ ? "no reply (row given up)" : "reply sequence out of step");
-    Decode(r.op, reply);
+    if (echo_) {
+      CheckEcho({req_.slot, frame_size}, {rep_.slot, std::min<std::size_t>(frame_size, rep_.capacity)}, r.id, reply);
+    } else {
+      Decode(reply);
+    }
   }
 
   void Close() override { segment_.reset(); }
   void Abort() override { aborted_ = true; }
 
  private:
-  void Decode(Op op, Reply& reply) {
+  void Decode(Reply& reply) {
     raw::Header h;
     if (raw::DecodeHeader(rep_.slot, &h) != raw::HeaderStatus::kOk ||
         raw::kHeaderSize + h.payload_len > rep_.capacity) {
@@ -69,23 +80,22 @@ class ShmClient final : public Transport {
     }
     const std::span<const uint8_t> payload(rep_.slot + raw::kHeaderSize, h.payload_len);
     reply.id = h.id;
-    reply.error.clear();
     if (h.kind == raw::Kind::kAddReply) {
       reply.error = raw::ParseAddReply(payload, &reply.result);
+      reply.kind = ReplyKind::kAdd;
     } else if (h.kind == raw::Kind::kScoreReply) {
       std::string_view label;
       reply.error = raw::ParseScoreReply(payload, &reply.score, &label);
       reply.label.assign(label);
+      reply.kind = ReplyKind::kScore;
     } else if (h.kind == raw::Kind::kError) {
       reply.error = "peer error: " + std::string(reinterpret_cast<const char*>(payload.data()), payload.size());
     } else {
       reply.error = "unexpected reply kind";
     }
-    if (reply.error.empty() && (h.kind == raw::Kind::kAddReply) != (op == Op::kAdd)) {
-      reply.error = "reply of the wrong kind";  // else the reused Reply's last answer could pass
-    }
   }
 
+  bool echo_;
   std::optional<Segment> segment_;
   shm::Channel req_{}, rep_{};
   uint32_t seq_ = 0;
@@ -99,19 +109,6 @@ std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode 
   return std::make_shared<Segment>(Segment::Create(*address, mode, budget));
 }
 
-// The minimal ping-pong: publish a number, wait for it to come back; the
-// peer (--echo) answers each number without touching a frame.
-std::function<bool()> SequencePingPong(const PeerEndpoint& peer, const std::vector<uint8_t>&, const Request&,
-                                       const std::atomic<bool>& give_up) {
-  auto segment = std::make_shared<Segment>(Segment::Open(peer.address));
-  auto seq = std::make_shared<uint32_t>(std::atomic_ref<uint32_t>(*segment->requests().seq).load());
-  return [segment, seq, &give_up] {
-    const uint32_t n = ++*seq;
-    shm::Publish(*segment, segment->requests(), n);
-    return shm::WaitForChange(*segment, segment->replies(), n - 1, give_up) == n;
-  };
-}
-
 TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle wait) {
   return {
       .name = name,
@@ -121,8 +118,17 @@ TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle
       .wait_style = wait,
       .peer_uses_stdio = false,
       .listen_address = nullptr,
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> { return std::make_unique<ShmClient>(); },
-      .make_baseline = SequencePingPong,
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<ShmClient>(mode);
+      },
+      // The echo copies the whole request into the reply slot, which is smaller.
+      .floor_unavailable = [](Op op, std::size_t features, std::size_t model_bytes) -> std::string {
+        const std::size_t frame =
+            raw::kHeaderSize + (op == Op::kAdd ? raw::kAddRequestPayload : raw::ScoreRequestPayload(features, model_bytes));
+        if (frame <= shm::kReplyCapacity) return {};
+        return "the echoed request (" + std::to_string(frame) + " B) does not fit the " +
+               std::to_string(shm::kReplyCapacity) + "-byte reply slot";
+      },
       .family = "shm",
       .variant = variant,
   };

@@ -54,6 +54,20 @@ void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double
   std::memcpy(rep.slot, out.data(), std::min<std::size_t>(out.size(), rep.capacity));
 }
 
+// --echo: the request frame goes back unchanged, nothing decoded but its
+// length (bounded by the reply slot; a frame that does not fit gets an error).
+void Echo(const shm::Channel& req, const shm::Channel& rep) {
+  const uint32_t payload_len = raw::Load<uint32_t>(req.slot + 16);
+  const std::size_t size = raw::kHeaderSize + payload_len;
+  if (size <= rep.capacity && size <= req.capacity) {
+    std::memcpy(rep.slot, req.slot, size);
+    return;
+  }
+  std::vector<uint8_t> out;
+  raw::EncodeError(out, raw::Load<uint64_t>(req.slot + 8), "the frame does not fit the reply slot");
+  std::memcpy(rep.slot, out.data(), out.size());
+}
+
 }  // namespace
 
 int ServeShm(const PeerOptions& options) {
@@ -71,7 +85,11 @@ int ServeShm(const PeerOptions& options) {
     std::vector<double> features;
     for (;;) {
       last = shm::WaitForChange(segment, req, last, never);
-      if (!options.echo) Answer(req, rep, features);
+      if (options.echo) {
+        Echo(req, rep);
+      } else {
+        Answer(req, rep, features);
+      }
       shm::Publish(segment, rep, last);
     }
   } catch (const TransportError& e) {

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "common/fd_io.h"
-#include "transports/raw_stream/raw_stream_baseline.h"
 #include "transports/raw_stream/raw_stream_client.h"
 #include "transports/tcp/tcp_address.h"
 
@@ -40,6 +39,7 @@ int ConnectTcp(const PeerEndpoint& peer) {
 
 class TcpClient final : public RawStreamClient {
  public:
+  using RawStreamClient::RawStreamClient;
   void Open(const PeerEndpoint& peer) override {
     const int fd = ConnectTcp(peer);
     Attach(fd, fd, /*owns_fds=*/true);
@@ -59,13 +59,8 @@ TransportSpec TcpTransport() {
       .listen_address = [](const AddressContext&) {
         return std::string("127.0.0.1:0");  // the peer picks a free port and says which
       },
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
-        return std::make_unique<TcpClient>();
-      },
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&,
-                          const std::atomic<bool>&) {
-        const int fd = ConnectTcp(peer);
-        return RawPingPong(fd, fd, /*owns_fds=*/true, frame);
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<TcpClient>(mode);
       },
   };
 }

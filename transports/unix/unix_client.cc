@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "common/fd_io.h"
-#include "transports/raw_stream/raw_stream_baseline.h"
 #include "transports/raw_stream/raw_stream_client.h"
 
 namespace interop {
@@ -32,6 +31,7 @@ int ConnectUnixSocket(const PeerEndpoint& peer) {
 
 class UnixSocketClient final : public RawStreamClient {
  public:
+  using RawStreamClient::RawStreamClient;
   void Open(const PeerEndpoint& peer) override {
     const int fd = ConnectUnixSocket(peer);
     Attach(fd, fd, /*owns_fds=*/true);
@@ -51,13 +51,8 @@ TransportSpec UnixSocketTransport() {
       .listen_address = [](const AddressContext& where) {
         return where.run_dir + "/" + where.tag + ".sock";
       },
-      .make_client = [](PeerKind) -> std::unique_ptr<Transport> {
-        return std::make_unique<UnixSocketClient>();
-      },
-      .make_baseline = [](const PeerEndpoint& peer, const std::vector<uint8_t>& frame, const Request&,
-                          const std::atomic<bool>&) {
-        const int fd = ConnectUnixSocket(peer);
-        return RawPingPong(fd, fd, /*owns_fds=*/true, frame);
+      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+        return std::make_unique<UnixSocketClient>(mode);
       },
   };
 }

@@ -1,0 +1,368 @@
+#include "bench/measure.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "bench/process_guard.h"
+#include "bench/statistics.h"
+#include "common/workload.h"
+
+namespace interop {
+
+CpuClock CpuClock::OfThisProcess() { return CpuClock(CLOCK_PROCESS_CPUTIME_ID, true); }
+
+CpuClock CpuClock::OfProcess(pid_t pid) {
+  clockid_t id;
+  const bool ok = pid > 0 && ::clock_getcpuclockid(pid, &id) == 0;
+  return CpuClock(ok ? id : CLOCK_PROCESS_CPUTIME_ID, ok);
+}
+
+std::optional<double> CpuClock::Ns() const {
+  timespec ts;
+  if (!valid_ || ::clock_gettime(id_, &ts) != 0) return std::nullopt;
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long one timed sample of in-process calls should last: long enough
+// that the clock's own cost (a pair of reads, ~20-30 ns here) is ~1% of it.
+constexpr double kBatchNs = 2000;
+
+inline double NsBetween(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::nano>(b - a).count();
+}
+
+std::optional<double> Delta(const std::optional<double>& before, const std::optional<double>& after) {
+  if (!before || !after) return std::nullopt;
+  return *after - *before;
+}
+
+// Makes the requests of a row and checks every reply: against the C++
+// reference answer for a row, for an exact echo for a floor.
+class Workload {
+ public:
+  Workload(const RunSettings& s, RowRole role) : op_(s.op), model_(s.model), floor_(role == RowRole::kFloor) {
+    if (op_ == Op::kScore) {
+      features_ = RampFeatures(s.features);
+      const ScoreResult r = Score(features_);
+      expected_score_ = r.score;
+      expected_label_ = std::string(r.label);
+    }
+  }
+
+  void Fill(Request& r, uint64_t id) const {
+    r.id = id;
+    r.op = op_;
+    if (op_ == Op::kAdd) {
+      // Spread over the whole int64 range, so wrapping sums are exercised too.
+      r.x = static_cast<int64_t>(id * 0x9E3779B97F4A7C15ULL);
+      r.y = static_cast<int64_t>(id ^ 0x5DEECE66DULL) * 7919;
+    } else {
+      r.features = features_;
+      r.model = model_;
+    }
+  }
+
+  // Empty if the reply is right; otherwise what is wrong with it.
+  std::string Check(const Request& req, const Reply& rep) const {
+    if (!rep.error.empty()) return rep.error;
+    const ReplyKind want = floor_ ? ReplyKind::kEcho : (op_ == Op::kAdd ? ReplyKind::kAdd : ReplyKind::kScore);
+    if (rep.kind != want) return "id " + std::to_string(req.id) + ": a reply of the wrong kind";
+    if (rep.id != req.id) {
+      return "reply id " + std::to_string(rep.id) + " for request id " + std::to_string(req.id);
+    }
+    if (floor_) return {};  // the transport compared the echoed bytes
+    if (op_ == Op::kAdd) {
+      const int64_t expected = Add(req.x, req.y);
+      if (rep.result != expected) {
+        return "id " + std::to_string(req.id) + ": add result " + std::to_string(rep.result) +
+               ", expected " + std::to_string(expected);
+      }
+    } else if (std::memcmp(&rep.score, &expected_score_, sizeof(double)) != 0 ||
+               rep.label != expected_label_) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "id %llu: score %.17g '%s', expected %.17g '%s'",
+                    static_cast<unsigned long long>(req.id), rep.score, rep.label.c_str(),
+                    expected_score_, expected_label_.c_str());
+      return buf;
+    }
+    return {};
+  }
+
+ private:
+  Op op_;
+  std::string model_;
+  bool floor_;
+  std::vector<double> features_;
+  double expected_score_ = 0;
+  std::string expected_label_;
+};
+
+class Loop {
+ public:
+  Loop(Transport& t, const MeasureContext& ctx, Measurement& out)
+      : t_(t), ctx_(ctx), s_(*ctx.settings), dog_(*ctx.watchdog), out_(out), workload_(s_, ctx.role) {}
+
+  void Run() {
+    // The warmup's mean per call includes the loop's bookkeeping: what a
+    // sample costs in wall time, which is what --duration is about.
+    const double est_ns = Warmup();
+    // In-process calls are too short to time one by one (reading the clock
+    // costs tens of ns): time batches lasting ~2 us each instead.
+    uint64_t batch = 1;
+    if (ctx_.in_process) batch = BatchOf(kBatchNs);
+    out_.calls_per_sample = batch;
+    const uint64_t samples = TimedIterations(s_, est_ns, batch);
+    for (int rep = 0; rep < s_.repetitions; ++rep) Repetition(samples, batch);
+    if (ctx_.role == RowRole::kRow && s_.throughput_s > 0) Throughput(est_ns);
+  }
+
+ private:
+  // The reply contract (transport.h): every reply is reset here, before its
+  // call, and nowhere else.
+  void Call(const Request& req, Reply& rep) {
+    rep.Reset();
+    t_.Call(req, rep);
+  }
+
+  // Checks a reply; a wrong one is counted and its text kept (the first only).
+  bool Accept(const Request& req, const Reply& rep) {
+    std::string why = workload_.Check(req, rep);
+    if (why.empty()) return true;
+    ++out_.errors;
+    if (out_.first_error.empty()) out_.first_error = std::move(why);
+    return false;
+  }
+
+  static void ThrowIfInterrupted() {
+    if (Interrupted()) throw TransportError("interrupted");
+  }
+
+  // Calls until warmup_s has passed (at least 10 calls); returns the mean ns per call.
+  double Warmup() {
+    Request req;
+    Reply rep;
+    const auto start = Clock::now();
+    uint64_t n = 0;
+    while (n < 10 || NsBetween(start, Clock::now()) < s_.warmup_s * 1e9) {
+      workload_.Fill(req, next_id_++);
+      Call(req, rep);
+      dog_.Beat();
+      Accept(req, rep);
+      ++n;
+      ThrowIfInterrupted();
+    }
+    return NsBetween(start, Clock::now()) / static_cast<double>(n);
+  }
+
+  // The smallest batch (a power of two, at most 4096 calls) whose fastest of
+  // three timed runs lasts target_ns, found by timing batches back to back
+  // (not from the warmup's mean per call, which includes the loop's own
+  // bookkeeping: most of an in-process call's cost).
+  uint64_t BatchOf(double target_ns) {
+    std::vector<Request> reqs(4096);
+    std::vector<Reply> reps(4096);
+    for (uint64_t batch = 1;; batch *= 2) {
+      double fastest = 0;
+      for (int trial = 0; trial < 3; ++trial) {
+        for (uint64_t b = 0; b < batch; ++b) {
+          workload_.Fill(reqs[b], next_id_++);
+          reps[b].Reset();
+        }
+        const auto t0 = Clock::now();
+        for (uint64_t b = 0; b < batch; ++b) t_.Call(reqs[b], reps[b]);
+        const double ns = NsBetween(t0, Clock::now());
+        dog_.Beat();
+        for (uint64_t b = 0; b < batch; ++b) Accept(reqs[b], reps[b]);
+        fastest = trial == 0 ? ns : std::min(fastest, ns);
+      }
+      ThrowIfInterrupted();
+      if (fastest >= target_ns || batch >= 4096) return batch;
+    }
+  }
+
+  // `samples` timed samples of `batch` calls each: the clock is read right
+  // before the first call and right after the last, and nothing else (no
+  // filling, no checking, no reset) happens in between.
+  //
+  // CPU: out-of-process rows count every thread of both processes over the
+  // whole repetition (other harness threads, gRPC's for one, work for the
+  // row too, and the loop's own bookkeeping is nothing next to a µs call);
+  // in-process rows, where that bookkeeping would be most of it, count the
+  // process's CPU around each timed batch only (one thread does the calls).
+  void Repetition(uint64_t samples, uint64_t batch) {
+    std::vector<Request> reqs(batch);
+    std::vector<Reply> reps(batch);
+    RepetitionSamples& r = out_.repetitions.emplace_back();
+    r.ns_per_call.reserve(samples);
+    const CpuClock self = CpuClock::OfThisProcess();
+    const bool windows = ctx_.in_process;
+    std::optional<double> window_cpu = 0.0;
+    const auto caller0 = self.Ns();
+    const auto peer0 = ctx_.peer_cpu ? ctx_.peer_cpu->Ns() : std::nullopt;
+    // CPU is accounted whatever way the repetition ends (a failure keeps it too).
+    struct CpuAtEnd {
+      RepetitionSamples& r;
+      const CpuClock& self;
+      const CpuClock* peer;
+      std::optional<double> caller0, peer0;
+      const bool& windows;
+      const std::optional<double>& window_cpu;
+      ~CpuAtEnd() {
+        r.caller_cpu_ns = windows ? window_cpu : Delta(caller0, self.Ns());
+        if (peer) r.peer_cpu_ns = Delta(peer0, peer->Ns());
+      }
+    } at_end{r, self, ctx_.peer_cpu, caller0, peer0, windows, window_cpu};
+    for (uint64_t i = 0; i < samples; ++i) {
+      for (uint64_t b = 0; b < batch; ++b) {
+        workload_.Fill(reqs[b], next_id_++);
+        reps[b].Reset();
+      }
+      const auto cpu0 = windows ? self.Ns() : std::nullopt;
+      const auto t0 = Clock::now();
+      for (uint64_t b = 0; b < batch; ++b) t_.Call(reqs[b], reps[b]);
+      const auto t1 = Clock::now();
+      const auto cpu1 = windows ? self.Ns() : std::nullopt;
+      dog_.Beat();
+      bool all_ok = true;
+      for (uint64_t b = 0; b < batch; ++b) all_ok &= Accept(reqs[b], reps[b]);
+      // A wrong reply is counted, never timed as if it were a call.
+      if (all_ok) {
+        r.ns_per_call.push_back(NsBetween(t0, t1) / static_cast<double>(batch));
+        r.calls += batch;
+        const auto used = Delta(cpu0, cpu1);
+        if (windows) window_cpu = window_cpu && used ? std::optional<double>(*window_cpu + *used) : std::nullopt;
+      }
+      ThrowIfInterrupted();
+    }
+  }
+
+  // K calls in flight, round after round, for throughput_s. Only the rounds
+  // themselves are timed, and only right replies are counted as done.
+  void Throughput(double est_ns) {
+    const std::size_t k = static_cast<std::size_t>(std::max(1, s_.inflight));
+    std::vector<Request> reqs(k);
+    std::vector<Reply> reps(k);
+    // A transport that cannot overlap calls does the K one after another: give
+    // a round K times the time of one call (with a wide margin) before the
+    // watchdog may call the peer stalled.
+    dog_.SetTimeout(s_.call_timeout_s + 4 * static_cast<double>(k) * est_ns / 1e9);
+    uint64_t done = 0;
+    double timed_ns = 0;
+    const auto start = Clock::now();
+    do {
+      for (std::size_t i = 0; i < k; ++i) {
+        workload_.Fill(reqs[i], next_id_++);
+        reps[i].Reset();
+      }
+      const auto t0 = Clock::now();
+      t_.CallPipelined(reqs, reps);
+      timed_ns += NsBetween(t0, Clock::now());
+      dog_.Beat();
+      for (std::size_t i = 0; i < k; ++i) done += Accept(reqs[i], reps[i]);
+      ThrowIfInterrupted();
+    } while (NsBetween(start, Clock::now()) < s_.throughput_s * 1e9);
+    out_.inflight = static_cast<int>(k);
+    out_.calls_per_s = timed_ns > 0 ? static_cast<double>(done) / (timed_ns / 1e9) : 0;
+  }
+
+  Transport& t_;
+  const MeasureContext& ctx_;
+  const RunSettings& s_;
+  Watchdog& dog_;
+  Measurement& out_;
+  Workload workload_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace
+
+void MeasureCalls(Transport& transport, const MeasureContext& ctx, Measurement& out) {
+  Loop(transport, ctx, out).Run();
+}
+
+uint64_t TimedIterations(const RunSettings& s, double est_ns_per_call, uint64_t batch) {
+  if (s.calls > 0) return std::max<uint64_t>(1, (s.calls + batch - 1) / batch);
+  const double per_iter = std::max(est_ns_per_call, 1.0) * static_cast<double>(batch);
+  return std::clamp<uint64_t>(static_cast<uint64_t>(s.duration_s * 1e9 / per_iter), 20, 20'000'000 / batch);
+}
+
+double TimerOverheadNs() {
+  std::vector<double> d(20001);
+  for (auto& x : d) {
+    const auto a = Clock::now();
+    const auto b = Clock::now();
+    x = NsBetween(a, b);
+  }
+  return Summarize(std::move(d)).p50;
+}
+
+namespace {
+
+nlohmann::json OptionalNs(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+std::optional<double> OptionalNs(const nlohmann::json& j) {
+  return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
+}
+
+}  // namespace
+
+std::string EncodeMeasurement(const Measurement& m) {
+  nlohmann::json j;
+  j["calls_per_sample"] = m.calls_per_sample;
+  j["errors"] = m.errors;
+  j["first_error"] = m.first_error;
+  j["calls_per_s"] = m.calls_per_s;
+  j["inflight"] = m.inflight;
+  j["failure"] = m.failure;
+  j["repetitions"] = nlohmann::json::array();
+  for (const auto& r : m.repetitions) {
+    j["repetitions"].push_back({{"samples", r.ns_per_call.size()}, {"calls", r.calls},
+                                {"caller_cpu_ns", OptionalNs(r.caller_cpu_ns)},
+                                {"peer_cpu_ns", OptionalNs(r.peer_cpu_ns)}});
+  }
+  // Text cut mid-character (a peer's error message) gets U+FFFD, never a throw.
+  std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out.push_back('\0');
+  for (const auto& r : m.repetitions) {
+    out.append(reinterpret_cast<const char*>(r.ns_per_call.data()), r.ns_per_call.size() * sizeof(double));
+  }
+  return out;
+}
+
+Measurement DecodeMeasurement(std::string_view bytes) {
+  const std::size_t nul = bytes.find('\0');
+  if (nul == std::string_view::npos) throw std::runtime_error("no measurement header");
+  Measurement m;
+  try {
+    const auto j = nlohmann::json::parse(bytes.substr(0, nul));
+    m.calls_per_sample = j.at("calls_per_sample");
+    m.errors = j.at("errors");
+    m.first_error = j.at("first_error");
+    m.calls_per_s = j.at("calls_per_s");
+    m.inflight = j.at("inflight");
+    m.failure = j.at("failure");
+    std::size_t at = nul + 1;
+    for (const auto& r : j.at("repetitions")) {
+      RepetitionSamples& rep = m.repetitions.emplace_back();
+      const std::size_t n = r.at("samples");
+      if (n > (bytes.size() - at) / sizeof(double)) throw std::runtime_error("samples cut short");
+      rep.ns_per_call.resize(n);
+      std::memcpy(rep.ns_per_call.data(), bytes.data() + at, n * sizeof(double));
+      at += n * sizeof(double);
+      rep.calls = r.at("calls");
+      rep.caller_cpu_ns = OptionalNs(r.at("caller_cpu_ns"));
+      rep.peer_cpu_ns = OptionalNs(r.at("peer_cpu_ns"));
+    }
+    if (at != bytes.size()) throw std::runtime_error("trailing bytes after the samples");
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("unreadable measurement: ") + e.what());
+  }
+  return m;
+}
+
+}  // namespace interop

@@ -1,0 +1,85 @@
+// The one timing loop. Every row and every floor, in the harness or in the
+// forked child of an in-process row, is timed here: the same warmup, the same
+// number of timed calls, the same clock, the same checks of every reply and
+// the same CPU accounting. What comes out is raw: the samples of each
+// repetition, the errors, the CPU each party burned. Every statistic is made
+// from it once, in bench/summarize.cc.
+#pragma once
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/row_id.h"
+#include "bench/settings.h"
+#include "bench/watchdog.h"
+#include "transports/transport.h"
+
+namespace interop {
+
+// A process's CPU time, all its threads (also those that ended), in ns.
+class CpuClock {
+ public:
+  static CpuClock OfThisProcess();
+  static CpuClock OfProcess(pid_t pid);  // a child, e.g. the peer
+  // Nothing when the clock cannot be read (the process is gone).
+  std::optional<double> Ns() const;
+
+ private:
+  explicit CpuClock(clockid_t id, bool valid) : id_(id), valid_(valid) {}
+  clockid_t id_;
+  bool valid_;
+};
+
+// One repetition of the latency run.
+struct RepetitionSamples {
+  std::vector<double> ns_per_call;  // one per timed sample, in the order taken
+  uint64_t calls = 0;               // calls behind those samples
+  std::optional<double> caller_cpu_ns;  // CPU burned during the repetition
+  std::optional<double> peer_cpu_ns;
+};
+
+struct Measurement {
+  uint64_t calls_per_sample = 1;  // in-process calls are timed in batches
+  std::vector<RepetitionSamples> repetitions;
+  uint64_t errors = 0;            // wrong, missing or error replies, any phase
+  std::string first_error;        // what was wrong with the first of them
+  double calls_per_s = 0;         // throughput run (rows only)
+  int inflight = 0;               // its calls in flight; 0: it did not run
+  std::string failure;            // non-empty: the measurement stopped early, and why
+};
+
+// What the loop needs besides the transport.
+struct MeasureContext {
+  const RunSettings* settings = nullptr;
+  RowRole role = RowRole::kRow;   // a floor checks echoes, and has no throughput run
+  bool in_process = false;        // time batches of calls, not single calls
+  Watchdog* watchdog = nullptr;   // beaten after every timed sample, warmup call and throughput round
+  const CpuClock* peer_cpu = nullptr;  // nullptr: no peer process
+};
+
+// Warms up, runs the repetitions of the closed-loop latency run (one call in
+// flight, every call timed) and, for rows, the throughput run, filling `out`
+// as it goes: a run that throws TransportError keeps what it measured.
+void MeasureCalls(Transport& transport, const MeasureContext& ctx, Measurement& out);
+
+// Timed samples per repetition, each of `batch` calls: --calls, or as many as
+// fit --duration at the warmup's mean cost per call (20 at least).
+uint64_t TimedIterations(const RunSettings& settings, double est_ns_per_call, uint64_t batch);
+
+// Median cost of reading the clock twice (steady_clock), in ns.
+double TimerOverheadNs();
+
+// The measurement as bytes, for the forked child of an in-process row to hand
+// back to the harness: a JSON object (every field but the samples, each
+// repetition saying how many samples it has), a NUL byte, then every
+// repetition's samples as little-endian binary64, in order.
+std::string EncodeMeasurement(const Measurement& m);
+Measurement DecodeMeasurement(std::string_view bytes);  // throws std::runtime_error
+
+}  // namespace interop

@@ -1,0 +1,45 @@
+// The identity of a row: every field that makes two measurements the same
+// measurement, one per knob. The table, JSON, CSV, Google Benchmark names and
+// compare all take it from here, so a floor and its row never share a name.
+// A knob to come (calls in flight, batch, rate) is one more field here, in
+// Key(), and in the JSON and CSV columns.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace interop {
+
+// A row measures a call; its floor measures the same bytes sent to a peer
+// that only echoes them (--baseline).
+enum class RowRole { kRow, kFloor };
+std::string_view RoleName(RowRole role);  // "row", "floor"
+
+struct RowId {
+  std::string transport;       // registry name, variant included ("shm-spin")
+  std::string caller = "cpp";  // who makes the calls: the C++ harness itself, today
+  std::string peer;            // cpp, python, ruby
+  std::string workload;        // add, score
+  std::size_t features = 0;    // score: vector length; 0 for add
+  std::string codec;           // what crosses: raw, json, protobuf, none (ffi)
+  RowRole role = RowRole::kRow;
+
+  // "add", "score/256": the workload as the tables show it.
+  std::string WorkloadLabel() const;
+  // Unique per row and stable across runs, e.g. "unix/cpp>python/score:256/raw"
+  // and "unix/cpp>python/score:256/raw/floor": compare's key, gbench's name.
+  std::string Key() const;
+  // The same measurement in the other role: a row's floor, a floor's row.
+  RowId WithRole(RowRole other) const;
+
+  bool operator==(const RowId&) const = default;
+};
+
+// The identity's fields, flat in a row's JSON record (and back).
+void WriteRowId(const RowId& id, nlohmann::ordered_json& j);
+RowId ReadRowId(const nlohmann::json& j);  // throws nlohmann::json::exception
+
+}  // namespace interop

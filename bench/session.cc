@@ -1,0 +1,102 @@
+#include "bench/session.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "bench/environment.h"
+#include "bench/floors.h"
+#include "bench/measure.h"
+#include "bench/process_guard.h"
+#include "bench/runner.h"
+#include "bench/services.h"
+#include "common/temp_dir.h"
+#include "transports/shm/shm_segment.h"
+
+namespace interop {
+namespace {
+
+// The peers' stderr logs: in --out's logs/ when given (kept), else in the run dir.
+std::string MakeLogDir(const std::string& out_dir, const std::string& run_dir) {
+  const std::string dir = (out_dir.empty() ? run_dir : out_dir) + "/logs";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UsageError("cannot create " + dir + ": " + ec.message());
+  return dir;
+}
+
+nlohmann::ordered_json SettingsJson(const RunSettings& s) {
+  return {{"workload", s.op == Op::kAdd ? "add" : "score"}, {"features", s.features}, {"calls", s.calls},
+          {"duration_s", s.duration_s}, {"warmup_s", s.warmup_s}, {"repetitions", s.repetitions},
+          {"throughput_s", s.throughput_s}, {"inflight", s.inflight}, {"call_timeout_s", s.call_timeout_s}};
+}
+
+// A floor that came out above its row: both again, alternating, in fresh
+// process pairs (one repetition each, no throughput run), so the cause can be
+// told from measurements rather than guessed (bench/floors.cc).
+void Recheck(const RowSpec& floor_spec, const RunSettings& s, const RunContext& ctx, RowResult& floor) {
+  std::fprintf(stderr, "  re-measuring %s / %s and its floor in fresh process pairs: the floor came out above it\n",
+               std::string(floor_spec.transport->name).c_str(), std::string(PeerName(floor_spec.peer)).c_str());
+  const RowSpec row_spec = [&floor_spec] {
+    RowSpec row = floor_spec;
+    row.role = RowRole::kRow;
+    return row;
+  }();
+  RunSettings once = s;
+  once.repetitions = 1;
+  once.throughput_s = 0;
+  for (int pair = 0; pair < kRecheckPairs && !Interrupted(); ++pair) {
+    for (const RowSpec* spec : {&floor_spec, &row_spec}) {
+      const RowResult r = RunRow(*spec, once, ctx);
+      if (!Ok(r) || r.calls == 0) continue;
+      (spec->role == RowRole::kFloor ? floor.recheck_floor_p50_ns : floor.recheck_row_p50_ns).push_back(r.latency_ns.p50);
+    }
+  }
+  floor.recheck_interrupted = Interrupted();
+}
+
+}  // namespace
+
+Report RunPlan(const Plan& plan, const std::string& command_line) {
+  if (const int stale = RemoveStaleTempDirs() + shm::RemoveStaleSegments(); stale > 0) {
+    std::fprintf(stderr, "removed %d temp dir(s) or shm segment(s) left by earlier runs that were killed\n", stale);
+  }
+  TempDir run_dir;
+  const std::string log_dir = MakeLogDir(plan.out_dir, run_dir.path());
+
+  Pinning pinning(plan.pin);  // the CPUs this process may use, as the kernel says
+  pinning.Calibrate();
+  Report report;
+  report.environment = CaptureEnvironment(command_line);
+  report.environment["timer_overhead_ns"] = TimerOverheadNs();
+  report.environment["pinning"] = pinning.Describe();
+  report.environment["settings"] = SettingsJson(plan.settings);
+  std::printf("interop-spectrum bench: %s, %s\n%s\ntimer overhead %.0f ns per clock pair\n\n",
+              report.environment["cpu_model"].get<std::string>().c_str(),
+              report.environment["git_commit"].get<std::string>().c_str(), pinning.Describe().c_str(),
+              report.environment["timer_overhead_ns"].get<double>());
+  std::fflush(stdout);
+
+  const std::string run_id = std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 0x10000);
+  Services services(run_dir.path(), run_id, log_dir, plan.redis_url);
+  const RunContext context{run_dir.path(), log_dir, &pinning, run_id, &services};
+  for (const RowSpec& spec : plan.rows) {
+    if (Interrupted()) break;
+    std::fprintf(stderr, "  running %s / %s%s ...\n", std::string(spec.transport->name).c_str(),
+                 std::string(PeerName(spec.peer)).c_str(), spec.role == RowRole::kFloor ? " (floor)" : "");
+    RowResult result = RunRow(spec, plan.settings, context);
+    if (spec.role == RowRole::kFloor) {
+      const RowId row_id = result.id.WithRole(RowRole::kRow);
+      for (const RowResult& row : report.rows) {
+        if (row.id == row_id && AboveRowBeyondSpread(row, result)) Recheck(spec, plan.settings, context, result);
+      }
+    }
+    report.rows.push_back(std::move(result));
+  }
+  services.Shutdown();
+  return report;
+}
+
+}  // namespace interop

@@ -1,0 +1,77 @@
+#include "bench/summarize.h"
+
+#include <algorithm>
+
+namespace interop {
+namespace {
+
+std::optional<double> PerCall(const std::optional<double>& ns, uint64_t calls) {
+  if (!ns || calls == 0) return std::nullopt;
+  return *ns / static_cast<double>(calls);
+}
+
+// The sum of one party's CPU over the repetitions, or nothing if any
+// repetition could not read it (a total with a gap would be too low).
+std::optional<double> TotalCpu(const Measurement& m, std::optional<double> RepetitionSamples::*part) {
+  double total = 0;
+  for (const auto& r : m.repetitions) {
+    if (!(r.*part)) return std::nullopt;
+    total += *(r.*part);
+  }
+  return m.repetitions.empty() ? std::nullopt : std::optional<double>(total);
+}
+
+}  // namespace
+
+void Summarize(const Measurement& m, RowResult& row) {
+  row.calls_per_sample = m.calls_per_sample;
+  row.errors = m.errors;
+  row.calls_per_s = m.calls_per_s;
+  row.inflight = m.inflight;
+  std::vector<double> all;
+  std::vector<double> slice_medians;
+  bool sliced = !m.repetitions.empty();
+  row.calls = 0;
+  row.repetitions.clear();
+  for (const auto& r : m.repetitions) {
+    RepetitionStats stats;
+    stats.calls = r.calls;
+    if (!r.ns_per_call.empty()) {
+      const Summary s = Summarize(r.ns_per_call);
+      stats.mean_ns = s.mean;
+      stats.p50_ns = s.p50;
+    }
+    stats.caller_cpu_ns_per_call = PerCall(r.caller_cpu_ns, r.calls);
+    stats.peer_cpu_ns_per_call = PerCall(r.peer_cpu_ns, r.calls);
+    row.repetitions.push_back(stats);
+    row.calls += r.calls;
+    const auto medians = SliceMedians(r.ns_per_call, 5);
+    sliced &= !medians.empty();
+    slice_medians.insert(slice_medians.end(), medians.begin(), medians.end());
+    all.insert(all.end(), r.ns_per_call.begin(), r.ns_per_call.end());
+  }
+  // Every sample stands for calls_per_sample calls, so the samples' mean is
+  // also the mean per call over every timed call (what gbench.json reports).
+  row.latency_ns = Summarize(all);
+  row.p50_low_ns = row.p50_high_ns = row.latency_ns.p50;
+  row.p50_spread.reset();
+  if (sliced && row.latency_ns.p50 > 0) {
+    row.p50_low_ns = *std::min_element(slice_medians.begin(), slice_medians.end());
+    row.p50_high_ns = *std::max_element(slice_medians.begin(), slice_medians.end());
+    row.p50_spread = (row.p50_high_ns - row.p50_low_ns) / row.latency_ns.p50;
+  }
+  row.unstable = row.p50_spread.value_or(0) > kUnstableSpread;
+  row.cpu_ns_per_call.caller = PerCall(TotalCpu(m, &RepetitionSamples::caller_cpu_ns), row.calls);
+  row.cpu_ns_per_call.peer = PerCall(TotalCpu(m, &RepetitionSamples::peer_cpu_ns), row.calls);
+
+  if (!m.failure.empty()) {
+    row.status = RowStatus::kFailed;
+    row.reason = m.failure;
+    if (!m.first_error.empty()) row.reason += "; first wrong reply: " + m.first_error;
+  } else if (m.errors > 0) {
+    row.status = RowStatus::kFailed;
+    row.reason = std::to_string(m.errors) + " wrong or error replies; first: " + m.first_error;
+  }
+}
+
+}  // namespace interop

@@ -1,0 +1,183 @@
+// The timing loop and the statistics made from it, with an in-memory
+// transport: what is counted, what is timed, what crosses back from a child.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bench/measure.h"
+#include "bench/summarize.h"
+#include "common/workload.h"
+#include "transports/echo/echo_check.h"
+
+namespace interop {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Answers add right, except for call number `fail_at`, which gets an error.
+// Like every transport it only sets what it "received": it relies on the
+// runner's reset, as the contract says.
+class InMemoryAdd final : public Transport {
+ public:
+  explicit InMemoryAdd(uint64_t fail_at) : fail_at_(fail_at) {}
+  void Open(const PeerEndpoint&) override {}
+  void Call(const Request& r, Reply& reply) override {
+    if (++calls_ == fail_at_) {
+      reply.error = "the planted failure";
+      return;
+    }
+    reply.id = r.id;
+    reply.result = Add(r.x, r.y);
+    reply.kind = ReplyKind::kAdd;
+  }
+  uint64_t calls() const { return calls_; }
+
+ private:
+  uint64_t fail_at_;
+  uint64_t calls_ = 0;
+};
+
+RunSettings Short() {
+  RunSettings s;
+  s.calls = 500;
+  s.warmup_s = 0;
+  s.repetitions = 3;
+  s.throughput_s = 0.01;
+  s.inflight = 4;
+  return s;
+}
+
+TEST(Measure, OneWrongReplyIsOneErrorAndIsNotTimed) {
+  InMemoryAdd t(/*fail_at=*/100);  // past the 10 warmup calls: inside the timed run
+  const RunSettings s = Short();
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {&s, RowRole::kRow, false, &dog, nullptr}, m);
+  EXPECT_EQ(m.errors, 1u);
+  EXPECT_EQ(m.first_error, "the planted failure");
+  ASSERT_EQ(m.repetitions.size(), 3u);
+  uint64_t timed = 0;
+  for (const auto& r : m.repetitions) {
+    EXPECT_EQ(r.calls, r.ns_per_call.size());
+    timed += r.calls;
+  }
+  EXPECT_EQ(timed, 3u * 500 - 1);  // every call but the wrong one
+  EXPECT_GT(m.calls_per_s, 0);
+  EXPECT_EQ(m.inflight, 4);
+}
+
+TEST(Measure, AFloorExpectsEchoesAndHasNoThroughputRun) {
+  InMemoryAdd t(0);  // answers instead of echoing: every call is wrong for a floor
+  const RunSettings s = Short();
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {&s, RowRole::kFloor, false, &dog, nullptr}, m);
+  EXPECT_EQ(m.errors, t.calls());
+  EXPECT_THAT(m.first_error, HasSubstr("wrong kind"));
+  EXPECT_EQ(m.inflight, 0);
+}
+
+TEST(Measure, InProcessCallsAreTimedInBatches) {
+  InMemoryAdd t(0);
+  RunSettings s = Short();
+  s.calls = 4000;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {&s, RowRole::kRow, true, &dog, nullptr}, m);
+  EXPECT_GT(m.calls_per_sample, 1u);
+  for (const auto& r : m.repetitions) EXPECT_EQ(r.calls, r.ns_per_call.size() * m.calls_per_sample);
+}
+
+TEST(Measure, EchoCheckComparesEveryByte) {
+  Reply ok;
+  CheckEcho(std::string_view("abcdef"), std::string_view("abcdef"), 7, ok);
+  EXPECT_EQ(ok.kind, ReplyKind::kEcho);
+  EXPECT_EQ(ok.id, 7u);
+  EXPECT_TRUE(ok.error.empty());
+  Reply changed;
+  CheckEcho(std::string_view("abcdef"), std::string_view("abcXef"), 7, changed);
+  EXPECT_EQ(changed.kind, ReplyKind::kNone);
+  EXPECT_EQ(changed.error, "the echo changed the bytes: sent 6 B, got 6 B, first difference at byte 3");
+  Reply cut;
+  CheckEcho(std::string_view("abcdef"), std::string_view("abc"), 7, cut);
+  EXPECT_THAT(cut.error, HasSubstr("got 3 B"));
+}
+
+Measurement EveryFieldSet() {
+  Measurement m;
+  m.calls_per_sample = 3;
+  m.errors = 2;
+  m.first_error = "id 4: add result 1, expected 2";
+  m.calls_per_s = 12345.5;
+  m.inflight = 16;
+  m.failure = "interrupted";
+  m.repetitions.push_back({{10.5, 11.25, 9.75}, 9, 3000.0, 4500.0});
+  m.repetitions.push_back({{20.5}, 3, std::nullopt, 100.0});
+  return m;
+}
+
+TEST(Measure, AMeasurementCrossesFromTheChildIntact) {
+  const Measurement m = EveryFieldSet();
+  const Measurement back = DecodeMeasurement(EncodeMeasurement(m));
+  EXPECT_EQ(back.calls_per_sample, 3u);
+  EXPECT_EQ(back.errors, 2u);
+  EXPECT_EQ(back.first_error, m.first_error);
+  EXPECT_EQ(back.calls_per_s, 12345.5);
+  EXPECT_EQ(back.inflight, 16);
+  EXPECT_EQ(back.failure, "interrupted");
+  ASSERT_EQ(back.repetitions.size(), 2u);
+  EXPECT_EQ(back.repetitions[0].ns_per_call, m.repetitions[0].ns_per_call);
+  EXPECT_EQ(back.repetitions[0].calls, 9u);
+  EXPECT_EQ(back.repetitions[0].caller_cpu_ns, 3000.0);
+  EXPECT_EQ(back.repetitions[0].peer_cpu_ns, 4500.0);
+  EXPECT_EQ(back.repetitions[1].ns_per_call, m.repetitions[1].ns_per_call);
+  EXPECT_FALSE(back.repetitions[1].caller_cpu_ns.has_value());
+  const std::string bytes = EncodeMeasurement(m);
+  EXPECT_THROW(DecodeMeasurement(bytes.substr(0, bytes.size() - 4)), std::runtime_error);
+  EXPECT_THROW(DecodeMeasurement("no header"), std::runtime_error);
+}
+
+TEST(Summarize, StatisticsComeFromTheSamples) {
+  Measurement m;
+  RepetitionSamples a, b;
+  for (int i = 0; i < 100; ++i) a.ns_per_call.push_back(100 + i % 10);  // median 104 in every slice
+  for (int i = 0; i < 100; ++i) b.ns_per_call.push_back(i < 50 ? 200 : 300);
+  a.calls = b.calls = 100;
+  a.caller_cpu_ns = 10000;
+  b.caller_cpu_ns = 30000;
+  a.peer_cpu_ns = 5000;
+  b.peer_cpu_ns = std::nullopt;  // the peer's clock could not be read: no total
+  m.repetitions = {a, b};
+  RowResult r;
+  Summarize(m, r);
+  EXPECT_EQ(r.status, RowStatus::kOk);
+  EXPECT_EQ(r.calls, 200u);
+  ASSERT_EQ(r.repetitions.size(), 2u);
+  EXPECT_EQ(r.repetitions[0].p50_ns, 104);
+  EXPECT_DOUBLE_EQ(r.repetitions[0].mean_ns, 104.5);
+  EXPECT_EQ(r.repetitions[1].p50_ns, 200);
+  EXPECT_EQ(r.p50_low_ns, 104);
+  EXPECT_EQ(r.p50_high_ns, 300);
+  EXPECT_DOUBLE_EQ(*r.cpu_ns_per_call.caller, 200);
+  EXPECT_FALSE(r.cpu_ns_per_call.peer.has_value());
+  EXPECT_DOUBLE_EQ(*r.repetitions[0].peer_cpu_ns_per_call, 50);
+  EXPECT_TRUE(r.unstable);
+}
+
+TEST(Summarize, AFailureOrAWrongReplyFailsTheRow) {
+  Measurement stopped;
+  stopped.failure = "no reply within 5 s; the peer was killed";
+  RowResult a;
+  Summarize(stopped, a);
+  EXPECT_EQ(a.status, RowStatus::kFailed);
+  EXPECT_EQ(a.reason, stopped.failure);
+  Measurement wrong;
+  wrong.errors = 3;
+  wrong.first_error = "reply id 5 for request id 4";
+  RowResult b;
+  Summarize(wrong, b);
+  EXPECT_EQ(b.status, RowStatus::kFailed);
+  EXPECT_EQ(b.reason, "3 wrong or error replies; first: reply id 5 for request id 4");
+}
+
+}  // namespace
+}  // namespace interop

@@ -1,0 +1,76 @@
+// The harness stays off the measured core: the watchdog gets a core the
+// calling thread does not use, pins itself there, and the caller's CPU
+// clock counts every thread of the process, not just the calling one.
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "bench/measure.h"
+#include "bench/pinning.h"
+#include "bench/watchdog.h"
+
+namespace interop {
+namespace {
+
+TEST(Placement, TheWatchdogNeverSharesTheCallersCoreWhenThereIsAnother) {
+  for (PinPolicy policy : {PinPolicy::kAuto, PinPolicy::kSame, PinPolicy::kSplit}) {
+    const Pinning pinning(policy, 2);
+    if (pinning.cores() < 2) GTEST_SKIP() << "this machine lets the process use one core";
+    for (WaitStyle wait : {WaitStyle::kBlocking, WaitStyle::kSpinning, WaitStyle::kSpinThenSleep, WaitStyle::kInProcess}) {
+      const Placement p = pinning.For(wait);
+      ASSERT_GE(p.caller_cpu, 0);
+      EXPECT_GE(p.watchdog_cpu, 0);
+      EXPECT_NE(p.watchdog_cpu, p.caller_cpu) << p.label;
+    }
+  }
+  const Placement unpinned = Pinning(PinPolicy::kNone, 2).For(WaitStyle::kBlocking);
+  EXPECT_EQ(unpinned.watchdog_cpu, -1);
+  EXPECT_EQ(unpinned.caller_cpu, -1);
+}
+
+// The CPUs a thread of this process may run on, found by its name.
+std::optional<cpu_set_t> AffinityOfThread(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    if (comm != name) continue;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(std::stoi(task.path().filename()), sizeof set, &set) == 0) return set;
+  }
+  return std::nullopt;
+}
+
+TEST(Placement, TheWatchdogThreadPinsItselfWhereItIsTold) {
+  const Pinning pinning(PinPolicy::kSplit, 2);
+  if (pinning.cores() < 2) GTEST_SKIP() << "this machine lets the process use one core";
+  const int cpu = pinning.second_cpu();
+  Watchdog dog(60, cpu, [] {});
+  std::optional<cpu_set_t> set;
+  for (int i = 0; i < 100 && !(set && CPU_COUNT(&*set) == 1); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    set = AffinityOfThread("row-watchdog");
+  }
+  ASSERT_TRUE(set) << "no thread named row-watchdog";
+  EXPECT_EQ(CPU_COUNT(&*set), 1);
+  EXPECT_TRUE(CPU_ISSET(cpu, &*set));
+}
+
+TEST(Placement, TheCallersCpuClockCountsEveryThread) {
+  const CpuClock clock = CpuClock::OfThisProcess();
+  const double before = *clock.Ns();
+  std::thread worker([] {  // a thread working for the row, e.g. gRPC's
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(60);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
+  worker.join();  // also the CPU of a thread that has ended
+  EXPECT_GE(*clock.Ns() - before, 50e6);
+}
+
+}  // namespace
+}  // namespace interop
