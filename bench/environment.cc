@@ -58,7 +58,9 @@ nlohmann::ordered_json CaptureEnvironment(const std::string& command_line) {
   const std::string src = SourceDir();
   std::string commit = CommandOutputLine("git -C '" + src + "' rev-parse HEAD");
   if (commit.empty()) commit = "unknown (not a git checkout)";
-  else if (!CommandOutputLine("git -C '" + src + "' status --porcelain --untracked-files=no").empty()) {
+  // Dirty means the code measured differs from the commit; results/ is what
+  // scripts/results is rewriting at that very moment, not code.
+  else if (!CommandOutputLine("git -C '" + src + "' status --porcelain --untracked-files=no -- . ':!results'").empty()) {
     commit += "-dirty";
   }
   nlohmann::ordered_json env;

@@ -10,8 +10,9 @@
 
 namespace interop {
 
-// A floor above its row beyond the spread both measured: the floor's lowest
-// slice median is above the row's highest (both ran, both ok).
+// A floor above its row beyond the spread both measured: the floor's low
+// end of the p50 (its lowest repetition p50, or slice median) is above the
+// row's high end (both ran, both ok).
 bool AboveRowBeyondSpread(const RowResult& row, const RowResult& floor);
 
 // How many fresh process pairs of each the session re-measures such a floor

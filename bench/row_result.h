@@ -44,9 +44,10 @@ struct RowResult {
   uint64_t errors = 0;             // wrong, missing or error replies (any phase)
   uint64_t calls_per_sample = 1;   // in-process rows time batches of calls
   Summary latency_ns;              // per call, over every repetition
-  // How far the p50 moved during the run: (high - low) / p50 of the medians
-  // of 5 consecutive slices of each repetition's samples. Unknown (and low =
-  // high = p50) when a repetition has too few samples to slice (< 50).
+  // How far the p50 moved during the run: (high - low) / p50 of the
+  // repetitions' p50s, or with one repetition of the medians of 5
+  // consecutive slices of it. Unknown (and low = high = p50) when a single
+  // repetition has too few samples to slice (< 50).
   std::optional<double> p50_spread;
   double p50_low_ns = 0;
   double p50_high_ns = 0;

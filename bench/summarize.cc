@@ -29,8 +29,7 @@ void Summarize(const Measurement& m, RowResult& row) {
   row.calls_per_s = m.calls_per_s;
   row.inflight = m.inflight;
   std::vector<double> all;
-  std::vector<double> slice_medians;
-  bool sliced = !m.repetitions.empty();
+  std::vector<double> rep_p50s;
   row.calls = 0;
   row.repetitions.clear();
   for (const auto& r : m.repetitions) {
@@ -40,24 +39,28 @@ void Summarize(const Measurement& m, RowResult& row) {
       const Summary s = Summarize(r.ns_per_call);
       stats.mean_ns = s.mean;
       stats.p50_ns = s.p50;
+      rep_p50s.push_back(s.p50);
     }
     stats.caller_cpu_ns_per_call = PerCall(r.caller_cpu_ns, r.calls);
     stats.peer_cpu_ns_per_call = PerCall(r.peer_cpu_ns, r.calls);
     row.repetitions.push_back(stats);
     row.calls += r.calls;
-    const auto medians = SliceMedians(r.ns_per_call, 5);
-    sliced &= !medians.empty();
-    slice_medians.insert(slice_medians.end(), medians.begin(), medians.end());
     all.insert(all.end(), r.ns_per_call.begin(), r.ns_per_call.end());
   }
   // Every sample stands for calls_per_sample calls, so the samples' mean is
   // also the mean per call over every timed call (what gbench.json reports).
   row.latency_ns = Summarize(all);
+  // The p50's spread: over the repetitions' p50s, or with one repetition over
+  // the medians of five consecutive slices of it (unknown if it is too short).
+  const std::vector<double> points =
+      m.repetitions.size() >= 2 ? rep_p50s
+                                : (m.repetitions.empty() ? std::vector<double>{}
+                                                         : SliceMedians(m.repetitions[0].ns_per_call, 5));
   row.p50_low_ns = row.p50_high_ns = row.latency_ns.p50;
   row.p50_spread.reset();
-  if (sliced && row.latency_ns.p50 > 0) {
-    row.p50_low_ns = *std::min_element(slice_medians.begin(), slice_medians.end());
-    row.p50_high_ns = *std::max_element(slice_medians.begin(), slice_medians.end());
+  if (points.size() >= 2 && row.latency_ns.p50 > 0) {
+    row.p50_low_ns = *std::min_element(points.begin(), points.end());
+    row.p50_high_ns = *std::max_element(points.begin(), points.end());
     row.p50_spread = (row.p50_high_ns - row.p50_low_ns) / row.latency_ns.p50;
   }
   row.unstable = row.p50_spread.value_or(0) > kUnstableSpread;

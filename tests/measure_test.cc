@@ -155,12 +155,32 @@ TEST(Summarize, StatisticsComeFromTheSamples) {
   EXPECT_EQ(r.repetitions[0].p50_ns, 104);
   EXPECT_DOUBLE_EQ(r.repetitions[0].mean_ns, 104.5);
   EXPECT_EQ(r.repetitions[1].p50_ns, 200);
+  // Two repetitions: the spread is over their p50s.
   EXPECT_EQ(r.p50_low_ns, 104);
-  EXPECT_EQ(r.p50_high_ns, 300);
+  EXPECT_EQ(r.p50_high_ns, 200);
   EXPECT_DOUBLE_EQ(*r.cpu_ns_per_call.caller, 200);
   EXPECT_FALSE(r.cpu_ns_per_call.peer.has_value());
   EXPECT_DOUBLE_EQ(*r.repetitions[0].peer_cpu_ns_per_call, 50);
   EXPECT_TRUE(r.unstable);
+}
+
+TEST(Summarize, OneRepetitionSpreadsOverItsSlices) {
+  Measurement m;
+  RepetitionSamples one;
+  for (int i = 0; i < 100; ++i) one.ns_per_call.push_back(i < 80 ? 100 : 150);  // the last fifth is slower
+  one.calls = 100;
+  m.repetitions = {one};
+  RowResult r;
+  Summarize(m, r);
+  EXPECT_EQ(r.p50_low_ns, 100);
+  EXPECT_EQ(r.p50_high_ns, 150);
+  EXPECT_DOUBLE_EQ(*r.p50_spread, 0.5);
+  m.repetitions[0].ns_per_call.resize(30);  // too short to slice: unknown, not zero
+  m.repetitions[0].calls = 30;
+  RowResult short_row;
+  Summarize(m, short_row);
+  EXPECT_FALSE(short_row.p50_spread.has_value());
+  EXPECT_FALSE(short_row.unstable);
 }
 
 TEST(Summarize, AFailureOrAWrongReplyFailsTheRow) {
