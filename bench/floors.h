@@ -17,7 +17,7 @@ bool AboveRowBeyondSpread(const RowResult& row, const RowResult& floor);
 
 // How many fresh process pairs of each the session re-measures such a floor
 // and its row in, alternating, before the cause is told.
-inline constexpr int kRecheckPairs = 2;
+inline constexpr int kRecheckPairs = 3;
 
 // Matches every floor with its row by identity; sets the row's floor_ratio
 // and, for a floor above its row beyond the spread, the floor's
