@@ -42,6 +42,20 @@ std::optional<double> Delta(const std::optional<double>& before, const std::opti
   return *after - *before;
 }
 
+// The inputs of call `id`. add: spread over the whole int64 range, so
+// wrapping sums are exercised too; score: the ramp features and the model.
+void FillRequest(Op op, uint64_t id, std::span<const double> features, std::string_view model, Request& r) {
+  r.id = id;
+  r.op = op;
+  if (op == Op::kAdd) {
+    r.x = static_cast<int64_t>(id * 0x9E3779B97F4A7C15ULL);
+    r.y = static_cast<int64_t>(id ^ 0x5DEECE66DULL) * 7919;
+  } else {
+    r.features = features;
+    r.model = model;
+  }
+}
+
 // Makes the requests of a row and checks every reply: against the C++
 // reference answer for a row, for an exact echo for a floor.
 class Workload {
@@ -55,18 +69,7 @@ class Workload {
     }
   }
 
-  void Fill(Request& r, uint64_t id) const {
-    r.id = id;
-    r.op = op_;
-    if (op_ == Op::kAdd) {
-      // Spread over the whole int64 range, so wrapping sums are exercised too.
-      r.x = static_cast<int64_t>(id * 0x9E3779B97F4A7C15ULL);
-      r.y = static_cast<int64_t>(id ^ 0x5DEECE66DULL) * 7919;
-    } else {
-      r.features = features_;
-      r.model = model_;
-    }
-  }
+  void Fill(Request& r, uint64_t id) const { FillRequest(op_, id, features_, model_, r); }
 
   // Empty if the reply is right; otherwise what is wrong with it.
   std::string Check(const Request& req, const Reply& rep) const {
@@ -118,7 +121,10 @@ class Loop {
     if (ctx_.in_process) batch = BatchOf(kBatchNs);
     out_.calls_per_sample = batch;
     const uint64_t samples = TimedIterations(s_, est_ns, batch);
-    for (int rep = 0; rep < s_.repetitions; ++rep) Repetition(samples, batch);
+    for (int rep = 0; rep < s_.repetitions; ++rep) {
+      Repetition(samples, batch);
+      if (ctx_.reference) Reference();
+    }
     if (ctx_.role == RowRole::kRow && s_.throughput_s > 0) Throughput(est_ns);
   }
 
@@ -205,19 +211,22 @@ class Loop {
     std::optional<double> window_cpu = 0.0;
     const auto caller0 = self.Ns();
     const auto peer0 = ctx_.peer_cpu ? ctx_.peer_cpu->Ns() : std::nullopt;
+    const auto broker0 = ctx_.broker_cpu ? ctx_.broker_cpu->Ns() : std::nullopt;
     // CPU is accounted whatever way the repetition ends (a failure keeps it too).
     struct CpuAtEnd {
       RepetitionSamples& r;
       const CpuClock& self;
       const CpuClock* peer;
-      std::optional<double> caller0, peer0;
+      const CpuClock* broker;
+      std::optional<double> caller0, peer0, broker0;
       const bool& windows;
       const std::optional<double>& window_cpu;
       ~CpuAtEnd() {
         r.caller_cpu_ns = windows ? window_cpu : Delta(caller0, self.Ns());
         if (peer) r.peer_cpu_ns = Delta(peer0, peer->Ns());
+        if (broker) r.broker_cpu_ns = Delta(broker0, broker->Ns());
       }
-    } at_end{r, self, ctx_.peer_cpu, caller0, peer0, windows, window_cpu};
+    } at_end{r, self, ctx_.peer_cpu, ctx_.broker_cpu, caller0, peer0, broker0, windows, window_cpu};
     for (uint64_t i = 0; i < samples; ++i) {
       for (uint64_t b = 0; b < batch; ++b) {
         workload_.Fill(reqs[b], next_id_++);
@@ -240,6 +249,20 @@ class Loop {
       }
       ThrowIfInterrupted();
     }
+  }
+
+  // The reference tool's run after a repetition: it makes no beats of ours,
+  // so the watchdog allows its length, then the calls' timeout again.
+  void Reference() {
+    dog_.SetTimeout(s_.call_timeout_s + ctx_.reference_s + 10);
+    try {
+      out_.reference_runs.push_back(ctx_.reference());
+    } catch (const std::runtime_error& e) {
+      if (out_.reference_error.empty()) out_.reference_error = e.what();
+    }
+    dog_.SetTimeout(s_.call_timeout_s);
+    dog_.Beat();
+    ThrowIfInterrupted();
   }
 
   // K calls in flight, round after round, for throughput_s. Only the rounds
@@ -282,6 +305,12 @@ class Loop {
 
 }  // namespace
 
+Request MakeRequest(const RunSettings& s, uint64_t id, const std::vector<double>& features) {
+  Request r;
+  FillRequest(s.op, id, features, s.model, r);
+  return r;
+}
+
 void MeasureCalls(Transport& transport, const MeasureContext& ctx, Measurement& out) {
   Loop(transport, ctx, out).Run();
 }
@@ -323,7 +352,8 @@ std::string EncodeMeasurement(const Measurement& m) {
   for (const auto& r : m.repetitions) {
     j["repetitions"].push_back({{"samples", r.ns_per_call.size()}, {"calls", r.calls},
                                 {"caller_cpu_ns", OptionalNs(r.caller_cpu_ns)},
-                                {"peer_cpu_ns", OptionalNs(r.peer_cpu_ns)}});
+                                {"peer_cpu_ns", OptionalNs(r.peer_cpu_ns)},
+                                {"broker_cpu_ns", OptionalNs(r.broker_cpu_ns)}});
   }
   // Text cut mid-character (a peer's error message) gets U+FFFD, never a throw.
   std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -357,6 +387,7 @@ Measurement DecodeMeasurement(std::string_view bytes) {
       rep.calls = r.at("calls");
       rep.caller_cpu_ns = OptionalNs(r.at("caller_cpu_ns"));
       rep.peer_cpu_ns = OptionalNs(r.at("peer_cpu_ns"));
+      rep.broker_cpu_ns = OptionalNs(r.at("broker_cpu_ns"));
     }
     if (at != bytes.size()) throw std::runtime_error("trailing bytes after the samples");
   } catch (const nlohmann::json::exception& e) {

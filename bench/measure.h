@@ -10,12 +10,14 @@
 #include <time.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bench/row_id.h"
+#include "bench/row_result.h"
 #include "bench/settings.h"
 #include "bench/watchdog.h"
 #include "transports/transport.h"
@@ -42,6 +44,7 @@ struct RepetitionSamples {
   uint64_t calls = 0;               // calls behind those samples
   std::optional<double> caller_cpu_ns;  // CPU burned during the repetition
   std::optional<double> peer_cpu_ns;
+  std::optional<double> broker_cpu_ns;
 };
 
 struct Measurement {
@@ -52,6 +55,10 @@ struct Measurement {
   double calls_per_s = 0;         // throughput run (rows only)
   int inflight = 0;               // its calls in flight; 0: it did not run
   std::string failure;            // non-empty: the measurement stopped early, and why
+  // The reference runs made after each repetition (MeasureContext), in
+  // order, so repetition i and reference run i are a pair.
+  std::vector<ReferenceRun> reference_runs;
+  std::string reference_error;  // why a reference run failed (the first one)
 };
 
 // What the loop needs besides the transport.
@@ -60,8 +67,21 @@ struct MeasureContext {
   RowRole role = RowRole::kRow;   // a floor checks echoes, and has no throughput run
   bool in_process = false;        // time batches of calls, not single calls
   Watchdog* watchdog = nullptr;   // beaten after every timed sample, warmup call and throughput round
-  const CpuClock* peer_cpu = nullptr;  // nullptr: no peer process
+  const CpuClock* peer_cpu = nullptr;    // nullptr: no peer process
+  const CpuClock* broker_cpu = nullptr;  // nullptr: no broker of ours
+  // Optional: run after each repetition, against the same peer, outside the
+  // timed calls and their CPU accounting (a reference tool beside the row,
+  // alternating with it). The watchdog is given its duration.
+  // It throws std::runtime_error when the tool fails: that pair then has no
+  // reference run, and the row goes on.
+  std::function<ReferenceRun()> reference = nullptr;
+  double reference_s = 0;  // how long one reference run lasts
 };
+
+// The request the rows send as call `id`: the workload's inputs for that
+// id (x, y spread over the whole int64 range, or the ramp features, which
+// point into `features`).
+Request MakeRequest(const RunSettings& settings, uint64_t id, const std::vector<double>& features);
 
 // Warms up, runs the repetitions of the closed-loop latency run (one call in
 // flight, every call timed) and, for rows, the throughput run, filling `out`
@@ -78,7 +98,8 @@ double TimerOverheadNs();
 // The measurement as bytes, for the forked child of an in-process row to hand
 // back to the harness: a JSON object (every field but the samples, each
 // repetition saying how many samples it has), a NUL byte, then every
-// repetition's samples as little-endian binary64, in order.
+// repetition's samples as little-endian binary64, in order. (Reference runs
+// do not cross: in-process rows have none.)
 std::string EncodeMeasurement(const Measurement& m);
 Measurement DecodeMeasurement(std::string_view bytes);  // throws std::runtime_error
 

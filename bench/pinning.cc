@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -93,6 +94,19 @@ double SocketpairRoundTripP50(int parent_cpu, int child_cpu, int round_trips) {
   return Summarize(samples).p50;
 }
 
+double PinCalibration::Chain::worst() const {
+  return p50_ns.empty() ? 0 : *std::max_element(p50_ns.begin(), p50_ns.end());
+}
+
+const PinCalibration::Chain* PinCalibration::best_chain() const {
+  if (!chains_done) return nullptr;
+  const Chain* best = nullptr;
+  for (const auto& c : chains) {
+    if (!best || c.worst() < best->worst()) best = &c;
+  }
+  return best;
+}
+
 Pinning::Pinning(PinPolicy policy, int cores) : policy_(policy), cores_(cores) {
   std::vector<int> cpus;
   for (int c = 0; c < CPU_SETSIZE; ++c) {
@@ -112,7 +126,7 @@ double PinCalibration::split_cores_worst() const {
   return split_cores_p50_ns.empty() ? 0 : *std::max_element(split_cores_p50_ns.begin(), split_cores_p50_ns.end());
 }
 
-void Pinning::Calibrate() {
+void Pinning::Calibrate(const BrokerRoundTrip& broker) {
   if (policy_ != PinPolicy::kAuto || cores_ < 2) return;
   bool ok = true;
   for (int round = 0; round < 3; ++round) {  // alternate, so drift hits both alike
@@ -121,15 +135,44 @@ void Pinning::Calibrate() {
     ok &= calibration_.same_core_p50_ns.back() > 0 && calibration_.split_cores_p50_ns.back() > 0;
   }
   calibration_.done = ok;
+  if (!broker) return;
+  calibration_.chains = {{"same", false, false, {}},
+                         {"split, broker with the caller", true, false, {}},
+                         {"split, broker with the peer", true, true, {}},
+                         {"sides together, broker apart", false, true, {}}};
+  bool chains_ok = true;
+  for (int round = 0; round < 3; ++round) {
+    for (auto& c : calibration_.chains) {
+      c.p50_ns.push_back(broker(first_cpu_, c.peer_apart ? second_cpu_ : first_cpu_,
+                                c.broker_apart ? second_cpu_ : first_cpu_));
+      chains_ok &= c.p50_ns.back() > 0;
+    }
+  }
+  calibration_.chains_done = chains_ok;
 }
 
-Placement Pinning::For(WaitStyle wait) const {
+bool PinProcess(pid_t pid, int cpu) {
+  cpu_set_t set = AllowedCpus();
+  if (cpu >= 0) {
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+  }
+  // Every thread: redis-server has background threads besides its main one.
+  std::error_code ec;
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    any |= ::sched_setaffinity(static_cast<pid_t>(std::stol(task.path().filename())), sizeof set, &set) == 0;
+  }
+  return any;
+}
+
+Placement Pinning::For(WaitStyle wait, bool with_broker) const {
   // Any core the caller does not use; on one core there is no other.
   auto away_from = [this](int caller) { return cores_ < 2 ? caller : (caller == first_cpu_ ? second_cpu_ : first_cpu_); };
   if (wait == WaitStyle::kInProcess) {
     // One process: pin it unless told not to, so it does not migrate mid-run.
-    if (policy_ == PinPolicy::kNone) return {-1, -1, -1, "-"};
-    return {first_cpu_, -1, away_from(first_cpu_), "-"};
+    if (policy_ == PinPolicy::kNone) return {-1, -1, -1, -1, "-"};
+    return {first_cpu_, -1, -1, away_from(first_cpu_), "-"};
   }
   PinPolicy p = policy_;
   // Never spin with both sides on one core, whatever the policy: the spinner
@@ -145,10 +188,27 @@ Placement Pinning::For(WaitStyle wait) const {
               ? PinPolicy::kSplit : PinPolicy::kSame;
     }
   }
+  // A broker under `same` is on the one core of all three. Under `split`
+  // (three processes, two cores) it shares a core with one side, and the
+  // wake-ups are the same either way (each call hops caller -> broker ->
+  // peer and back, so two of its four hops cross cores wherever the broker
+  // sits); beside the caller it leaves the peer, the side that does the
+  // work (a Python or Ruby runtime), a core of its own. Under `auto` the
+  // broker calibration decides, among those and a broker alone.
+  const int other = cores_ < 2 ? first_cpu_ : second_cpu_;
+  const PinCalibration::Chain* chain = with_broker && policy_ == PinPolicy::kAuto && wait == WaitStyle::kBlocking
+                                           ? calibration_.best_chain()
+                                           : nullptr;
+  if (chain) {
+    const int peer = chain->peer_apart ? other : first_cpu_;
+    return {first_cpu_, peer, chain->broker_apart ? other : first_cpu_, away_from(first_cpu_),
+            chain->peer_apart ? "split" : "same"};
+  }
+  const int broker = with_broker ? first_cpu_ : -1;
   switch (p) {
-    case PinPolicy::kSame: return {first_cpu_, first_cpu_, away_from(first_cpu_), "same"};
-    case PinPolicy::kSplit: return {first_cpu_, second_cpu_, away_from(first_cpu_), "split"};
-    default: return {-1, -1, -1, "none"};
+    case PinPolicy::kSame: return {first_cpu_, first_cpu_, broker, away_from(first_cpu_), "same"};
+    case PinPolicy::kSplit: return {first_cpu_, other, broker, away_from(first_cpu_), "split"};
+    default: return {-1, -1, -1, -1, "none"};
   }
 }
 
@@ -169,6 +229,19 @@ std::string Pinning::Describe() const {
     s += "; calibration (socketpair round trip p50 per round): same core " + rounds(calibration_.same_core_p50_ns) +
          ", split cores " + rounds(calibration_.split_cores_p50_ns) + " -> blocking waits: " +
          For(WaitStyle::kBlocking).label + " (lower worst round); spinning and spin-then-sleep waits: split";
+  }
+  if (const PinCalibration::Chain* best = calibration_.best_chain()) {
+    s += "; with the broker (a queue call's round trip p50 per round):";
+    for (const auto& c : calibration_.chains) {
+      char buf[32];
+      std::string rounds;
+      for (double ns : c.p50_ns) {
+        std::snprintf(buf, sizeof buf, "%s%.1f", rounds.empty() ? "" : "/", ns / 1000);
+        rounds += buf;
+      }
+      s += " " + c.name + " " + rounds + " us,";
+    }
+    s += " -> " + best->name;
   }
   return s;
 }

@@ -76,7 +76,7 @@ std::vector<PeerKind> SelectPeers(const std::string& list) {
 
 RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role,
                     std::vector<std::string> extra_peer_args) {
-  return {transport, peer, std::string(transport->default_codec), role, {}, std::move(extra_peer_args)};
+  return {transport, peer, std::string(transport->default_codec), role, {}, false, std::move(extra_peer_args)};
 }
 
 RowId IdOf(const RowSpec& spec, const RunSettings& s) {
@@ -103,10 +103,12 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
         no_floor = t->floor_unavailable(s.op, s.op == Op::kScore ? s.features : 0, s.model.size());
         if (!no_floor.empty()) row.note = "no floor: " + no_floor;
       }
+      row.with_reference = floors && t->http_request != nullptr;
       rows.push_back(row);
       if (floors && no_floor.empty()) {
         RowSpec floor = row;
         floor.role = RowRole::kFloor;
+        floor.with_reference = false;
         rows.push_back(std::move(floor));
       }
     }

@@ -27,6 +27,7 @@ struct RowSpec {
   std::string codec;   // on the wire; the transport's default unless chosen
   RowRole role = RowRole::kRow;
   std::string note;    // shown with the result, e.g. why the row has no floor
+  bool with_reference = false;  // a reference tool runs beside the row (wrk for HTTP, --baseline)
   std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
 };
 
@@ -54,8 +55,9 @@ std::vector<const TransportSpec*> SelectTransports(
 // "cpp,ruby" or "all" -> peers in cpp, python, ruby order. Throws UsageError.
 std::vector<PeerKind> SelectPeers(const std::string& list);
 
-// Every transport x peer, in report order; with floors, each row's floor
-// follows it (or the row's note says why it has none).
+// Every transport x peer, in report order; with floors (--baseline), each
+// row's floor follows it (or the row's note says why it has none), and an
+// HTTP row gets wrk beside it as its reference.
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
                               const RunSettings& settings);

@@ -32,6 +32,7 @@ ordered_json RowToJson(const RowResult& r) {
   j["pin"] = r.placement.label;
   j["placement"] = {{"caller", Cpu(r.placement.caller_cpu)},
                     {"peer", Cpu(r.placement.peer_cpu)},
+                    {"broker", Cpu(r.placement.broker_cpu)},
                     {"watchdog", Cpu(r.placement.watchdog_cpu)}};
   j["calls"] = r.calls;
   j["errors"] = r.errors;
@@ -54,6 +55,12 @@ ordered_json RowToJson(const RowResult& r) {
   j["calls_per_s"] = r.calls_per_s;
   j["inflight"] = r.inflight;
   j["floor_ratio"] = Nullable(r.floor_ratio);
+  j["reference"] = r.reference ? ordered_json{{"tool", r.reference->tool},
+                                              {"p50_ratio_median", r.reference->median},
+                                              {"p50_ratio_low", r.reference->low},
+                                              {"p50_ratio_high", r.reference->high},
+                                              {"pairs", r.reference->pairs}}
+                               : ordered_json();
   j["recheck"] = {{"row_p50_ns", r.recheck_row_p50_ns}, {"floor_p50_ns", r.recheck_floor_p50_ns},
                   {"interrupted", r.recheck_interrupted}};
   j["above_row_cause"] = r.above_row_cause.empty() ? ordered_json() : ordered_json(r.above_row_cause);
@@ -63,7 +70,8 @@ ordered_json RowToJson(const RowResult& r) {
                                 {"mean_ns", rep.mean_ns},
                                 {"p50_ns", rep.p50_ns},
                                 {"caller_cpu_ns_per_call", Nullable(rep.caller_cpu_ns_per_call)},
-                                {"peer_cpu_ns_per_call", Nullable(rep.peer_cpu_ns_per_call)}});
+                                {"peer_cpu_ns_per_call", Nullable(rep.peer_cpu_ns_per_call)},
+                                {"broker_cpu_ns_per_call", Nullable(rep.broker_cpu_ns_per_call)}});
   }
   return j;
 }
@@ -83,6 +91,7 @@ RowResult RowFromJson(const nlohmann::json& j) {
   const auto& place = j.at("placement");
   r.placement.caller_cpu = Cpu(place.at("caller"));
   r.placement.peer_cpu = Cpu(place.at("peer"));
+  r.placement.broker_cpu = Cpu(place.at("broker"));
   r.placement.watchdog_cpu = Cpu(place.at("watchdog"));
   r.calls = j.at("calls");
   r.errors = j.at("errors");
@@ -104,13 +113,18 @@ RowResult RowFromJson(const nlohmann::json& j) {
   r.calls_per_s = j.at("calls_per_s");
   r.inflight = j.at("inflight");
   r.floor_ratio = Nullable(j.at("floor_ratio"));
+  if (const auto& ref = j.at("reference"); !ref.is_null()) {
+    r.reference = ReferenceRatio{ref.at("tool"), ref.at("p50_ratio_median"), ref.at("p50_ratio_low"),
+                                 ref.at("p50_ratio_high"), ref.at("pairs")};
+  }
   r.recheck_row_p50_ns = j.at("recheck").at("row_p50_ns").get<std::vector<double>>();
   r.recheck_floor_p50_ns = j.at("recheck").at("floor_p50_ns").get<std::vector<double>>();
   r.recheck_interrupted = j.at("recheck").at("interrupted");
   if (const auto& cause = j.at("above_row_cause"); !cause.is_null()) r.above_row_cause = cause;
   for (const auto& rep : j.at("repetitions")) {
     r.repetitions.push_back({rep.at("calls"), rep.at("mean_ns"), rep.at("p50_ns"),
-                             Nullable(rep.at("caller_cpu_ns_per_call")), Nullable(rep.at("peer_cpu_ns_per_call"))});
+                             Nullable(rep.at("caller_cpu_ns_per_call")), Nullable(rep.at("peer_cpu_ns_per_call")),
+                             Nullable(rep.at("broker_cpu_ns_per_call"))});
   }
   return r;
 }
@@ -141,7 +155,9 @@ struct Column {
   std::string (*cell)(const RowResult&);
 };
 
-std::string Timed(const RowResult& r, double ns) { return r.calls > 0 ? FormatNs(ns) : "-"; }
+// A figure that was not measured (no calls, or a percentile a reference tool
+// does not give) shows as "-", never as 0.
+std::string Timed(const RowResult& r, double ns) { return r.calls > 0 && ns > 0 ? FormatNs(ns) : "-"; }
 
 std::string Note(const RowResult& r) {
   std::vector<std::string> parts;
@@ -150,6 +166,12 @@ std::string Note(const RowResult& r) {
   if (Ok(r) && r.unstable) parts.push_back("unstable (p50 moved " + std::to_string(int(*r.p50_spread * 100)) + "%)");
   if (Ok(r) && r.calls > 0 && !r.p50_spread) parts.push_back("too few samples to judge its stability");
   if (Ok(r) && r.calls_per_sample > 1) parts.push_back("timed in batches of " + std::to_string(r.calls_per_sample));
+  if (r.reference) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "p50 %.2fx %s's (median of %d pairs, %.2fx-%.2fx)", r.reference->median,
+                  r.reference->tool.c_str(), r.reference->pairs, r.reference->low, r.reference->high);
+    parts.push_back(buf);
+  }
   if (!r.note.empty()) parts.push_back(r.note);
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;

@@ -2,7 +2,14 @@
 
 namespace interop {
 
-std::string_view RoleName(RowRole role) { return role == RowRole::kFloor ? "floor" : "row"; }
+std::string_view RoleName(RowRole role) {
+  switch (role) {
+    case RowRole::kRow: return "row";
+    case RowRole::kFloor: return "floor";
+    case RowRole::kReference: return "reference";
+  }
+  return "?";
+}
 
 std::string RowId::WorkloadLabel() const {
   std::string s = workload;
@@ -23,7 +30,7 @@ std::string RowId::Key() const {
   if (workload == "score") (k += ':') += std::to_string(features);
   k += '/';
   k += codec;
-  if (role == RowRole::kFloor) k += "/floor";
+  if (role != RowRole::kRow) (k += '/') += RoleName(role);
   return k;
 }
 
@@ -53,8 +60,14 @@ RowId ReadRowId(const nlohmann::json& j) {
   id.features = j.at("features");
   id.codec = j.at("codec");
   const std::string role = j.at("role");
-  if (role != "row" && role != "floor") throw nlohmann::json::other_error::create(501, "unknown role " + role, &j);
-  id.role = role == "floor" ? RowRole::kFloor : RowRole::kRow;
+  bool known = false;
+  for (RowRole r : {RowRole::kRow, RowRole::kFloor, RowRole::kReference}) {
+    if (RoleName(r) == role) {
+      id.role = r;
+      known = true;
+    }
+  }
+  if (!known) throw nlohmann::json::other_error::create(501, "unknown role " + role, &j);
   return id;
 }
 

@@ -14,13 +14,14 @@
 namespace interop {
 
 // A row measures a call; its floor measures the same bytes sent to a peer
-// that only echoes them (--baseline).
-enum class RowRole { kRow, kFloor };
-std::string_view RoleName(RowRole role);  // "row", "floor"
+// that only echoes them (--baseline); a reference is a well-known tool making
+// the row's calls against the row's peer (wrk for HTTP), timed by itself.
+enum class RowRole { kRow, kFloor, kReference };
+std::string_view RoleName(RowRole role);  // "row", "floor", "reference"
 
 struct RowId {
   std::string transport;       // registry name, variant included ("shm-spin")
-  std::string caller = "cpp";  // who makes the calls: the C++ harness itself, today
+  std::string caller = "cpp";  // who makes the calls: the C++ harness itself, or a reference tool (wrk)
   std::string peer;            // cpp, python, ruby
   std::string workload;        // add, score
   std::size_t features = 0;    // score: vector length; 0 for add
@@ -29,8 +30,9 @@ struct RowId {
 
   // "add", "score/256": the workload as the tables show it.
   std::string WorkloadLabel() const;
-  // Unique per row and stable across runs, e.g. "unix/cpp>python/score:256/raw"
-  // and "unix/cpp>python/score:256/raw/floor": compare's key, gbench's name.
+  // Unique per row and stable across runs, e.g. "unix/cpp>python/score:256/raw",
+  // "unix/cpp>python/score:256/raw/floor", "rest/wrk>cpp/add/json/reference":
+  // compare's key, gbench's name.
   std::string Key() const;
   // The same measurement in the other role: a row's floor, a floor's row.
   RowId WithRole(RowRole other) const;

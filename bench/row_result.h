@@ -23,14 +23,37 @@ struct RepetitionStats {
   double p50_ns = 0;      // per call
   std::optional<double> caller_cpu_ns_per_call;
   std::optional<double> peer_cpu_ns_per_call;
+  std::optional<double> broker_cpu_ns_per_call;
 };
 
 // CPU time per timed call of each party of the row; absent parts are null
-// (in-process rows have no peer; a broker comes with the Redis placement).
+// (in-process rows have no peer; only the Redis rows have a broker, and an
+// external one, --redis=URL, is not counted).
 struct CpuPerCall {
   std::optional<double> caller;  // every thread of the calling process (harness or ffi child)
   std::optional<double> peer;    // every thread of the peer process
-  std::optional<double> broker;  // a third process a call passes through (not measured yet)
+  std::optional<double> broker;  // a third process every call passes through (the private redis-server)
+};
+
+// A reference tool's own figures for one run beside a row (wrk: its
+// percentiles are all it gives, no samples).
+struct ReferenceRun {
+  double p50_ns = 0;
+  double p90_ns = 0;
+  double p99_ns = 0;
+  double max_ns = 0;
+  uint64_t requests = 0;
+  double requests_per_s = 0;
+};
+
+// A row with a reference tool beside it (wrk, --baseline): its p50 over the
+// tool's, pair by pair (the median pair, and the range of all of them).
+struct ReferenceRatio {
+  std::string tool;
+  double median = 0;
+  double low = 0;
+  double high = 0;
+  int pairs = 0;
 };
 
 struct RowResult {
@@ -58,6 +81,12 @@ struct RowResult {
   std::vector<RepetitionStats> repetitions;
   // A row: its p50 as a multiple of its floor's (set when both ran).
   std::optional<double> floor_ratio;
+  // A row: its p50 against a reference tool's, when one ran beside it, and
+  // that tool's runs, one after each repetition (the session makes the
+  // reference's own row from them; they are not exported as such).
+  std::optional<ReferenceRatio> reference;
+  std::vector<ReferenceRun> reference_runs;
+  std::string reference_error;
   // A floor whose p50 came out above its row's beyond the spread both
   // measured is re-measured, with its row, in fresh process pairs (the
   // p50 of each), so that its cause can be told from what was measured.

@@ -39,7 +39,7 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
 }  // namespace
 
 RowRun::RowRun(const RowSpec& spec, const RunSettings& s, const RunContext& ctx, Transport& transport)
-    : settings_(s), transport_(transport), placement_(ctx.pinning->For(spec.transport->wait_style)) {
+    : settings_(s), transport_(transport), placement_(PlacementOf(*spec.transport, ctx)) {
   if (spec.transport->wait_style == WaitStyle::kInProcess) {
     pin_.emplace(placement_.caller_cpu);
     // A call stuck in an embedded interpreter cannot be aborted: the child ends.
@@ -57,6 +57,14 @@ RowRun::RowRun(const RowSpec& spec, const RunSettings& s, const RunContext& ctx,
     throw RowSetupError(std::string("service unavailable: ") + e.what());
   } catch (const TransportError& e) {
     throw RowSetupError(std::string("cannot prepare the row: ") + e.what());
+  }
+  // The private redis-server started (on first use) while the launch was
+  // made: place it with this row, and count its CPU.
+  if (spec.transport->needs_redis && ctx.services) {
+    if (const auto pid = ctx.services->PrivateRedisPid()) {
+      broker_pin_.emplace(*pid, placement_.broker_cpu);
+      broker_cpu_ = CpuClock::OfProcess(*pid);
+    }
   }
   try {
     peer_.emplace(launch);
@@ -85,8 +93,8 @@ RowRun::~RowRun() {
     std::fprintf(stderr, "closing the transport failed: %s\n", e.what());
   }
   if (peer_) peer_->Stop();
-  // Then, by member order: the caller's pin is undone, and the resources go
-  // last, after the peer that used them has stopped.
+  // Then, by member order: the caller's pin and the broker's are undone, and
+  // the resources go last, after the peer that used them has stopped.
 }
 
 std::string RowRun::DescribeFailure(const std::string& what) {

@@ -2,9 +2,11 @@
 // down in reverse, whatever way the row ends: the resources its address names
 // (a shared-memory segment, a handoff dir), its peer process (pinned, READY
 // awaited), the calling thread's pin, and its watchdog (pinned off the
-// caller's core). Rows and floors use it in the harness; in-process rows use
-// it inside their forked child, where there is no peer. Processes to come (a
-// broker placed with the row, a caller in another language) belong here too.
+// caller's core), and the broker a call passes through (the private
+// redis-server: placed for the row, its CPU counted). Rows and floors use it
+// in the harness; in-process rows use it inside their forked child, where
+// there is no peer. Processes to come (a caller in another language) belong
+// here too.
 #pragma once
 
 #include <atomic>
@@ -52,6 +54,8 @@ class RowRun {
   void Opened();
   // The peer process's CPU clock; nullptr for in-process rows.
   const CpuClock* peer_cpu() const { return peer_cpu_ ? &*peer_cpu_ : nullptr; }
+  // The broker's (the private redis-server's); nullptr without one of ours.
+  const CpuClock* broker_cpu() const { return broker_cpu_ ? &*broker_cpu_ : nullptr; }
 
   // The row's failure reason for an exception out of its measurement: a
   // watchdog timeout or Ctrl-C said as such, then how the peer ended and the
@@ -65,6 +69,8 @@ class RowRun {
   std::shared_ptr<void> resources_;  // declared before the peer: released after it stops
   std::optional<PeerProcess> peer_;
   std::optional<CpuClock> peer_cpu_;
+  std::optional<ProcessPin> broker_pin_;  // placed for this row, given all CPUs back after it
+  std::optional<CpuClock> broker_cpu_;
   PeerEndpoint no_peer_;
   std::optional<ThreadPin> pin_;    // the calling thread's; undone after the peer has stopped
   std::atomic<bool> opened_{false};  // read by the watchdog's thread

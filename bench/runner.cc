@@ -5,21 +5,39 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "bench/measure.h"
 #include "bench/peer_process.h"
 #include "bench/process_guard.h"
+#include "bench/reference.h"
 #include "bench/row_run.h"
+#include "bench/services.h"
 #include "bench/summarize.h"
 #include "common/fd_io.h"
 #include "common/paths.h"
+#include "common/workload.h"
 
 namespace interop {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// wrk beside an HTTP row: the row's own request for call 1, at the row's
+// peer, on the row's caller's core, for about a repetition's length.
+WrkTarget WrkTargetOf(const RowSpec& spec, const RunSettings& s, const RunContext& ctx, const PeerEndpoint& peer) {
+  WrkTarget t;
+  const std::vector<double> features = RampFeatures(s.features);
+  spec.transport->http_request(MakeRequest(s, 1, features), &t.path, &t.body);
+  t.address = peer.address;
+  t.cpu = PlacementOf(*spec.transport, ctx).caller_cpu;
+  t.seconds = std::max(1, static_cast<int>(s.duration_s + 0.5));
+  t.script_path = ctx.run_dir + "/" + RowTag(spec) + "-wrk.lua";
+  t.log_path = ctx.log_dir + "/" + RowTag(spec) + "-wrk.log";
+  return t;
+}
 
 // Sets up the row, opens the transport, measures, and takes it all down (the
 // row run closes the transport). Whatever goes wrong ends up in the
@@ -33,8 +51,17 @@ Measurement MeasureInThisProcess(const RowSpec& spec, const RunSettings& s, cons
     try {
       transport->Open(run.endpoint());
       run.Opened();
-      const MeasureContext mc{&s, spec.role, spec.transport->wait_style == WaitStyle::kInProcess, &run.watchdog(),
-                              run.peer_cpu()};
+      MeasureContext mc{.settings = &s,
+                        .role = spec.role,
+                        .in_process = spec.transport->wait_style == WaitStyle::kInProcess,
+                        .watchdog = &run.watchdog(),
+                        .peer_cpu = run.peer_cpu(),
+                        .broker_cpu = run.broker_cpu()};
+      if (spec.with_reference) {
+        const WrkTarget target = WrkTargetOf(spec, s, ctx, run.endpoint());
+        mc.reference = [target] { return RunWrk(target); };
+        mc.reference_s = target.seconds;
+      }
       MeasureCalls(*transport, mc, m);
     } catch (const std::exception& e) {  // TransportError mostly; anything else fails the row too
       m.failure = run.DescribeFailure(e.what());
@@ -131,6 +158,29 @@ Measurement MeasureInChild(const RowSpec& spec, const RunSettings& s, const RunC
 
 }  // namespace
 
+Placement PlacementOf(const TransportSpec& t, const RunContext& ctx) {
+  const bool private_broker = t.needs_redis && ctx.services && !ctx.services->RedisIsExternal();
+  return ctx.pinning->For(t.wait_style, private_broker);
+}
+
+namespace {
+
+// Where the row's broker ran, for the note: the JSON has the CPUs.
+std::string BrokerNote(const TransportSpec& t, const RunContext& ctx, const Placement& place) {
+  if (!t.needs_redis) return {};
+  if (ctx.services && ctx.services->RedisIsExternal()) {
+    return "broker: an external Redis (--redis), neither placed nor counted";
+  }
+  if (place.broker_cpu < 0) return "broker: the private redis-server, not pinned";
+  std::string where = "broker: the private redis-server on CPU " + std::to_string(place.broker_cpu);
+  if (place.broker_cpu == place.caller_cpu && place.broker_cpu == place.peer_cpu) return where + ", with both sides";
+  if (place.broker_cpu == place.caller_cpu) return where + ", the caller's";
+  if (place.broker_cpu == place.peer_cpu) return where + ", the peer's";
+  return where + ", a core of its own";
+}
+
+}  // namespace
+
 std::string RowTag(const RowSpec& spec) {
   return std::string(spec.transport->name) + "-" + std::string(PeerName(spec.peer)) +
          (spec.role == RowRole::kFloor ? "-floor" : "");
@@ -176,8 +226,10 @@ RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunCont
   RowResult r;
   r.id = IdOf(spec, settings);
   r.tier = std::string(spec.transport->tier);
-  r.note = spec.note;
-  r.placement = context.pinning->For(spec.transport->wait_style);
+  r.placement = PlacementOf(*spec.transport, context);
+  for (const std::string& note : {spec.note, BrokerNote(*spec.transport, context, r.placement)}) {
+    if (!note.empty()) r.note += (r.note.empty() ? "" : "; ") + note;
+  }
   auto cannot_run = [&r](const std::string& why) {
     r.status = RowStatus::kFailed;
     r.reason = "cannot run here: " + why;

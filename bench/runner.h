@@ -24,6 +24,11 @@ struct RunContext {
   Services* services = nullptr;  // Redis, for transports that need it
 };
 
+// Where a row's processes run: the pinning policy's placement for its wait
+// style, with the private redis-server placed as its broker (an external one
+// is not ours to place).
+Placement PlacementOf(const TransportSpec& transport, const RunContext& context);
+
 // Runs the row; never throws for a row-level failure (status failed, reason).
 RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunContext& context);
 

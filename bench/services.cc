@@ -1,9 +1,17 @@
 #include "bench/services.h"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <vector>
+
 #include "bench/peer_process.h"
+#include "bench/pinning.h"
+#include "bench/process_guard.h"
+#include "bench/statistics.h"
 #include "transports/redis/redis_address.h"
 #include "transports/transport.h"
 
@@ -66,6 +74,67 @@ std::string Services::RedisUrl() {
     throw ServiceError(redis_error_);
   }
   return redis_url_ = url;
+}
+
+std::optional<pid_t> Services::PrivateRedisPid() const {
+  if (!redis_) return std::nullopt;
+  return redis_->pid();
+}
+
+double Services::BrokerRoundTripP50(int caller_cpu, int peer_cpu, int broker_cpu, int round_trips) {
+  std::optional<pid_t> broker;
+  try {
+    RedisUrl();  // starts the private server if it is not running yet
+    broker = PrivateRedisPid();
+  } catch (const ServiceError&) {
+  }
+  if (!broker) return 0;
+  const RedisAddress address = ParseRedisUrl(redis_url_);
+  const std::string requests = "interop:" + run_id_ + ":calibration:requests";
+  const std::string replies = "interop:" + run_id_ + ":calibration:replies";
+  ProcessPin broker_pin(*broker, broker_cpu);
+  // The helper: a forked child (this process has no other thread yet) with
+  // its own connection, answering until it is killed.
+  const pid_t parent = ::getpid();
+  const pid_t helper = ::fork();
+  if (helper == 0) {
+    if (!BecomeGuardedChild(parent)) _exit(1);
+    PinCurrentThread(peer_cpu);
+    try {
+      RedisConnection c = ConnectRedis(address);
+      for (;;) {
+        RedisReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 1", requests.c_str())));
+        if (!r) _exit(1);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) continue;
+        RedisReplyPtr(static_cast<redisReply*>(redisCommand(c.get(), "LPUSH %s x", replies.c_str())));
+      }
+    } catch (...) {
+      _exit(1);
+    }
+  }
+  if (helper < 0) return 0;
+  GuardProcessGroup(helper);
+  std::vector<double> samples;
+  try {
+    ThreadPin pin(caller_cpu);
+    RedisConnection c = ConnectRedis(address);
+    const int warmup = round_trips / 10;
+    samples.reserve(static_cast<std::size_t>(round_trips));
+    for (int i = 0; i < round_trips + warmup; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      RedisReplyPtr pushed(static_cast<redisReply*>(redisCommand(c.get(), "LPUSH %s x", requests.c_str())));
+      RedisReplyPtr popped(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 2", replies.c_str())));
+      const auto t1 = std::chrono::steady_clock::now();
+      if (!pushed || !popped || popped->type != REDIS_REPLY_ARRAY) break;
+      if (i >= warmup) samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    RedisReplyPtr(static_cast<redisReply*>(redisCommand(c.get(), "DEL %s %s", requests.c_str(), replies.c_str())));
+  } catch (const TransportError&) {
+  }
+  ::kill(helper, SIGKILL);
+  ::waitpid(helper, nullptr, 0);
+  UnguardProcessGroup(helper);
+  return static_cast<int>(samples.size()) == round_trips ? Summarize(samples).p50 : 0;
 }
 
 void Services::Shutdown() {

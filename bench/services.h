@@ -5,6 +5,8 @@
 // instead; then only keys under this run's prefix are touched, and deleted.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -34,6 +36,20 @@ class Services {
   std::string RedisUrl();
   // Stops the private server, or deletes this run's keys on an external one.
   void Shutdown();
+
+  // The private redis-server's pid, once started: a broker the harness places
+  // and accounts like a peer. Nothing for --redis=URL: an external server is
+  // neither placed nor counted.
+  std::optional<pid_t> PrivateRedisPid() const;
+
+  // For --pin=auto: the median round trip of a minimal queue call through
+  // the private redis-server (LPUSH to a list that a forked helper BRPOPs,
+  // its answer LPUSHed to a second list this thread BRPOPs), with this
+  // thread, the helper and the server pinned as given: the hops and the
+  // broker's work of a Redis row, without its payload. 0 if it cannot be
+  // measured (no private server, or a step failed).
+  double BrokerRoundTripP50(int caller_cpu, int peer_cpu, int broker_cpu, int round_trips);
+  bool RedisIsExternal() const { return !external_redis_url_.empty(); }
 
  private:
   std::string run_dir_;

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <random>
 
 #include "bench/environment.h"
 #include "bench/floors.h"
+#include "bench/reference.h"
 #include "bench/measure.h"
 #include "bench/process_guard.h"
 #include "bench/runner.h"
@@ -66,8 +68,20 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
   TempDir run_dir;
   const std::string log_dir = MakeLogDir(plan.out_dir, run_dir.path());
 
+  const std::string run_id = std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 0x10000);
+  Services services(run_dir.path(), run_id, log_dir, plan.redis_url);
   Pinning pinning(plan.pin);  // the CPUs this process may use, as the kernel says
-  pinning.Calibrate();
+  // Calls through the broker are calibrated only when a row has a broker of ours to place.
+  const bool broker_rows = plan.redis_url.empty() && std::any_of(plan.rows.begin(), plan.rows.end(), [](const RowSpec& r) {
+                             return r.transport->needs_redis;
+                           });
+  Pinning::BrokerRoundTrip broker_round_trip;
+  if (broker_rows) {
+    broker_round_trip = [&services](int caller, int peer, int broker) {
+      return services.BrokerRoundTripP50(caller, peer, broker, 1000);
+    };
+  }
+  pinning.Calibrate(broker_round_trip);
   Report report;
   report.environment = CaptureEnvironment(command_line);
   report.environment["timer_overhead_ns"] = TimerOverheadNs();
@@ -79,14 +93,18 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
               report.environment["timer_overhead_ns"].get<double>());
   std::fflush(stdout);
 
-  const std::string run_id = std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 0x10000);
-  Services services(run_dir.path(), run_id, log_dir, plan.redis_url);
   const RunContext context{run_dir.path(), log_dir, &pinning, run_id, &services};
   for (const RowSpec& spec : plan.rows) {
     if (Interrupted()) break;
     std::fprintf(stderr, "  running %s / %s%s ...\n", std::string(spec.transport->name).c_str(),
                  std::string(PeerName(spec.peer)).c_str(), spec.role == RowRole::kFloor ? " (floor)" : "");
     RowResult result = RunRow(spec, plan.settings, context);
+    if (spec.with_reference) {
+      RowResult reference = ReferenceRowOf(result);
+      report.rows.push_back(std::move(result));
+      report.rows.push_back(std::move(reference));
+      continue;
+    }
     if (spec.role == RowRole::kFloor) {
       const RowId row_id = result.id.WithRole(RowRole::kRow);
       for (const RowResult& row : report.rows) {

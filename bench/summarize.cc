@@ -28,6 +28,8 @@ void Summarize(const Measurement& m, RowResult& row) {
   row.errors = m.errors;
   row.calls_per_s = m.calls_per_s;
   row.inflight = m.inflight;
+  row.reference_runs = m.reference_runs;
+  row.reference_error = m.reference_error;
   std::vector<double> all;
   std::vector<double> rep_p50s;
   row.calls = 0;
@@ -43,6 +45,7 @@ void Summarize(const Measurement& m, RowResult& row) {
     }
     stats.caller_cpu_ns_per_call = PerCall(r.caller_cpu_ns, r.calls);
     stats.peer_cpu_ns_per_call = PerCall(r.peer_cpu_ns, r.calls);
+    stats.broker_cpu_ns_per_call = PerCall(r.broker_cpu_ns, r.calls);
     row.repetitions.push_back(stats);
     row.calls += r.calls;
     all.insert(all.end(), r.ns_per_call.begin(), r.ns_per_call.end());
@@ -66,6 +69,7 @@ void Summarize(const Measurement& m, RowResult& row) {
   row.unstable = row.p50_spread.value_or(0) > kUnstableSpread;
   row.cpu_ns_per_call.caller = PerCall(TotalCpu(m, &RepetitionSamples::caller_cpu_ns), row.calls);
   row.cpu_ns_per_call.peer = PerCall(TotalCpu(m, &RepetitionSamples::peer_cpu_ns), row.calls);
+  row.cpu_ns_per_call.broker = PerCall(TotalCpu(m, &RepetitionSamples::broker_cpu_ns), row.calls);
 
   if (!m.failure.empty()) {
     row.status = RowStatus::kFailed;

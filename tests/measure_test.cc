@@ -51,7 +51,7 @@ TEST(Measure, OneWrongReplyIsOneErrorAndIsNotTimed) {
   const RunSettings s = Short();
   Watchdog dog(60, -1, [] {});
   Measurement m;
-  MeasureCalls(t, {&s, RowRole::kRow, false, &dog, nullptr}, m);
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .watchdog = &dog}, m);
   EXPECT_EQ(m.errors, 1u);
   EXPECT_EQ(m.first_error, "the planted failure");
   ASSERT_EQ(m.repetitions.size(), 3u);
@@ -70,7 +70,7 @@ TEST(Measure, AFloorExpectsEchoesAndHasNoThroughputRun) {
   const RunSettings s = Short();
   Watchdog dog(60, -1, [] {});
   Measurement m;
-  MeasureCalls(t, {&s, RowRole::kFloor, false, &dog, nullptr}, m);
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kFloor, .in_process = false, .watchdog = &dog}, m);
   EXPECT_EQ(m.errors, t.calls());
   EXPECT_THAT(m.first_error, HasSubstr("wrong kind"));
   EXPECT_EQ(m.inflight, 0);
@@ -82,7 +82,7 @@ TEST(Measure, InProcessCallsAreTimedInBatches) {
   s.calls = 4000;
   Watchdog dog(60, -1, [] {});
   Measurement m;
-  MeasureCalls(t, {&s, RowRole::kRow, true, &dog, nullptr}, m);
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = true, .watchdog = &dog}, m);
   EXPECT_GT(m.calls_per_sample, 1u);
   for (const auto& r : m.repetitions) EXPECT_EQ(r.calls, r.ns_per_call.size() * m.calls_per_sample);
 }
@@ -110,8 +110,8 @@ Measurement EveryFieldSet() {
   m.calls_per_s = 12345.5;
   m.inflight = 16;
   m.failure = "interrupted";
-  m.repetitions.push_back({{10.5, 11.25, 9.75}, 9, 3000.0, 4500.0});
-  m.repetitions.push_back({{20.5}, 3, std::nullopt, 100.0});
+  m.repetitions.push_back({{10.5, 11.25, 9.75}, 9, 3000.0, 4500.0, 700.0});
+  m.repetitions.push_back({{20.5}, 3, std::nullopt, 100.0, std::nullopt});
   return m;
 }
 
@@ -129,6 +129,8 @@ TEST(Measure, AMeasurementCrossesFromTheChildIntact) {
   EXPECT_EQ(back.repetitions[0].calls, 9u);
   EXPECT_EQ(back.repetitions[0].caller_cpu_ns, 3000.0);
   EXPECT_EQ(back.repetitions[0].peer_cpu_ns, 4500.0);
+  EXPECT_EQ(back.repetitions[0].broker_cpu_ns, 700.0);
+  EXPECT_FALSE(back.repetitions[1].broker_cpu_ns.has_value());
   EXPECT_EQ(back.repetitions[1].ns_per_call, m.repetitions[1].ns_per_call);
   EXPECT_FALSE(back.repetitions[1].caller_cpu_ns.has_value());
   const std::string bytes = EncodeMeasurement(m);

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "bench/peer_process.h"
+#include "bench/reference.h"
 #include "common/paths.h"
 #include "interop.grpc.pb.h"
 #include "test_support.h"
@@ -59,6 +62,33 @@ TEST(RestPeer, BadInputGets4xxJsonAndThePeerKeepsServing) {
   EXPECT_EQ(ok->status, 200);
   EXPECT_EQ(ok->body, R"({"id":7,"result":-9223372036854775808})");
   EXPECT_EQ(peer->DescribeExit(0), "still running");
+}
+
+// --baseline: wrk beside a REST row, against the row's own peer, one run
+// after each repetition; the row is then judged against it pair by pair.
+TEST(RestPeer, WrkRunsBesideTheRowAsItsReference) {
+  Fixture f;
+  RowSpec spec = Spec("rest", PeerKind::kCpp);
+  spec.with_reference = true;
+  RunSettings s = Brief();
+  s.repetitions = 2;
+  s.duration_s = 1;  // wrk runs whole seconds
+  RowResult row = RunRow(spec, s, f.context);
+  ASSERT_EQ(row.status, RowStatus::kOk) << row.reason;
+  ASSERT_EQ(row.reference_runs.size(), 2u) << row.reference_error;
+  for (const auto& run : row.reference_runs) {
+    EXPECT_GT(run.p50_ns, 0);
+    EXPECT_GT(run.requests, 100u);  // a second of calls on one connection
+  }
+  const RowResult ref = ReferenceRowOf(row);
+  EXPECT_EQ(ref.status, RowStatus::kOk) << ref.reason;
+  EXPECT_EQ(ref.id.caller, "wrk");
+  EXPECT_EQ(ref.placement.caller_cpu, row.placement.caller_cpu);
+  ASSERT_TRUE(row.reference.has_value());
+  EXPECT_EQ(row.reference->pairs, 2);
+  EXPECT_GT(row.reference->median, 0);
+  EXPECT_TRUE(std::filesystem::exists(f.log_dir + "/rest-cpp-wrk.log"));
+  EXPECT_TRUE(ChildrenOf(::getpid()).empty()) << "wrk or the peer outlived the row";
 }
 
 TEST(GrpcPeer, InvalidArgumentsGetAStatusNotACrash) {
@@ -115,6 +145,43 @@ TEST(RedisService, UnreachableRedisFailsOnlyTheRowsThatNeedIt) {
   const RowResult unix_row = RunRow(Spec("unix", PeerKind::kCpp), Brief(), f.context);
   EXPECT_EQ(unix_row.status, RowStatus::kOk) << unix_row.reason;
   EXPECT_TRUE(ChildrenOf(::getpid()).empty());
+}
+
+// The private redis-server is a party of every Redis call: placed with the
+// row by the --pin policy, given its CPUs back after it, its CPU counted.
+TEST(RedisService, ThePrivateBrokerIsPlacedWithTheRowAndItsCpuCounted) {
+  for (PinPolicy policy : {PinPolicy::kSame, PinPolicy::kSplit}) {
+    Fixture f("", policy);
+    if (f.pinning.cores() < 2) GTEST_SKIP() << "this machine lets the process use one core";
+    f.services->RedisUrl();  // start it now, so the spy can watch it from the first call
+    const pid_t broker = *f.services->PrivateRedisPid();
+    const std::string before = CpusAllowed(broker);
+    AffinitySpy spy(broker);
+    RunSettings s = Brief();
+    s.calls = 2000;
+    const RowResult r = RunRow(Spec("redis", PeerKind::kPython), s, f.context);
+    const std::vector<std::string> seen = spy.Stop();
+    ASSERT_EQ(r.status, RowStatus::kOk) << r.reason;
+    // Beside the caller either way: under same all three share its core.
+    EXPECT_EQ(r.placement.broker_cpu, r.placement.caller_cpu);
+    EXPECT_EQ(r.placement.peer_cpu == r.placement.caller_cpu, policy == PinPolicy::kSame);
+    EXPECT_NE(std::find(seen.begin(), seen.end(), std::to_string(r.placement.broker_cpu)), seen.end())
+        << "the broker never ran pinned to CPU " << r.placement.broker_cpu;
+    EXPECT_EQ(CpusAllowed(broker), before) << "the broker keeps its pin after the row";
+    ASSERT_TRUE(r.cpu_ns_per_call.broker.has_value());
+    EXPECT_GT(*r.cpu_ns_per_call.broker, 0);
+    EXPECT_THAT(r.note, HasSubstr("broker: the private redis-server on CPU"));
+  }
+}
+
+TEST(RedisService, AnExternalBrokerIsNeitherPlacedNorCounted) {
+  Fixture owner;  // its private server plays an external one for the other run
+  Fixture f(owner.services->RedisUrl(), PinPolicy::kSame);
+  const RowResult r = RunRow(Spec("redis", PeerKind::kCpp), Brief(), f.context);
+  ASSERT_EQ(r.status, RowStatus::kOk) << r.reason;
+  EXPECT_EQ(r.placement.broker_cpu, -1);
+  EXPECT_FALSE(r.cpu_ns_per_call.broker.has_value());
+  EXPECT_THAT(r.note, HasSubstr("external"));
 }
 
 TEST(RedisService, PrivateServerNeverOutlivesTheRunEvenWhenAPeerIsKilled) {

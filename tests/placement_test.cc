@@ -45,6 +45,19 @@ std::optional<cpu_set_t> AffinityOfThread(const std::string& name) {
   return std::nullopt;
 }
 
+TEST(Placement, ABrokerGoesBesideTheCaller) {
+  const Pinning same(PinPolicy::kSame, 2), split(PinPolicy::kSplit, 2), none(PinPolicy::kNone, 2);
+  if (split.cores() < 2) GTEST_SKIP() << "this machine lets the process use one core";
+  const Placement a = same.For(WaitStyle::kBlocking, /*with_broker=*/true);
+  EXPECT_EQ(a.broker_cpu, a.caller_cpu);
+  EXPECT_EQ(a.broker_cpu, a.peer_cpu);
+  const Placement b = split.For(WaitStyle::kBlocking, true);
+  EXPECT_EQ(b.broker_cpu, b.caller_cpu);
+  EXPECT_NE(b.broker_cpu, b.peer_cpu);
+  EXPECT_EQ(none.For(WaitStyle::kBlocking, true).broker_cpu, -1);
+  EXPECT_EQ(split.For(WaitStyle::kBlocking, false).broker_cpu, -1);
+}
+
 TEST(Placement, TheWatchdogThreadPinsItselfWhereItIsTold) {
   const Pinning pinning(PinPolicy::kSplit, 2);
   if (pinning.cores() < 2) GTEST_SKIP() << "this machine lets the process use one core";

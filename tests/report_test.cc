@@ -14,7 +14,7 @@ Report ThreeRows() {
   RowResult ok;
   ok.id = {"unix", "cpp", "python", "add", 0, "raw", RowRole::kRow};
   ok.tier = "4";
-  ok.placement = {0, 1, 1, "split"};
+  ok.placement = {0, 1, -1, 1, "split"};
   ok.calls = 1000;
   ok.errors = 0;
   ok.latency_ns = {1000, 21000, 19000, 20500, 30000, 125000, 205000, 592000};
@@ -28,7 +28,7 @@ Report ThreeRows() {
   ok.note = "a remark";
   // Equal calls per repetition, as a run has them: the pooled mean (21000)
   // is then also the mean of the repetitions' means, as gbench.json's aggregate.
-  ok.repetitions = {{500, 21100, 20400, 3100, 2400}, {500, 20900, 20600, 2900, std::nullopt}};
+  ok.repetitions = {{500, 21100, 20400, 3100, 2400, std::nullopt}, {500, 20900, 20600, 2900, std::nullopt, std::nullopt}};
   RowResult floor = ok;
   floor.id.role = RowRole::kFloor;
   floor.latency_ns.p50 = 12000;
@@ -42,7 +42,7 @@ Report ThreeRows() {
   RowResult bad;
   bad.id = {"tcp", "cpp", "ruby", "score", 256, "raw", RowRole::kRow};
   bad.tier = "4/5";
-  bad.placement = {0, 0, 1, "same"};
+  bad.placement = {0, 0, -1, 1, "same"};
   bad.status = RowStatus::kFailed;
   bad.reason = "peer killed by signal 9 (Killed)";
   rep.rows = {ok, floor, bad};
@@ -117,6 +117,7 @@ void ExpectSameRow(const RowResult& a, const RowResult& b) {
   EXPECT_EQ(a.note, b.note);
   EXPECT_EQ(a.placement.caller_cpu, b.placement.caller_cpu);
   EXPECT_EQ(a.placement.peer_cpu, b.placement.peer_cpu);
+  EXPECT_EQ(a.placement.broker_cpu, b.placement.broker_cpu);
   EXPECT_EQ(a.placement.watchdog_cpu, b.placement.watchdog_cpu);
   EXPECT_EQ(a.placement.label, b.placement.label);
   EXPECT_EQ(a.calls, b.calls);
@@ -146,6 +147,7 @@ void ExpectSameRow(const RowResult& a, const RowResult& b) {
     EXPECT_EQ(a.repetitions[i].p50_ns, b.repetitions[i].p50_ns);
     EXPECT_EQ(a.repetitions[i].caller_cpu_ns_per_call, b.repetitions[i].caller_cpu_ns_per_call);
     EXPECT_EQ(a.repetitions[i].peer_cpu_ns_per_call, b.repetitions[i].peer_cpu_ns_per_call);
+    EXPECT_EQ(a.repetitions[i].broker_cpu_ns_per_call, b.repetitions[i].broker_cpu_ns_per_call);
   }
   EXPECT_EQ(a.floor_ratio, b.floor_ratio);
   EXPECT_EQ(a.recheck_row_p50_ns, b.recheck_row_p50_ns);
@@ -160,6 +162,8 @@ TEST(Report, JsonRoundTripsEveryField) {
   rep.rows[0].calls_per_sample = 3;
   rep.rows[0].unstable = true;
   rep.rows[0].cpu_ns_per_call.broker = 1234.5;
+  rep.rows[0].placement.broker_cpu = 0;
+  rep.rows[0].repetitions[1].broker_cpu_ns_per_call = 1200;
   rep.rows[0].errors = 2;
   rep.rows[1].recheck_interrupted = true;
   rep.rows[2].p50_spread.reset();
@@ -182,7 +186,7 @@ TEST(Report, JsonCarriesTheRequiredFields) {
     EXPECT_TRUE(row.contains(key)) << key;
   }
   EXPECT_EQ(row.at("cpu_ns_per_call"), nlohmann::json::parse(R"({"caller":3000.0,"peer":2500.0,"broker":null})"));
-  EXPECT_EQ(row.at("placement"), nlohmann::json::parse(R"({"caller":0,"peer":1,"watchdog":1})"));
+  EXPECT_EQ(row.at("placement"), nlohmann::json::parse(R"({"caller":0,"peer":1,"broker":null,"watchdog":1})"));
 }
 
 TEST(Report, ParseRejectsOtherFiles) {

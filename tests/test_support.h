@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -105,10 +106,11 @@ class ChildKiller {
 struct Fixture {
   TempDir dir;
   std::string log_dir;
-  Pinning pinning{PinPolicy::kAuto};
+  Pinning pinning;
   std::unique_ptr<Services> services;
   RunContext context;
-  explicit Fixture(std::string external_redis_url = "") : log_dir(dir.path() + "/logs") {
+  explicit Fixture(std::string external_redis_url = "", PinPolicy policy = PinPolicy::kAuto)
+      : log_dir(dir.path() + "/logs"), pinning(policy) {
     std::filesystem::create_directories(log_dir);
     const std::string run_id = "test-" + std::to_string(::getpid());
     services = std::make_unique<Services>(dir.path(), run_id, log_dir, external_redis_url);
@@ -116,6 +118,45 @@ struct Fixture {
   }
   // The private redis-server must stop before the run dir goes.
   ~Fixture() { services.reset(); }
+};
+
+// The CPUs a process may run on right now, from /proc ("0", "0-1", ...).
+inline std::string CpusAllowed(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 18));
+  }
+  return {};
+}
+
+// Records, from a thread, every CPU list a process was allowed while the
+// test ran a row (e.g. the broker, placed for the row only).
+class AffinitySpy {
+ public:
+  explicit AffinitySpy(pid_t pid)
+      : thread_([this, pid] {
+          while (!stop_) {
+            const std::string cpus = CpusAllowed(pid);
+            {
+              std::lock_guard<std::mutex> lock(mutex_);
+              if (!cpus.empty() && (seen_.empty() || seen_.back() != cpus)) seen_.push_back(cpus);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }) {}
+  ~AffinitySpy() { Stop(); }
+  std::vector<std::string> Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<std::string> seen_;
+  std::thread thread_;
 };
 
 // The row (or floor) of a transport, by name, with its default codec.

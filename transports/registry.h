@@ -55,6 +55,10 @@ struct TransportSpec {
   // Optional: why no floor can be run for this request (empty: it can), e.g.
   // an echoed request larger than the reply slot of shared memory.
   std::string (*floor_unavailable)(Op op, std::size_t features, std::size_t model_bytes) = nullptr;
+  // Optional, for HTTP transports: the path and body a row sends for
+  // `request`. With --baseline, wrk makes those calls against the row's peer
+  // beside the row, as its reference (bench/reference.h).
+  void (*http_request)(const Request& request, std::string* path, std::string* body) = nullptr;
   // Needs a Redis server (the harness starts a private one, or uses --redis=URL).
   bool needs_redis = false;
   // Rows of one mechanism that differ in how they wait share a family: naming

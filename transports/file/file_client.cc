@@ -22,13 +22,13 @@ class FileHandoffClient final : public Transport {
   }
 
   void Call(const Request& r, Reply& reply) override {
-    body_ = json_codec::EncodeRequest(r, /*include_op=*/true);
+    json_codec::EncodeRequest(r, /*include_op=*/true, {}, body_);
     handoff::Publish(address_.dir, "req", r.id, body_);
     const std::string name = "rep-" + std::to_string(r.id) + ".json";
     if (!watcher_->WaitFor(name, aborted_)) throw TransportError("no reply file (row given up)");
     const std::string got = handoff::TakeFile(address_.dir + "/" + name, json_codec::kMaxJsonBytes);
     if (echo_) CheckEcho(body_, got, r.id, reply);
-    else json_codec::DecodeReply(got, r.op, reply);
+    else decoder_.Decode(got, r.op, reply);
   }
 
   void Close() override { watcher_.reset(); }
@@ -37,6 +37,7 @@ class FileHandoffClient final : public Transport {
  private:
   bool echo_;
   std::string body_;
+  json_codec::ReplyDecoder decoder_;
   handoff::Address address_;
   std::optional<handoff::DirWatcher> watcher_;
   std::atomic<bool> aborted_{false};

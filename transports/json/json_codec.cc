@@ -1,5 +1,10 @@
 #include "transports/json/json_codec.h"
 
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -12,58 +17,126 @@ namespace interop::json_codec {
 
 using nlohmann::json;
 
-std::string EncodeRequest(const Request& r, bool include_op, std::string_view reply_to) {
-  json j;
-  j["id"] = r.id;
-  if (r.op == Op::kAdd) {
-    if (include_op) j["op"] = "add";
-    j["x"] = r.x;
-    j["y"] = r.y;
-  } else {
-    if (include_op) j["op"] = "score";
-    j["features"] = r.features;
-    j["model"] = r.model;
-  }
-  if (!reply_to.empty()) j["reply_to"] = reply_to;
-  return j.dump();
+namespace {
+
+void AppendUnsigned(std::string& out, uint64_t v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
-void DecodeReply(std::string_view text, Op op, Reply& reply) {
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
+void AppendSigned(std::string& out, int64_t v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+// Shortest round-trip, so the peer parses back the very bits; a whole number
+// gets ".0" (nlohmann's way, and a JSON reader then sees a float). JSON has
+// no NaN or infinity: those go as null, which a peer refuses.
+void AppendDouble(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out.append("null");
+    return;
+  }
+  char buf[32];
+  char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  const std::string_view text(buf, static_cast<std::size_t>(end - buf));
+  out.append(text);
+  if (text.find_first_of(".e") == std::string_view::npos) out.append(".0");
+}
+
+void AppendString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out.append(buf);
+        } else {
+          out.push_back(ch);  // UTF-8 goes through as it is
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+void EncodeRequest(const Request& r, bool include_op, std::string_view reply_to, std::string& out) {
+  out.assign("{\"id\":");
+  AppendUnsigned(out, r.id);
+  if (r.op == Op::kAdd) {
+    if (include_op) out.append(",\"op\":\"add\"");
+    out.append(",\"x\":");
+    AppendSigned(out, r.x);
+    out.append(",\"y\":");
+    AppendSigned(out, r.y);
+  } else {
+    if (include_op) out.append(",\"op\":\"score\"");
+    out.append(",\"features\":[");
+    for (std::size_t i = 0; i < r.features.size(); ++i) {
+      if (i) out.push_back(',');
+      AppendDouble(out, r.features[i]);
+    }
+    out.append("],\"model\":");
+    AppendString(out, r.model);
+  }
+  if (!reply_to.empty()) {
+    out.append(",\"reply_to\":");
+    AppendString(out, reply_to);
+  }
+  out.push_back('}');
+}
+
+struct ReplyDecoder::Parser {
+  simdjson::dom::parser parser;
+};
+
+ReplyDecoder::ReplyDecoder() : parser_(std::make_unique<Parser>()) {}
+ReplyDecoder::~ReplyDecoder() = default;
+
+void ReplyDecoder::Decode(std::string_view text, Op op, Reply& reply) {
+  simdjson::dom::element doc;
+  simdjson::dom::object obj;
+  if (parser_->parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(obj) != simdjson::SUCCESS) {
     reply.error = "reply is not a JSON object: " + std::string(text.substr(0, 200));
     return;
   }
-  if (auto e = j.find("error"); e != j.end()) {
-    reply.error = "peer error: " + (e->is_string() ? e->get<std::string>() : e->dump());
+  simdjson::dom::element error;
+  if (obj["error"].get(error) == simdjson::SUCCESS) {
+    std::string_view message;
+    reply.error = "peer error: " + (error.get_string().get(message) == simdjson::SUCCESS ? std::string(message)
+                                                                                           : simdjson::minify(error));
     return;
   }
-  const auto id = j.find("id");
-  if (id == j.end() || !id->is_number_unsigned()) {
+  // Unsigned and integral: a negative id, or 7.0, is no id.
+  if (obj["id"].get_uint64().get(reply.id) != simdjson::SUCCESS) {
     reply.error = "reply has no id";
     return;
   }
-  reply.id = id->get<uint64_t>();
   if (op == Op::kAdd) {
-    const auto r = j.find("result");
-    // nlohmann keeps integers above INT64_MAX unsigned: a peer that forgot to
-    // wrap must not have its answer wrapped here and pass.
-    if (r == j.end() || !r->is_number_integer() ||
-        (r->is_number_unsigned() && r->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+    // int64 only: a peer that forgot to wrap (above INT64_MAX) must not pass.
+    if (obj["result"].get_int64().get(reply.result) != simdjson::SUCCESS) {
       reply.error = "add reply has no int64 result";
       return;
     }
-    reply.result = r->get<int64_t>();
     reply.kind = ReplyKind::kAdd;
   } else {
-    const auto s = j.find("score");
-    const auto l = j.find("label");
-    if (s == j.end() || !s->is_number() || l == j.end() || !l->is_string()) {
+    std::string_view label;
+    if (obj["score"].get_double().get(reply.score) != simdjson::SUCCESS ||
+        obj["label"].get_string().get(label) != simdjson::SUCCESS) {
       reply.error = "score reply lacks score or label";
       return;
     }
-    reply.score = s->get<double>();
-    reply.label = l->get<std::string>();
+    reply.label.assign(label);
     reply.kind = ReplyKind::kScore;
   }
 }

@@ -55,7 +55,7 @@ class RedisClient final : public Transport {
 
  private:
   void Append(const Request& r) {
-    body_ = json_codec::EncodeRequest(r, /*include_op=*/true, reply_to_);
+    json_codec::EncodeRequest(r, /*include_op=*/true, reply_to_, body_);
     if (use_stream_) {
       redisAppendCommand(conn_.get(), "XADD %s MAXLEN ~ 10000 * req %b", queue_.c_str(), body_.data(), body_.size());
     } else {
@@ -89,7 +89,7 @@ class RedisClient final : public Transport {
       if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) throw TransportError("unexpected BRPOP reply");
       const std::string_view got(r->element[1]->str, r->element[1]->len);
       if (echo_) CheckEcho(sent, got, request.id, reply);
-      else json_codec::DecodeReply(got, request.op, reply);
+      else decoder_.Decode(got, request.op, reply);
       return;
     }
   }
@@ -102,6 +102,7 @@ class RedisClient final : public Transport {
   std::string reply_to_;
   std::string receive_from_;
   std::string body_;
+  json_codec::ReplyDecoder decoder_;
   std::atomic<bool> aborted_{false};
 };
 
