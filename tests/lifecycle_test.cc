@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -133,6 +134,87 @@ TEST_F(Lifecycle, StalePrivateDirsOfDeadRunsAreRemoved) {
   EXPECT_FALSE(std::filesystem::exists("/dev/shm/interop-spectrum-999999999-staletest"));
   EXPECT_TRUE(std::filesystem::exists(f.dir.path())) << "a live run's dir must survive";
 }
+
+// Every fault mode of the C++ peer on every transport it serves (all the
+// out-of-process ones): each works, as the harness sees it through the real
+// row path, or is refused with exit 2 (peers/README.md has the table).
+const char* const kPeerTransports[] = {"shm-spin", "shm-futex", "unix", "pipe", "tcp", "rest", "grpc", "grpc-stream",
+                                       "redis", "redis-stream", "file-inotify", "file-poll"};
+const char* const kFaults[] = {"wrong-value", "wrong-id", "crash-after=20", "hang-after=20", "no-ready"};
+
+// A run context for one transport's faults; nothing may outlive it.
+template <typename Param>
+class FaultFixture : public ::testing::TestWithParam<Param> {
+ protected:
+  void TearDown() override {
+    f.services->Shutdown();  // the private redis-server of the Redis rows lives as long as the run
+    EXPECT_TRUE(ChildrenOf(::getpid()).empty()) << "a peer outlived its row";
+  }
+  Fixture f;
+};
+
+// A test name from transport and mode: "redis_stream_crash_after_20".
+std::string TestName(std::string name) {
+  for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
+class FaultMode : public FaultFixture<std::tuple<const char*, const char*>> {};
+
+TEST_P(FaultMode, FailsTheRowAsTheModeSays) {
+  const auto [transport, fault] = GetParam();
+  RunSettings s = Brief(std::string(transport).find("grpc") == 0 ? Op::kScore : Op::kAdd);
+  s.calls = 200;
+  s.call_timeout_s = 1;
+  s.ready_timeout_s = std::string(fault) == "no-ready" ? 1 : 30;
+  const RowResult r = RunFaulty(transport, fault, s, f);
+  EXPECT_EQ(r.status, RowStatus::kFailed) << r.reason;
+  const std::string mode = fault;
+  if (mode == "wrong-value") {
+    EXPECT_GT(r.errors, 0u);
+    EXPECT_THAT(r.reason, HasSubstr("expected"));
+  } else if (mode == "wrong-id") {
+    EXPECT_GT(r.errors, 0u);
+    EXPECT_THAT(r.reason, HasSubstr("reply id"));
+  } else if (mode == "crash-after=20") {
+    EXPECT_THAT(r.reason, HasSubstr("killed by signal 6"));
+    EXPECT_THAT(r.reason, HasSubstr("crashing on request 21"));
+  } else if (mode == "hang-after=20") {
+    EXPECT_THAT(r.reason, HasSubstr("no reply within 1 s"));
+  } else {
+    EXPECT_THAT(r.reason, HasSubstr("no READY line within 1 s"));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Lifecycle, FaultMode,
+                         ::testing::Combine(::testing::ValuesIn(kPeerTransports), ::testing::ValuesIn(kFaults)),
+                         [](const ::testing::TestParamInfo<FaultMode::ParamType>& info) {
+                           return TestName(std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param));
+                         });
+
+// In echo mode (a floor) the peer sends the request's own bytes back: there
+// is no result or id of its own to get wrong, so wrong-value and wrong-id are
+// refused at start (exit 2); crash-after counts echoed requests as well.
+class EchoFaultMode : public FaultFixture<const char*> {};
+
+TEST_P(EchoFaultMode, SpoilingFaultsAreRefusedAndCrashesWork) {
+  RunSettings s = Brief();
+  s.calls = 200;
+  s.call_timeout_s = 1;
+  for (const char* fault : {"wrong-value", "wrong-id"}) {
+    const RowResult r = RunRow(Spec(GetParam(), PeerKind::kCpp, RowRole::kFloor, {std::string("--fault=") + fault}),
+                               s, f.context);
+    EXPECT_EQ(r.status, RowStatus::kFailed) << fault;
+    EXPECT_THAT(r.reason, HasSubstr("exited with status 2 before READY")) << fault;
+    EXPECT_THAT(r.reason, HasSubstr("cannot be used with --echo")) << fault;
+  }
+  const RowResult r = RunRow(Spec(GetParam(), PeerKind::kCpp, RowRole::kFloor, {"--fault=crash-after=20"}), s, f.context);
+  EXPECT_EQ(r.status, RowStatus::kFailed);
+  EXPECT_THAT(r.reason, HasSubstr("crashing on request 21"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lifecycle, EchoFaultMode, ::testing::ValuesIn(kPeerTransports),
+                         [](const ::testing::TestParamInfo<const char*>& info) { return TestName(info.param); });
 
 }  // namespace
 }  // namespace interop

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "transports/fault/peer_fault.h"
+
 namespace interop {
 
 struct PeerOptions {
@@ -10,13 +12,9 @@ struct PeerOptions {
   std::string address;
   std::string codec;
   bool echo = false;  // baseline: send every frame back unchanged, no decoding
-  // For the harness's own tests only (C++ peer): misbehave on purpose.
-  //   no-ready        never print READY
-  //   wrong-value     every 5th reply carries a wrong result/score
-  //   wrong-id        every 5th reply carries the wrong id
-  //   crash-after=N   abort() on request N+1
-  //   hang-after=N    stop answering after N requests (the connection stays open)
-  std::string fault;
+  // For the harness's own tests only (C++ peer): misbehave on purpose
+  // (transports/fault/peer_fault.h, peers/README.md).
+  PeerFault fault;
 };
 
 }  // namespace interop

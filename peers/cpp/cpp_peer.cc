@@ -55,6 +55,7 @@ int Usage(const char* why) {
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a vanished client is EPIPE on write, not death
   interop::PeerOptions options;
+  std::string fault;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&](std::string_view key, std::string* out) {
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
       return true;
     };
     if (value("--transport=", &options.transport) || value("--address=", &options.address) ||
-        value("--codec=", &options.codec) || value("--fault=", &options.fault)) {
+        value("--codec=", &options.codec) || value("--fault=", &fault)) {
       continue;
     }
     if (arg == "--echo") {
@@ -75,7 +76,11 @@ int main(int argc, char** argv) {
       return Usage(("unknown option " + std::string(arg)).c_str());
     }
   }
-  if (const std::string bad = interop::ValidateFault(options.fault); !bad.empty()) return Usage(bad.c_str());
+  if (const std::string bad = interop::ParsePeerFault(fault, &options.fault); !bad.empty()) return Usage(bad.c_str());
+  if (options.echo && options.fault.SpoilsReplies()) {
+    return Usage(("--fault=" + fault + " cannot be used with --echo: an echo is the request's own bytes, "
+                  "with no result or id of the peer's to get wrong").c_str());
+  }
   for (const auto& s : kServers) {
     if (s.transport != options.transport) continue;
     if (options.codec.empty()) options.codec = s.default_codec;

@@ -17,9 +17,10 @@
 namespace interop {
 namespace {
 
-void Answer(const std::string& dir, const std::string& name, bool echo) {
+void Answer(const std::string& dir, const std::string& name, bool echo, const PeerFault& fault) {
   const auto id = handoff::RequestId(name);
   if (!id) return;  // temporaries, replies, anything else: not ours to take
+  const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
   if (echo) {  // --echo: the request becomes the reply, unread
     const std::string reply = dir + "/rep-" + std::to_string(*id) + ".json";
     if (::rename((dir + "/" + name).c_str(), reply.c_str()) != 0 && errno != ENOENT) {
@@ -33,6 +34,7 @@ void Answer(const std::string& dir, const std::string& name, bool echo) {
     const auto answer = json_codec::AnswerRequest(handoff::TakeFile(dir + "/" + name, json_codec::kMaxJsonBytes),
                                                   std::nullopt, nullptr, id);
     reply = answer.body;
+    SpoilJsonReply(spoil, &reply);
     if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request in %s: %s\n", name.c_str(), reply.c_str());
   } catch (const TransportError& e) {
     if (std::string(e.what()).find("No such file") != std::string::npos) return;  // taken already
@@ -55,10 +57,10 @@ int ServeFileHandoff(const PeerOptions& options) {
       std::vector<std::string> names;
       while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
       ::closedir(d);
-      for (const auto& n : names) Answer(address.dir, n, options.echo);
+      for (const auto& n : names) Answer(address.dir, n, options.echo, options.fault);
     }
     while (!stop.Pending()) {
-      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo);
+      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo, options.fault);
     }
   } catch (const TransportError& e) {
     std::fprintf(stderr, "cpp peer: %s\n", e.what());

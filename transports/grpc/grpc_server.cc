@@ -31,20 +31,37 @@ void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
   out->set_label(std::string(s.label));
 }
 
+// --fault's spoiling of a reply message (for the harness's tests).
+void SpoilAdd(Spoil spoil, pb::AddReply* rep) {
+  if (spoil == Spoil::kId) rep->set_id(rep->id() + 1);
+  if (spoil == Spoil::kValue) rep->set_result(SpoilInt(rep->result()));
+}
+void SpoilScore(Spoil spoil, pb::ScoreReply* rep) {
+  if (spoil == Spoil::kId) rep->set_id(rep->id() + 1);
+  if (spoil == Spoil::kValue) rep->set_score(SpoilDouble(rep->score()));
+}
+
 class InteropService final : public pb::Interop::Service {
+ public:
+  explicit InteropService(const PeerFault& fault) : fault_(fault) {}
+
  private:
   grpc::Status Add(grpc::ServerContext*, const pb::AddRequest* req, pb::AddReply* rep) override {
+    const Spoil spoil = BeforeReply(fault_);
     rep->set_id(req->id());
     rep->set_result(interop::Add(req->x(), req->y()));
+    SpoilAdd(spoil, rep);
     return grpc::Status::OK;
   }
 
   grpc::Status Score(grpc::ServerContext*, const pb::ScoreRequest* req, pb::ScoreReply* rep) override {
+    const Spoil spoil = BeforeReply(fault_);
     if (const std::string bad = CheckScore(*req); !bad.empty()) {
       std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(req->id()), bad.c_str());
       return {grpc::StatusCode::INVALID_ARGUMENT, bad};
     }
     Compute(*req, rep);
+    SpoilScore(spoil, rep);
     return grpc::Status::OK;
   }
 
@@ -52,12 +69,15 @@ class InteropService final : public pb::Interop::Service {
     pb::Request req;
     pb::Reply rep;
     while (stream->Read(&req)) {
+      const Spoil spoil = BeforeReply(fault_);
       rep.Clear();
       switch (req.op_case()) {
         case pb::Request::kAdd:
           rep.set_id(req.add().id());
           rep.mutable_add()->set_id(req.add().id());
           rep.mutable_add()->set_result(interop::Add(req.add().x(), req.add().y()));
+          SpoilAdd(spoil, rep.mutable_add());
+          if (spoil == Spoil::kId) rep.set_id(rep.id() + 1);
           break;
         case pb::Request::kScore:
           rep.set_id(req.score().id());
@@ -65,6 +85,8 @@ class InteropService final : public pb::Interop::Service {
             rep.set_error(bad);
           } else {
             Compute(req.score(), rep.mutable_score());
+            SpoilScore(spoil, rep.mutable_score());
+            if (spoil == Spoil::kId) rep.set_id(rep.id() + 1);
           }
           break;
         default:
@@ -74,6 +96,8 @@ class InteropService final : public pb::Interop::Service {
     }
     return grpc::Status::OK;
   }
+
+  const PeerFault& fault_;
 };
 
 // --echo: the same three methods, served by the same synchronous server as
@@ -83,7 +107,8 @@ class InteropService final : public pb::Interop::Service {
 // its own (grpc::Service::AddMethod), with ByteBuffer as the message type.
 class EchoService final : public grpc::Service {
  public:
-  EchoService() {
+  // --fault: crash-after and hang-after count echoed messages too.
+  explicit EchoService(const PeerFault& fault) : fault_(fault) {
     using grpc::ByteBuffer;
     using grpc::internal::RpcMethod;
     using grpc::internal::RpcServiceMethod;
@@ -91,7 +116,8 @@ class EchoService final : public grpc::Service {
       AddMethod(new RpcServiceMethod(
           method, RpcMethod::NORMAL_RPC,
           new grpc::internal::RpcMethodHandler<EchoService, ByteBuffer, ByteBuffer>(
-              [](EchoService*, grpc::ServerContext*, const ByteBuffer* req, ByteBuffer* rep) {
+              [](EchoService* self, grpc::ServerContext*, const ByteBuffer* req, ByteBuffer* rep) {
+                BeforeReply(self->fault_);
                 *rep = *req;
                 return grpc::Status::OK;
               },
@@ -100,23 +126,27 @@ class EchoService final : public grpc::Service {
     AddMethod(new RpcServiceMethod(
         "/interop.v1.Interop/Stream", RpcMethod::BIDI_STREAMING,
         new grpc::internal::BidiStreamingHandler<EchoService, ByteBuffer, ByteBuffer>(
-            [](EchoService*, grpc::ServerContext*, grpc::ServerReaderWriter<ByteBuffer, ByteBuffer>* stream) {
+            [](EchoService* self, grpc::ServerContext*, grpc::ServerReaderWriter<ByteBuffer, ByteBuffer>* stream) {
               ByteBuffer message;
               while (stream->Read(&message)) {
+                BeforeReply(self->fault_);
                 if (!stream->Write(message)) break;
               }
               return grpc::Status::OK;
             },
             this)));
   }
+
+ private:
+  const PeerFault& fault_;
 };
 
 }  // namespace
 
 int ServeGrpc(const PeerOptions& options) {
   StopSignals stop;  // before gRPC starts its threads
-  InteropService service;
-  EchoService echo_service;
+  InteropService service(options.fault);
+  EchoService echo_service(options.fault);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);

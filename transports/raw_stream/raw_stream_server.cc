@@ -23,47 +23,6 @@
 namespace interop {
 namespace {
 
-// Requests answered so far by this process (all connections), for --fault.
-std::atomic<uint64_t> g_requests{0};
-
-uint64_t FaultCount(const std::string& fault, const char* prefix) {
-  return fault.rfind(prefix, 0) == 0 ? std::stoull(fault.substr(std::strlen(prefix))) : UINT64_MAX;
-}
-
-void SleepForever() {
-  for (;;) ::pause();
-}
-
-// Applies --fault to a reply about to be sent (tests of the harness only).
-void InjectFault(const PeerOptions& o, std::vector<uint8_t>& reply) {
-  if (o.fault.empty()) return;
-  const uint64_t n = g_requests.fetch_add(1) + 1;
-  if (n > FaultCount(o.fault, "crash-after=")) {
-    std::fprintf(stderr, "cpp peer: --fault=%s: crashing on request %llu\n", o.fault.c_str(),
-                 static_cast<unsigned long long>(n));
-    std::abort();
-  }
-  if (n > FaultCount(o.fault, "hang-after=")) SleepForever();
-  if (n % 5 != 0 || reply.size() < raw::kHeaderSize + 8) return;
-  if (o.fault == "wrong-id") raw::Store<uint64_t>(reply.data() + 8, raw::Load<uint64_t>(reply.data() + 8) + 1);
-  if (o.fault == "wrong-value") reply[raw::kHeaderSize] ^= 1;  // low bit of result / score
-}
-
-}  // namespace
-
-std::string ValidateFault(const std::string& fault) {
-  if (fault.empty() || fault == "no-ready" || fault == "wrong-value" || fault == "wrong-id") return {};
-  for (const char* prefix : {"crash-after=", "hang-after="}) {
-    if (fault.rfind(prefix, 0) == 0) {
-      const std::string n = fault.substr(std::strlen(prefix));
-      if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) return {};
-    }
-  }
-  return "unknown --fault '" + fault + "'; valid: no-ready, wrong-value, wrong-id, crash-after=N, hang-after=N";
-}
-
-namespace {
-
 void LogBadInput(uint64_t id, const std::string& why) {
   std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n",
                static_cast<unsigned long long>(id), why.c_str());
@@ -95,6 +54,7 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
       return false;
     }
     if (echo) {
+      BeforeReply(options.fault);  // counts: crash-after and hang-after hold in echo mode too
       const auto frame = reader.frame();
       if (!WriteFull(out_fd, frame.data(), frame.size())) return false;
       continue;
@@ -125,13 +85,15 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
       LogBadInput(h.id, err);
       raw::EncodeError(out, h.id, err);
     }
-    InjectFault(options, out);
+    SpoilRawFrame(BeforeReply(options.fault), out.data(), out.size());
     if (!WriteFull(out_fd, out.data(), out.size())) return false;
   }
 }
 
 void AnnounceReady(const std::string& address, const PeerOptions& options) {
-  if (options.fault == "no-ready") SleepForever();
+  if (options.fault.mode == PeerFault::Mode::kNoReady) {
+    for (;;) ::pause();  // never READY: the harness must time out
+  }
   std::printf("READY %s\n", address.c_str());
   std::fflush(stdout);
 }

@@ -21,7 +21,4 @@ int ServeConnections(int listen_fd, const std::string& ready_address, const Peer
 // sleeps until killed).
 void AnnounceReady(const std::string& address, const PeerOptions& options);
 
-// Checks --fault; empty when valid, else what is wrong.
-std::string ValidateFault(const std::string& fault);
-
 }  // namespace interop

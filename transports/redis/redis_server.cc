@@ -22,10 +22,11 @@ RedisReplyPtr Command(redisContext* c, const char* format, ...) {
 }
 
 // Answers one queued request and pushes the reply to its reply_to list.
-void Answer(redisContext* c, const char* data, std::size_t len) {
+void Answer(redisContext* c, const char* data, std::size_t len, Spoil spoil) {
   std::string reply_to;
-  const auto answer = json_codec::AnswerRequest({data, len}, std::nullopt, &reply_to);
+  auto answer = json_codec::AnswerRequest({data, len}, std::nullopt, &reply_to);
   if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
+  SpoilJsonReply(spoil, &answer.body);
   if (reply_to.empty()) {
     std::fprintf(stderr, "cpp peer: dropped a request without reply_to\n");
     return;
@@ -34,9 +35,11 @@ void Answer(redisContext* c, const char* data, std::size_t len) {
 }
 
 // Answers one request, or with --echo pushes its bytes unread to PREFIX:echo
-// (the reply_to inside the JSON is not read in echo mode).
-void Respond(redisContext* c, const RedisAddress& a, bool echo, const char* data, std::size_t len) {
-  if (!echo) return Answer(c, data, len);
+// (the reply_to inside the JSON is not read in echo mode). --fault applies
+// to both (for the harness's tests).
+void Respond(redisContext* c, const RedisAddress& a, const PeerOptions& o, const char* data, std::size_t len) {
+  const Spoil spoil = BeforeReply(o.fault);
+  if (!o.echo) return Answer(c, data, len, spoil);
   const std::string echo_list = a.prefix + ":echo";
   Command(c, "LPUSH %b %b", echo_list.data(), echo_list.size(), data, len);
 }
@@ -61,16 +64,16 @@ int Serve(const PeerOptions& options, ServeOne serve_one) {
 }  // namespace
 
 int ServeRedisQueue(const PeerOptions& options) {
-  return Serve(options, [echo = options.echo](redisContext* c, const RedisAddress& a, bool setup) {
+  return Serve(options, [&options](redisContext* c, const RedisAddress& a, bool setup) {
     if (setup) return;
     const std::string queue = a.prefix + ":requests";
     RedisReplyPtr r = Command(c, "BRPOP %s 1", queue.c_str());
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Respond(c, a, echo, r->element[1]->str, r->element[1]->len);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Respond(c, a, options, r->element[1]->str, r->element[1]->len);
   });
 }
 
 int ServeRedisStream(const PeerOptions& options) {
-  return Serve(options, [echo = options.echo](redisContext* c, const RedisAddress& a, bool setup) {
+  return Serve(options, [&options](redisContext* c, const RedisAddress& a, bool setup) {
     const std::string stream = a.prefix + ":stream";
     if (setup) {
       RedisReplyPtr r = Command(c, "XGROUP CREATE %s workers $ MKSTREAM", stream.c_str());
@@ -90,7 +93,7 @@ int ServeRedisStream(const PeerOptions& options) {
       bool answered = false;
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
         if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "req") {
-          Respond(c, a, echo, fields->element[f + 1]->str, fields->element[f + 1]->len);
+          Respond(c, a, options, fields->element[f + 1]->str, fields->element[f + 1]->len);
           answered = true;
         }
       }

@@ -24,13 +24,15 @@ int ServeRest(const PeerOptions& options) {
   server.set_keep_alive_timeout(60);
   server.set_payload_max_length(json_codec::kMaxJsonBytes);  // larger bodies: 413
   auto handler = [&options](Op op) {
-    return [op, echo = options.echo](const httplib::Request& req, httplib::Response& res) {
+    return [op, echo = options.echo, &fault = options.fault](const httplib::Request& req, httplib::Response& res) {
+      const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
       if (echo) {  // baseline: the body goes straight back, nothing parsed
         res.set_content(req.body, "application/json");
         return;
       }
-      const auto answer = json_codec::AnswerRequest(req.body, op);
+      auto answer = json_codec::AnswerRequest(req.body, op);
       if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
+      SpoilJsonReply(spoil, &answer.body);
       res.status = answer.http_status;
       res.set_content(answer.body, "application/json");
     };

@@ -13,8 +13,9 @@
 namespace interop {
 namespace {
 
-// Answers the request in the request slot into the reply slot.
-void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double>& features) {
+// Answers the request in the request slot into the reply slot (spoiled as
+// --fault says, for the harness's tests).
+void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double>& features, const PeerFault& fault) {
   std::vector<uint8_t> out;  // small: replies are at most ~1 KiB
   raw::Header h{};
   std::string err;
@@ -31,6 +32,7 @@ void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double
         alignas(8) uint8_t frame[raw::kHeaderSize + 8];
         raw::EncodeHeader(frame, raw::Kind::kAddReply, h.id, 8);
         raw::Store(frame + raw::kHeaderSize, Add(x, y));
+        SpoilRawFrame(BeforeReply(fault), frame, sizeof frame);
         std::memcpy(rep.slot, frame, sizeof frame);
         return;
       }
@@ -51,6 +53,7 @@ void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double
     std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(h.id), err.c_str());
     raw::EncodeError(out, h.id, err);
   }
+  SpoilRawFrame(BeforeReply(fault), out.data(), out.size());
   std::memcpy(rep.slot, out.data(), std::min<std::size_t>(out.size(), rep.capacity));
 }
 
@@ -86,9 +89,10 @@ int ServeShm(const PeerOptions& options) {
     for (;;) {
       last = shm::WaitForChange(segment, req, last, never);
       if (options.echo) {
+        BeforeReply(options.fault);  // counts: crash-after and hang-after hold in echo mode too
         Echo(req, rep);
       } else {
-        Answer(req, rep, features);
+        Answer(req, rep, features, options.fault);
       }
       shm::Publish(segment, rep, last);
     }

@@ -1,0 +1,51 @@
+// The C++ peer's --fault modes (for the harness's own tests: a peer that
+// misbehaves on purpose, so the harness's handling of it runs its production
+// code). Parsed, counted and applied here only, so every server misbehaves
+// the same way; each server calls BeforeReply() once per request and spoils
+// the reply it is about to send in its own encoding. peers/README.md has the
+// table of modes and transports.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace interop {
+
+struct PeerFault {
+  enum class Mode { kNone, kNoReady, kWrongValue, kWrongId, kCrashAfter, kHangAfter };
+  Mode mode = Mode::kNone;
+  uint64_t after = 0;  // crash-after=N, hang-after=N
+
+  bool active() const { return mode != Mode::kNone; }
+  // wrong-value and wrong-id change what a reply says: an echo has nothing
+  // of its own to get wrong (it is the request's bytes), so --echo refuses them.
+  bool SpoilsReplies() const { return mode == Mode::kWrongValue || mode == Mode::kWrongId; }
+};
+
+// Parses --fault=TEXT ("" is no fault). Returns an error message naming the
+// valid modes, or "" when *out was set.
+std::string ParsePeerFault(const std::string& text, PeerFault* out);
+
+// What to do to the reply about to go out.
+enum class Spoil { kNone, kValue, kId };
+
+// Call once per request, just before its reply is sent (any thread, any
+// connection: requests are counted per process). crash-after=N aborts on
+// request N+1 (saying so on stderr); hang-after=N never returns from request
+// N+1 on (the connection stays open); wrong-value / wrong-id answer kValue /
+// kId for every 5th request. Free when no fault is set.
+Spoil BeforeReplySlow(const PeerFault& fault);
+inline Spoil BeforeReply(const PeerFault& fault) {
+  return fault.active() ? BeforeReplySlow(fault) : Spoil::kNone;
+}
+
+// The same spoiling in each encoding: the id goes up by one; the result (add)
+// or the score's lowest mantissa bit (score) flips. Error replies are left as
+// they are (they carry no value).
+void SpoilRawFrame(Spoil spoil, uint8_t* frame, std::size_t size);  // schemas/raw_frame.md
+void SpoilJsonReply(Spoil spoil, std::string* body);                // {"id":..,"result"|"score":..}
+inline int64_t SpoilInt(int64_t v) { return v ^ 1; }
+double SpoilDouble(double v);
+
+}  // namespace interop
