@@ -59,25 +59,23 @@ int main(int argc, char** argv) {
   app.add_option("--transport", o.transports, "comma-separated transports, or all (see --list)")->capture_default_str();
   app.add_option("--peer", o.peers, "comma-separated peers (cpp, python, ruby), or all")->capture_default_str();
   app.add_option("--workload", o.workload, "add or score")->capture_default_str();
-  app.add_option("--features", o.features, "score: feature vector length")->capture_default_str();
-  auto* calls = app.add_option("--calls", o.calls, "timed calls per repetition (default: by --duration)");
-  app.add_option("--duration", o.duration_s, "seconds of timed calls per repetition (default 1, --quick 0.2)")
+  app.add_option("--features", o.features, "score: feature vector length, 1 to 131072 (default 256)");
+  auto* calls = app.add_option("--calls", o.calls, "timed calls per repetition, 1 to 1e9 (default: by --duration)");
+  app.add_option("--duration", o.duration_s, "seconds of timed calls per repetition, up to 3600 (default 1, --quick 0.2)")
       ->excludes(calls);
-  app.add_option("--warmup", o.warmup_s, "warmup seconds per row (default 0.5, --quick 0.05)");
-  app.add_option("--repetitions", o.repetitions, "repetitions of the latency run (default 3, --quick 1)")
-      ->check(CLI::Range(1, 1000));
+  app.add_option("--warmup", o.warmup_s, "warmup seconds per row, up to 600 (default 0.5, --quick 0.05)");
+  app.add_option("--repetitions", o.repetitions, "repetitions of the latency run, 1 to 1000 (default 3, --quick 1)");
   app.add_option("--throughput", o.throughput_s, "seconds of the throughput run, 0 to skip (default 0.5, --quick 0.1)");
-  app.add_option("--inflight", o.inflight, "calls in flight in the throughput run")->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+  app.add_option("--inflight", o.inflight, "calls in flight in the throughput run, 1 to 4096 (default 16)");
   app.add_option("--pin", o.pin, "auto|same|split|none: where harness and peer run")->capture_default_str();
   app.add_option("--codec", o.codec, "override the transport's codec where it allows one");
   app.add_flag("--quick", o.quick, "short run: 0.2 s per row, 1 repetition");
   app.add_flag("--baseline", o.baseline,
                "also measure each row's floor: the same bytes sent to a peer that echoes them (peers/README.md)");
-  app.add_option("--timeout", o.call_timeout_s, "seconds without a reply before a row fails")->capture_default_str();
-  app.add_option("--ready-timeout", o.ready_timeout_s, "seconds a peer has to print READY")->capture_default_str();
-  app.add_option("--shm-wait", o.shm_wait, "shm rows: spin, futex or both")->capture_default_str();
-  app.add_option("--file-wait", o.file_wait, "file rows: inotify, poll or both")->capture_default_str();
+  app.add_option("--timeout", o.call_timeout_s, "seconds without a reply before a row fails, up to 3600")->capture_default_str();
+  app.add_option("--ready-timeout", o.ready_timeout_s, "seconds a peer has to print READY, up to 3600")->capture_default_str();
+  app.add_option("--shm-wait", o.shm_wait, "shm rows: spin, futex or both (default both)");
+  app.add_option("--file-wait", o.file_wait, "file rows: inotify, poll or both (default both)");
   app.add_option("--redis", o.redis_url,
                  "use this Redis server (unix:///path or redis://host:port) instead of a private one");
   app.add_option("--out", o.out_dir, "write results.json, .md, .csv, gbench.json and peer logs here");

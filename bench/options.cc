@@ -1,32 +1,99 @@
 #include "bench/options.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "common/raw_frame.h"
 
 namespace interop {
+namespace {
 
-Plan MakePlan(const BenchOptions& o) {
+std::string Number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// A time in seconds: finite and within (low, high], or [low, high] when
+// zero_allowed (low is then 0 and means "skip").
+double Seconds(const char* option, double v, double high, bool zero_allowed = false) {
+  const bool ok = std::isfinite(v) && (zero_allowed ? v >= 0 : v > 0) && v <= high;
+  if (!ok) {
+    throw UsageError(std::string(option) + "=" + Number(v) + " is out of range: seconds, " +
+                     (zero_allowed ? "0 (skip) to " : "more than 0 and at most ") + Number(high));
+  }
+  return v;
+}
+
+int64_t Count(const char* option, int64_t v, int64_t low, int64_t high) {
+  if (v < low || v > high) {
+    throw UsageError(std::string(option) + "=" + std::to_string(v) + " is out of range: " + std::to_string(low) +
+                     " to " + std::to_string(high));
+  }
+  return v;
+}
+
+// An option that only some rows use, given for a run that has none of them.
+void RefuseUnused(bool given, bool used, const std::string& option, const std::string& needs) {
+  if (given && !used) throw UsageError(option + " has no effect here: it applies to " + needs);
+}
+
+bool AnyRow(const std::vector<const TransportSpec*>& transports, bool (*test)(const TransportSpec&)) {
+  return std::any_of(transports.begin(), transports.end(), [test](const TransportSpec* t) { return test(*t); });
+}
+
+}  // namespace
+
+Plan MakePlan(const BenchOptions& o) { return MakePlan(o, Pinning(PinPolicy::kNone).cores()); }
+
+Plan MakePlan(const BenchOptions& o, int usable_cpus) {
   Plan plan;
   RunSettings& s = plan.settings;
   if (o.workload == "add") s.op = Op::kAdd;
   else if (o.workload == "score") s.op = Op::kScore;
   else throw UsageError("unknown workload '" + o.workload + "'; valid: add, score");
-  if (o.features > raw::kMaxFeatures) {
-    throw UsageError("--features must be at most " + std::to_string(raw::kMaxFeatures));
-  }
-  s.features = o.features;
-  s.calls = o.calls;
-  s.duration_s = o.duration_s.value_or(o.quick ? 0.2 : 1.0);
-  s.warmup_s = o.warmup_s.value_or(o.quick ? 0.05 : 0.5);
-  s.repetitions = o.repetitions.value_or(o.quick ? 1 : 3);
-  s.throughput_s = o.throughput_s.value_or(o.quick ? 0.1 : 0.5);
-  s.inflight = o.inflight;
-  s.call_timeout_s = o.call_timeout_s;
-  s.ready_timeout_s = o.ready_timeout_s;
+  RefuseUnused(o.features.has_value(), s.op == Op::kScore, "--features", "--workload=score");
+  s.features = static_cast<std::size_t>(Count("--features", o.features.value_or(256), 1, raw::kMaxFeatures));
+  // Limits: a row measures for seconds to minutes; an hour of anything is a typo.
+  if (o.calls) s.calls = static_cast<uint64_t>(Count("--calls", *o.calls, 1, 1'000'000'000));
+  s.duration_s = Seconds("--duration", o.duration_s.value_or(o.quick ? 0.2 : 1.0), 3600);
+  s.warmup_s = Seconds("--warmup", o.warmup_s.value_or(o.quick ? 0.05 : 0.5), 600);
+  s.repetitions = static_cast<int>(Count("--repetitions", o.repetitions.value_or(o.quick ? 1 : 3), 1, 1000));
+  s.throughput_s = Seconds("--throughput", o.throughput_s.value_or(o.quick ? 0.1 : 0.5), 3600, /*zero_allowed=*/true);
+  RefuseUnused(o.inflight.has_value(), s.throughput_s > 0, "--inflight", "the throughput run (--throughput above 0)");
+  s.inflight = static_cast<int>(Count("--inflight", o.inflight.value_or(16), 1, 4096));
+  s.call_timeout_s = Seconds("--timeout", o.call_timeout_s, 3600);
+  s.ready_timeout_s = Seconds("--ready-timeout", o.ready_timeout_s, 3600);
   if (!ParsePinPolicy(o.pin, &plan.pin)) {
     throw UsageError("unknown --pin '" + o.pin + "'; valid: auto, same, split, none");
   }
-  const auto transports = SelectTransports(o.transports, {{"shm", o.shm_wait}, {"file", o.file_wait}});
+  const auto transports =
+      SelectTransports(o.transports, {{"shm", o.shm_wait.value_or("both")}, {"file", o.file_wait.value_or("both")}});
   const auto peers = SelectPeers(o.peers);
+  RefuseUnused(o.shm_wait.has_value(), AnyRow(transports, [](const TransportSpec& t) { return t.family == "shm"; }),
+               "--shm-wait", "shm rows (--transport=shm)");
+  RefuseUnused(o.file_wait.has_value(), AnyRow(transports, [](const TransportSpec& t) { return t.family == "file"; }),
+               "--file-wait", "file rows (--transport=file)");
+  RefuseUnused(!o.redis_url.empty(), AnyRow(transports, [](const TransportSpec& t) { return t.needs_redis; }),
+               "--redis", "the Redis rows (--transport=redis,redis-stream)");
+  if (!o.redis_url.empty() && o.redis_url.rfind("unix://", 0) != 0 && o.redis_url.rfind("redis://", 0) != 0) {
+    throw UsageError("--redis=" + o.redis_url + " is not a Redis URL; valid: unix:///path/to/socket or redis://host:port");
+  }
+  // A spinning wait needs the two sides on two cores: on one, the spinner
+  // holds the CPU until the scheduler tick (~4-8 ms) on every call.
+  for (const TransportSpec* t : transports) {
+    if (t->wait_style != WaitStyle::kSpinning) continue;
+    const std::string name(t->name);
+    if (usable_cpus < 2) {
+      throw UsageError(name + " spins while it waits and needs two CPUs; this process may use " +
+                       std::to_string(usable_cpus) + " (leave it out with --shm-wait=futex)");
+    }
+    if (plan.pin == PinPolicy::kSame) {
+      throw UsageError("--pin=same puts caller and peer on one core, where " + name +
+                       "'s spinning wait cannot run; use --pin=auto or split, or leave it out with --shm-wait=futex");
+    }
+  }
   if (!o.codec.empty()) {
     for (const TransportSpec* t : transports) {
       if (t->default_codec != o.codec) {

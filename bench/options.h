@@ -12,17 +12,21 @@
 
 namespace interop {
 
+// Numbers are parsed signed and wide, so that "-1" reaches MakePlan and gets
+// its message there rather than wrapping round to a huge unsigned value.
+// Optional fields were not given; MakePlan knows their defaults and refuses
+// an option that would have no effect on the run.
 struct BenchOptions {
   std::string transports = "all";
   std::string peers = "all";
   std::string workload = "add";
-  std::size_t features = 256;
-  uint64_t calls = 0;
+  std::optional<int64_t> features;     // score only; default 256
+  std::optional<int64_t> calls;        // excludes duration (main.cc)
   std::optional<double> duration_s;
   std::optional<double> warmup_s;
-  std::optional<int> repetitions;
+  std::optional<int64_t> repetitions;
   std::optional<double> throughput_s;
-  int inflight = 16;
+  std::optional<int64_t> inflight;     // default 16; needs a throughput run
   std::string pin = "auto";
   std::string codec;
   bool quick = false;
@@ -30,13 +34,15 @@ struct BenchOptions {
   double call_timeout_s = 5;
   double ready_timeout_s = 30;
   std::string out_dir;
-  std::string redis_url;
-  std::string shm_wait = "both";
-  std::string file_wait = "both";
+  std::string redis_url;                // needs a Redis row
+  std::optional<std::string> shm_wait;  // default both; needs an shm row
+  std::optional<std::string> file_wait; // default both; needs a file row
 };
 
 // Checks every value and makes the plan. Throws UsageError with a message
-// that names the option and what it accepts.
-Plan MakePlan(const BenchOptions& options);
+// that names the option and what it accepts. `usable_cpus` is how many CPUs
+// this process may run on (a spinning wait needs two).
+Plan MakePlan(const BenchOptions& options, int usable_cpus);
+Plan MakePlan(const BenchOptions& options);  // with this process's CPUs
 
 }  // namespace interop

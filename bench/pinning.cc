@@ -175,9 +175,10 @@ Placement Pinning::For(WaitStyle wait, bool with_broker) const {
     return {first_cpu_, -1, -1, away_from(first_cpu_), "-"};
   }
   PinPolicy p = policy_;
-  // Never spin with both sides on one core, whatever the policy: the spinner
-  // would hold the core until the scheduler tick (~8 ms) on every call.
-  if (wait == WaitStyle::kSpinning && cores_ >= 2) p = PinPolicy::kSplit;
+  // Never spin with both sides on one core: the spinner would hold the core
+  // until the scheduler tick (~8 ms) on every call. bench refuses --pin=same
+  // for a spinning row (bench/options.cc); --pin=none leaves it unpinned.
+  if (wait == WaitStyle::kSpinning && cores_ >= 2 && p != PinPolicy::kNone) p = PinPolicy::kSplit;
   if (p == PinPolicy::kAuto) {
     if (cores_ < 2) {
       p = PinPolicy::kSame;

@@ -34,18 +34,26 @@ std::vector<const TransportSpec*> SelectTransports(const std::string& list,
     const auto f = variant_filters.find(std::string(t.family));
     return t.family.empty() || f == variant_filters.end() || f->second == "both" || f->second == t.variant;
   };
-  auto add = [&](const TransportSpec* t) {
-    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  // Each row is named once: a name that repeats one before it (itself, or a
+  // family or "all" that already holds it) is a mistake worth saying.
+  std::map<const TransportSpec*, std::string> named_by;
+  auto add = [&](const TransportSpec* t, const std::string& name) {
+    if (const auto it = named_by.find(t); it != named_by.end()) {
+      throw UsageError("--transport selects " + std::string(t->name) + " twice (as '" + it->second + "' and '" +
+                       name + "')");
+    }
+    named_by[t] = name;
+    out.push_back(t);
   };
   for (const auto& name : names) {
     bool matched = false;
     for (const auto& t : Transports()) {
       if (name == "all" || t.family == name) {
         matched = true;
-        if (wanted(t)) add(&t);
+        if (wanted(t)) add(&t, name);
       } else if (t.name == name) {
         matched = true;
-        add(&t);  // named outright: kept whatever the filter says
+        add(&t, name);  // named outright: kept whatever the filter says
       }
     }
     if (!matched) throw UsageError("unknown transport '" + name + "'; valid: all, " + TransportNames());
@@ -59,14 +67,18 @@ std::vector<PeerKind> SelectPeers(const std::string& list) {
   std::vector<PeerKind> out;
   const auto names = SplitList(list);
   if (names.empty()) throw UsageError("--peer needs a name; valid: all, cpp, python, ruby");
+  std::map<PeerKind, std::string> named_by;
   for (const auto& name : names) {
-    if (name == "all") return {std::begin(kAllPeers), std::end(kAllPeers)};
     bool found = false;
     for (PeerKind p : kAllPeers) {
-      if (PeerName(p) == name) {
-        if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
-        found = true;
+      if (name != "all" && PeerName(p) != name) continue;
+      found = true;
+      if (const auto it = named_by.find(p); it != named_by.end()) {
+        throw UsageError("--peer selects " + std::string(PeerName(p)) + " twice (as '" + it->second + "' and '" +
+                         name + "')");
       }
+      named_by[p] = name;
+      out.push_back(p);
     }
     if (!found) throw UsageError("unknown peer '" + name + "'; valid: all, cpp, python, ruby");
   }

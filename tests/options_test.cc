@@ -1,0 +1,140 @@
+// Every option value bench refuses, and the message it gives: the option's
+// name and what it accepts. MakePlan is the one place options are checked;
+// bench turns its UsageError into exit 2 (tests/cli_test.py checks that).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "bench/options.h"
+
+namespace interop {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The message MakePlan refuses these options with ("" if it accepts them).
+std::string Refusal(const std::function<void(BenchOptions&)>& set, int cpus = 2) {
+  BenchOptions o;
+  o.transports = "unix";
+  o.peers = "cpp";
+  set(o);
+  try {
+    MakePlan(o, cpus);
+    return {};
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+}
+
+TEST(Options, TheDefaultsAndOrdinaryValuesAreAccepted) {
+  EXPECT_EQ(Refusal([](BenchOptions&) {}), "");
+  EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "all"; o.peers = "all"; }), "");
+  EXPECT_EQ(Refusal([](BenchOptions& o) {
+              o.workload = "score";
+              o.features = 131072;
+              o.calls = 1;
+              o.warmup_s = 0.01;
+              o.repetitions = 1000;
+              o.throughput_s = 0;  // 0 skips the throughput run
+              o.call_timeout_s = 0.5;
+            }),
+            "");
+  EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "shm"; o.shm_wait = "spin"; o.pin = "split"; }), "");
+  EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "redis"; o.redis_url = "unix:///tmp/r.sock"; }), "");
+}
+
+TEST(Options, TimesMustBePositiveAndBounded) {
+  struct Case {
+    const char* option;
+    std::function<void(BenchOptions&, double)> set;
+  };
+  const Case cases[] = {
+      {"--duration", [](BenchOptions& o, double v) { o.duration_s = v; }},
+      {"--warmup", [](BenchOptions& o, double v) { o.warmup_s = v; }},
+      {"--timeout", [](BenchOptions& o, double v) { o.call_timeout_s = v; }},
+      {"--ready-timeout", [](BenchOptions& o, double v) { o.ready_timeout_s = v; }},
+  };
+  for (const Case& c : cases) {
+    for (double bad : {0.0, -1.0, -5.0, 1e9, std::nan(""), double(INFINITY)}) {
+      const std::string why = Refusal([&](BenchOptions& o) { c.set(o, bad); });
+      EXPECT_THAT(why, HasSubstr(std::string(c.option) + "=")) << bad;
+      EXPECT_THAT(why, HasSubstr("more than 0 and at most")) << c.option << " " << bad;
+    }
+  }
+  for (double bad : {-1.0, -0.1, 1e9}) {
+    const std::string why = Refusal([bad](BenchOptions& o) { o.throughput_s = bad; });
+    EXPECT_THAT(why, HasSubstr("--throughput=")) << bad;
+    EXPECT_THAT(why, HasSubstr("0 (skip) to 3600")) << bad;
+  }
+}
+
+TEST(Options, CountsAndSizesMustBeInRange) {
+  struct Case {
+    const char* option;
+    std::function<void(BenchOptions&, int64_t)> set;
+    int64_t low, high;
+  };
+  const Case cases[] = {
+      {"--calls", [](BenchOptions& o, int64_t v) { o.calls = v; }, 1, 1'000'000'000},
+      {"--repetitions", [](BenchOptions& o, int64_t v) { o.repetitions = v; }, 1, 1000},
+      {"--inflight", [](BenchOptions& o, int64_t v) { o.inflight = v; }, 1, 4096},
+      {"--features", [](BenchOptions& o, int64_t v) { o.workload = "score"; o.features = v; }, 1, 131072},
+  };
+  for (const Case& c : cases) {
+    for (int64_t bad : {c.low - 1, int64_t{-1}, c.high + 1}) {
+      const std::string why = Refusal([&](BenchOptions& o) { c.set(o, bad); });
+      EXPECT_THAT(why, HasSubstr(std::string(c.option) + "=" + std::to_string(bad) + " is out of range: " +
+                                 std::to_string(c.low) + " to " + std::to_string(c.high)));
+    }
+    EXPECT_EQ(Refusal([&](BenchOptions& o) { c.set(o, c.low); }), "") << c.option;
+    EXPECT_EQ(Refusal([&](BenchOptions& o) { c.set(o, c.high); }), "") << c.option;
+  }
+}
+
+TEST(Options, ListsWithUnknownOrRepeatedValuesAreRefused) {
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "unix,smoke-signal"; }),
+              HasSubstr("unknown transport 'smoke-signal'; valid: all, ffi"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "unix,tcp,unix"; }),
+              HasSubstr("--transport selects unix twice (as 'unix' and 'unix')"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "shm,shm-futex"; }),
+              HasSubstr("--transport selects shm-futex twice (as 'shm' and 'shm-futex')"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "all,tcp"; }), HasSubstr("selects tcp twice"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.peers = "cpp,cpp"; }), HasSubstr("--peer selects cpp twice"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.peers = "all,ruby"; }), HasSubstr("--peer selects ruby twice"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.peers = "java"; }), HasSubstr("valid: all, cpp, python, ruby"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = ","; }), HasSubstr("--transport needs a name"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.workload = "divide"; }), HasSubstr("valid: add, score"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.pin = "left"; }), HasSubstr("valid: auto, same, split, none"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "shm"; o.shm_wait = "nap"; }),
+              HasSubstr("unknown --shm-wait 'nap'"));
+}
+
+TEST(Options, CombinationsThatCannotRunAreRefused) {
+  // A spinning wait on one core: under --pin=same, or with one usable CPU.
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "shm-spin"; o.pin = "same"; }),
+              HasSubstr("--pin=same puts caller and peer on one core, where shm-spin's spinning wait cannot run"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "all"; o.pin = "same"; }), HasSubstr("--shm-wait=futex"));
+  EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "all"; o.pin = "same"; o.shm_wait = "futex"; }), "");
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "shm"; }, /*cpus=*/1),
+              HasSubstr("shm-spin spins while it waits and needs two CPUs; this process may use 1"));
+  EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "shm-futex"; }, /*cpus=*/1), "");
+  // A codec a transport cannot carry.
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "unix,rest"; o.codec = "raw"; }),
+              HasSubstr("transport rest does not support --codec=raw (it speaks json)"));
+  // An option no selected row would use is refused, not silently dropped.
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.features = 64; }),
+              HasSubstr("--features has no effect here: it applies to --workload=score"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.throughput_s = 0; o.inflight = 4; }),
+              HasSubstr("--inflight has no effect here"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.shm_wait = "spin"; }), HasSubstr("--shm-wait has no effect here"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.file_wait = "poll"; }), HasSubstr("--file-wait has no effect here"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.redis_url = "redis://127.0.0.1:6379"; }),
+              HasSubstr("--redis has no effect here"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "redis"; o.redis_url = "http://x"; }),
+              HasSubstr("--redis=http://x is not a Redis URL"));
+}
+
+}  // namespace
+}  // namespace interop
