@@ -12,7 +12,11 @@ std::vector<RowComparison> CompareReports(const Report& base, const Report& now,
     c.row = b.id.Key();
     c.base_p50_ns = b.latency_ns.p50;
     const auto it = std::find_if(now.rows.begin(), now.rows.end(), [&](const RowResult& n) { return n.id == b.id; });
-    if (it == now.rows.end()) {
+    // A row NEW's run was stopped in, or never got to, tells nothing either way.
+    const bool not_measured = it == now.rows.end() ? now.interrupted : it->status == RowStatus::kInterrupted;
+    if (not_measured) {
+      c.verdict = "not measured";
+    } else if (it == now.rows.end()) {
       c.verdict = "missing";
     } else if (!Ok(*it)) {
       c.verdict = "failed";
@@ -66,6 +70,16 @@ std::string RenderComparison(const std::vector<RowComparison>& rows, double thre
   }
   std::snprintf(buf, sizeof buf, "threshold %.0f%% + each row's measured p50 spread in both runs\n", threshold * 100);
   out += buf;
+  const auto unmeasured = std::count_if(rows.begin(), rows.end(), [](const RowComparison& c) {
+    return c.verdict == "not measured";
+  });
+  if (unmeasured > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "%ld row(s) not measured: NEW's run was interrupted before they finished; they count as neither "
+                  "a regression nor a pass\n",
+                  static_cast<long>(unmeasured));
+    out += buf;
+  }
   return out;
 }
 

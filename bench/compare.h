@@ -3,7 +3,9 @@
 // workload, features, codec, role; a floor is compared with its floor). A row
 // regressed when its new p50 exceeds the base p50 by more than the threshold
 // plus the noise both runs measured in that row (their p50 spread). A row
-// that failed in NEW, or is missing from it, counts as a regression too.
+// that failed in NEW, or is missing from it, counts as a regression too; one
+// NEW's run was interrupted in or before is "not measured", neither a
+// regression nor a pass (and the rendering says how many).
 #pragma once
 
 #include <string>
@@ -19,7 +21,7 @@ struct RowComparison {
   double new_p50_ns = 0;
   double ratio = 0;       // new / base
   double allowed = 0;     // the ratio above which it counts as slower
-  std::string verdict;    // "same", "faster", "slower", "failed", "missing", "new"
+  std::string verdict;    // "same", "faster", "slower", "failed", "missing", "new", "not measured"
 };
 
 std::vector<RowComparison> CompareReports(const Report& base, const Report& now, double threshold);

@@ -30,12 +30,12 @@ int ExportReport(const Report& report, const std::string& out_dir) {
     }
     std::printf("\nwrote %s/results.json (+ .md, .csv, gbench.json, logs/)\n", out_dir.c_str());
   }
-  if (Interrupted()) {
-    std::fprintf(stderr, "bench: interrupted\n");
+  if (report.interrupted) {
+    std::fprintf(stderr, "bench: %s\n", InterruptionLine(report).c_str());
     return InterruptExitCode();
   }
   int failed = 0;
-  for (const auto& r : report.rows) failed += !Ok(r);
+  for (const auto& r : report.rows) failed += r.status == RowStatus::kFailed;
   if (failed) std::fprintf(stderr, "bench: %d row(s) failed\n", failed);
   return failed ? 1 : 0;
 }

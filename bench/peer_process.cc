@@ -216,8 +216,9 @@ std::string PeerProcess::Stop() {
   if (pid_ <= 0) return "not started";
   if (!reaped_) {
     // Closing its stdin ends a pipe peer cleanly; SIGTERM ends the others.
+    // After Ctrl-C nothing is graceful: the peer was SIGKILLed already.
     CloseFd(endpoint_.to_peer_fd);
-    ::kill(-pid_, SIGTERM);
+    ::kill(-pid_, Interrupted() ? SIGKILL : SIGTERM);
     if (DescribeExit(2.0) == "still running") {
       Kill();
       Reap(true);

@@ -1,6 +1,7 @@
 #include "bench/process_guard.h"
 
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -14,11 +15,13 @@ std::atomic<pid_t> g_groups[kSlots];
 std::atomic<int> g_signal{0};
 
 void OnStopSignal(int sig) {
+  // The flag first: a child registered after the kill loop sees it and goes.
+  int none = 0;
+  g_signal.compare_exchange_strong(none, sig);  // the first signal is the one reported
   for (auto& slot : g_groups) {
     const pid_t pgid = slot.load();
     if (pgid > 0) ::kill(-pgid, SIGKILL);
   }
-  if (g_signal.exchange(sig) != 0) _exit(128 + sig);  // second signal: stop now
 }
 
 }  // namespace
@@ -35,8 +38,10 @@ void InstallProcessGuard() {
 void GuardProcessGroup(pid_t pgid) {
   for (auto& slot : g_groups) {
     pid_t expected = 0;
-    if (slot.compare_exchange_strong(expected, pgid)) return;
+    if (slot.compare_exchange_strong(expected, pgid)) break;
   }
+  // Started as the signal arrived (after the handler's kill loop): it goes too.
+  if (Interrupted()) ::kill(-pgid, SIGKILL);
 }
 
 void UnguardProcessGroup(pid_t pgid) {
@@ -47,6 +52,12 @@ void UnguardProcessGroup(pid_t pgid) {
 }
 
 bool Interrupted() { return g_signal.load(std::memory_order_relaxed) != 0; }
+int InterruptSignal() { return g_signal.load(); }
+
+std::string SignalName(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
 int InterruptExitCode() { return 128 + g_signal.load(); }
 
 bool BecomeGuardedChild(pid_t parent) {

@@ -22,11 +22,27 @@ int Cpu(const nlohmann::json& j) { return j.is_null() ? -1 : j.get<int>(); }
 
 }  // namespace
 
+const char* StatusName(RowStatus status) {
+  switch (status) {
+    case RowStatus::kOk: return "ok";
+    case RowStatus::kFailed: return "failed";
+    case RowStatus::kInterrupted: return "interrupted";
+  }
+  return "failed";
+}
+
+RowStatus StatusFromName(const std::string& name) {
+  for (RowStatus s : {RowStatus::kOk, RowStatus::kFailed, RowStatus::kInterrupted}) {
+    if (name == StatusName(s)) return s;
+  }
+  throw std::invalid_argument("unknown row status '" + name + "'");
+}
+
 ordered_json RowToJson(const RowResult& r) {
   ordered_json j;
   WriteRowId(r.id, j);
   j["tier"] = r.tier;
-  j["status"] = Ok(r) ? "ok" : "failed";
+  j["status"] = StatusName(r.status);
   j["reason"] = r.reason;
   j["note"] = r.note;
   j["pin"] = r.placement.label;
@@ -84,7 +100,7 @@ RowResult RowFromJson(const nlohmann::json& j) {
   RowResult r;
   r.id = ReadRowId(j);
   r.tier = j.at("tier");
-  r.status = j.at("status") == "ok" ? RowStatus::kOk : RowStatus::kFailed;
+  r.status = StatusFromName(j.at("status"));
   r.reason = j.at("reason");
   r.note = j.at("note");
   r.placement.label = j.at("pin");
@@ -161,7 +177,8 @@ std::string Timed(const RowResult& r, double ns) { return r.calls > 0 && ns > 0 
 
 std::string Note(const RowResult& r) {
   std::vector<std::string> parts;
-  if (!Ok(r)) parts.push_back("FAILED: " + r.reason);
+  if (r.status == RowStatus::kFailed) parts.push_back("FAILED: " + r.reason);
+  if (r.status == RowStatus::kInterrupted) parts.push_back("INTERRUPTED: " + r.reason);
   if (!r.above_row_cause.empty()) parts.push_back("ABOVE ITS ROW: " + r.above_row_cause);
   if (Ok(r) && r.unstable) parts.push_back("unstable (p50 moved " + std::to_string(int(*r.p50_spread * 100)) + "%)");
   if (Ok(r) && r.calls > 0 && !r.p50_spread) parts.push_back("too few samples to judge its stability");
@@ -263,6 +280,7 @@ std::string RenderConsole(const Report& report) {
     while (!l.empty() && l.back() == ' ') l.pop_back();
     out += l + "\n";
   };
+  if (report.interrupted) out += InterruptionLine(report) + "\n";
   std::vector<std::string> titles;
   for (const auto& c : cols) titles.push_back(c.title);
   line(titles);
@@ -272,7 +290,7 @@ std::string RenderConsole(const Report& report) {
 
 std::string RenderMarkdown(const Report& report) {
   const auto& cols = Columns();
-  std::string out = "|";
+  std::string out = report.interrupted ? "**" + InterruptionLine(report) + "**\n\n|" : "|";
   std::string rule = "|";
   for (const auto& c : cols) {
     out += std::string(" ") + c.title + " |";
@@ -297,7 +315,10 @@ std::string RenderCsv(const Report& report) {
   std::string out =
       "tier,key,transport,caller,peer,workload,features,codec,role,pin,status,calls,errors,calls_per_sample,"
       "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
-      "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note\n";
+      "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n";
+  // The last column is the run's: "interrupted" on every row of a run that
+  // was stopped before all its rows ran (CSV has no place for a run-level flag).
+  const std::string run = report.interrupted ? "interrupted" : "complete";
   auto quote = [](const std::string& s) {
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -309,7 +330,7 @@ std::string RenderCsv(const Report& report) {
     std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,",
                   quote(r.tier).c_str(), id.Key().c_str(), id.transport.c_str(), id.caller.c_str(),
                   id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(),
-                  std::string(RoleName(id.role)).c_str(), r.placement.label.c_str(), Ok(r) ? "ok" : "failed",
+                  std::string(RoleName(id.role)).c_str(), r.placement.label.c_str(), StatusName(r.status),
                   static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
                   static_cast<unsigned long long>(r.calls_per_sample), r.latency_ns.p50, r.latency_ns.p90,
                   r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max, r.latency_ns.mean);
@@ -319,15 +340,39 @@ std::string RenderCsv(const Report& report) {
     std::snprintf(buf, sizeof buf, "%s,%s,%s,%.1f,%d,%s,%s,", Number(r.cpu_ns_per_call.caller).c_str(),
                   Number(r.cpu_ns_per_call.peer).c_str(), Number(r.cpu_ns_per_call.broker).c_str(), r.calls_per_s,
                   r.inflight, ratio, r.unstable ? "true" : "false");
-    out += buf + quote(r.above_row_cause) + "," + quote(r.reason) + "," + quote(r.note) + "\n";
+    out += buf + quote(r.above_row_cause) + "," + quote(r.reason) + "," + quote(r.note) + "," + run + "\n";
   }
   return out;
+}
+
+namespace {
+
+// Whether the run was cut short, at the top of results.json and gbench.json.
+void InterruptionJson(const Report& report, ordered_json& j) {
+  j["interrupted"] = report.interrupted;
+  if (report.interrupted) {
+    j["interrupted_by"] = report.interrupted_by;
+    j["not_run"] = report.not_run;
+  }
+}
+
+}  // namespace
+
+// One line for the top of the console and Markdown tables of a cut-short run.
+std::string InterruptionLine(const Report& report) {
+  if (!report.interrupted) return {};
+  std::size_t kept = 0, cut = 0;
+  for (const auto& r : report.rows) (r.status == RowStatus::kInterrupted ? cut : kept) += 1;
+  return "INTERRUPTED by " + report.interrupted_by + ": " + std::to_string(kept) + " row(s) finished and kept, " +
+         std::to_string(cut) + " cut short (marked interrupted), " + std::to_string(report.not_run.size()) +
+         " not run";
 }
 
 std::string RenderJson(const Report& report) {
   ordered_json j;
   j["schema_version"] = kResultsSchemaVersion;
   j["tool"] = "interop-spectrum bench";
+  InterruptionJson(report, j);
   j["environment"] = report.environment;
   j["rows"] = ordered_json::array();
   for (const auto& r : report.rows) j["rows"].push_back(RowToJson(r));
@@ -353,6 +398,7 @@ std::vector<std::pair<std::string, double>> Aggregates(std::vector<double> v) {
 std::string RenderGbenchJson(const Report& report) {
   ordered_json j;
   const auto& env = report.environment;
+  InterruptionJson(report, j);
   j["context"] = {{"date", env.value("date_utc", "")},
                   {"host_name", env.value("host", "")},
                   {"executable", "bench"},
@@ -362,6 +408,7 @@ std::string RenderGbenchJson(const Report& report) {
                   {"caches", env.value("caches", ordered_json::array())},
                   {"load_avg", env.value("load_avg", ordered_json::array())},
                   {"library_build_type", env.value("build_type", "").rfind("release", 0) == 0 ? "release" : "debug"},
+                  {"interrupted", report.interrupted},
                   {"interop_spectrum_environment", env}};
   j["benchmarks"] = ordered_json::array();
   int family = 0;
@@ -423,8 +470,15 @@ Report ParseResultsJson(const std::string& text) {
                                std::to_string(kResultsSchemaVersion) + ")");
     }
     report.environment = j.at("environment");
+    report.interrupted = j.value("interrupted", false);  // added within schema 2: absent means a whole run
+    if (report.interrupted) {
+      report.interrupted_by = j.at("interrupted_by");
+      report.not_run = j.at("not_run").get<std::vector<std::string>>();
+    }
     for (const auto& row : j.at("rows")) report.rows.push_back(RowFromJson(row));
   } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("not a results.json: ") + e.what());
+  } catch (const std::invalid_argument& e) {
     throw std::runtime_error(std::string("not a results.json: ") + e.what());
   }
   return report;

@@ -11,13 +11,20 @@
 namespace interop {
 
 // 2: rows carry their identity (key, caller, role), placement, cpu_ns_per_call
-// per party, floor ratios and flags, and per-repetition statistics.
+// per party, floor ratios and flags, and per-repetition statistics; a run
+// cut short says so at the top ("interrupted", "interrupted_by", "not_run")
+// and its cut row has status "interrupted".
 inline constexpr int kResultsSchemaVersion = 2;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {
   nlohmann::ordered_json environment;
   std::vector<RowResult> rows;
+  // Stopped by a signal before every planned row ran: which signal
+  // ("SIGINT"), and the keys of the planned rows that never started.
+  bool interrupted = false;
+  std::string interrupted_by;
+  std::vector<std::string> not_run;
 };
 
 nlohmann::ordered_json RowToJson(const RowResult& row);
@@ -31,6 +38,8 @@ std::string FormatNs(double ns);
 // A rate: "95.3 k/s", "1.20 M/s".
 std::string FormatRate(double per_s);
 
+// "INTERRUPTED by SIGINT: 3 row(s) finished and kept, ..." ("" for a whole run).
+std::string InterruptionLine(const Report& report);
 std::string RenderConsole(const Report& report);
 std::string RenderMarkdown(const Report& report);
 std::string RenderCsv(const Report& report);

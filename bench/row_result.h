@@ -14,7 +14,12 @@
 
 namespace interop {
 
-enum class RowStatus { kOk, kFailed };
+// kInterrupted: the run was stopped (Ctrl-C, SIGTERM) while this row ran;
+// what it measured is not kept, and it is neither a pass nor a failure.
+enum class RowStatus { kOk, kFailed, kInterrupted };
+// "ok", "failed", "interrupted": as the JSON and CSV spell it.
+const char* StatusName(RowStatus status);
+RowStatus StatusFromName(const std::string& name);  // throws std::invalid_argument
 
 // One repetition of the latency run (kept for gbench.json and compare).
 struct RepetitionStats {
@@ -60,7 +65,7 @@ struct RowResult {
   RowId id;
   std::string tier;
   RowStatus status = RowStatus::kOk;
-  std::string reason;      // why it failed
+  std::string reason;      // why it failed, or what cut it short
   std::string note;        // a remark that is not a failure (e.g. why a row has no floor)
   Placement placement;
   uint64_t calls = 0;              // timed calls with a checked reply

@@ -243,6 +243,18 @@ RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunCont
                             ? MeasureInChild(spec, settings, context)
                             : MeasureInThisProcess(spec, settings, context);
   Summarize(m, r);
+  // Stopped by Ctrl-C or SIGTERM while it ran: not a failure of the row, and
+  // nothing it measured is kept (RunPlan says which signal).
+  if (!Ok(r) && Interrupted()) {
+    RowResult cut;
+    cut.id = r.id;
+    cut.tier = r.tier;
+    cut.placement = r.placement;
+    cut.status = RowStatus::kInterrupted;
+    cut.reason = "the run was stopped by " + SignalName(InterruptSignal()) + " while this row ran; what it had "
+                 "measured is not kept";
+    r = std::move(cut);
+  }
   return r;
 }
 

@@ -99,7 +99,7 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
     std::fprintf(stderr, "  running %s / %s%s ...\n", std::string(spec.transport->name).c_str(),
                  std::string(PeerName(spec.peer)).c_str(), spec.role == RowRole::kFloor ? " (floor)" : "");
     RowResult result = RunRow(spec, plan.settings, context);
-    if (spec.with_reference) {
+    if (spec.with_reference && result.status != RowStatus::kInterrupted) {
       RowResult reference = ReferenceRowOf(result);
       report.rows.push_back(std::move(result));
       report.rows.push_back(std::move(reference));
@@ -114,6 +114,16 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
     report.rows.push_back(std::move(result));
   }
   services.Shutdown();
+  if (Interrupted()) {
+    report.interrupted = true;
+    report.interrupted_by = SignalName(InterruptSignal());
+    for (const RowSpec& spec : plan.rows) {
+      const RowId id = IdOf(spec, plan.settings);
+      if (std::none_of(report.rows.begin(), report.rows.end(), [&id](const RowResult& r) { return r.id == id; })) {
+        report.not_run.push_back(id.Key());
+      }
+    }
+  }
   return report;
 }
 

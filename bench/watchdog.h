@@ -4,7 +4,8 @@
 //
 // It stays off the measured core: its thread pins itself to `cpu` (the
 // placement gives it a core other than the caller's whenever there is one)
-// and wakes once a second, so a stall is noticed within timeout + 1 s.
+// and wakes four times a second, so a stall is noticed within timeout +
+// 0.25 s, and Ctrl-C within 0.25 s.
 #pragma once
 
 #include <pthread.h>
@@ -59,16 +60,18 @@ class Watchdog {
     uint64_t last = beats_.load();
     auto last_change = Clock::now();
     while (!stop_) {
-      wake_.wait_for(lock, std::chrono::seconds(1));
+      wake_.wait_for(lock, std::chrono::milliseconds(250));
       if (stop_) break;
       const uint64_t now_beats = beats_.load(std::memory_order_relaxed);
       if (now_beats != last) {
         last = now_beats;
         last_change = Clock::now();
-      } else if (!fired_ && (interrupted_() ||
-                             std::chrono::duration<double>(Clock::now() - last_change).count() > timeout_.load())) {
-        // Ctrl-C counts as a stall: the peers are dead already, and a wait on
-        // shared memory or a service would otherwise last the whole timeout.
+      }
+      // Ctrl-C counts as a stall, beats or not: the peers are dead already,
+      // and a wait on shared memory or a service would otherwise last the
+      // whole timeout.
+      if (!fired_ && (interrupted_() ||
+                      std::chrono::duration<double>(Clock::now() - last_change).count() > timeout_.load())) {
         fired_ = true;
         on_stall_();
       }

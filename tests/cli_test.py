@@ -55,6 +55,24 @@ def comm(pid):
         return ""
 
 
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def wait_for_child(p, needle, timeout=60):
+    """Waits until bench (p) has a child whose command line holds needle."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and p.poll() is None:
+        if any(needle in cmdline(c) for c in children_of(p.pid)):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def run_dirs_of(pid):
     tmp = os.environ.get("TMPDIR") or "/tmp"
     found = []
@@ -270,6 +288,113 @@ class BenchCli(unittest.TestCase):
         self.assertLess(time.time() - started, 20, "Ctrl-C waited out the call timeout")
         self.assertEqual(run_dirs_of(p.pid), [])
         self.assertFalse(glob.glob("/dev/shm/interop-spectrum-%d-*" % p.pid))
+
+    def interrupt_mid_row(self, args, cut_transport, signals, exit_code):
+        """Runs bench, and once the cut_transport row's peer is up and timing,
+        sends the signals (2 ms apart). Returns (results dir, seconds from
+        the first signal to exit, bench's pid, stdout + stderr)."""
+        out = os.path.join(self.tmp.name, "cut")
+        p = subprocess.Popen([BENCH, *args, "--repetitions=1", "--warmup=0.1", "--throughput=0.1", "--out=" + out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertTrue(wait_for_child(p, "--transport=" + cut_transport + " "), "the %s row never started" % cut_transport)
+        time.sleep(0.7)  # into the timed calls
+        # Peers, and a broker if the row has one: all must be gone afterwards.
+        self.children_at_signal = {c: comm(c) for c in children_of(p.pid)}
+        started = time.time()
+        for i, sig in enumerate(signals):
+            if i:
+                time.sleep(0.002)  # the second lands while bench is stopping
+            p.send_signal(sig)
+        stdout, stderr = p.communicate(timeout=60)
+        took = time.time() - started
+        self.assertEqual(p.returncode, exit_code, stdout + stderr)
+        return out, took, p.pid, stdout + stderr
+
+    def assert_cut_short(self, out, took, pid, output, kept, cut, not_run, signal_name):
+        self.assertLess(took, 2.0, "bench took %.2f s to stop after the signal" % took)
+        self.assertIn("INTERRUPTED by " + signal_name, output)
+        with open(os.path.join(out, "results.json")) as f:
+            doc = json.load(f)
+        self.assertIs(doc["interrupted"], True)
+        self.assertEqual(doc["interrupted_by"], signal_name)
+        status = {r["key"]: r["status"] for r in doc["rows"]}
+        for key in kept:
+            self.assertEqual(status.get(key), "ok", doc["rows"])
+        self.assertEqual(status.get(cut), "interrupted", doc["rows"])
+        self.assertEqual(sorted(doc["not_run"]), sorted(not_run))
+        with open(os.path.join(out, "gbench.json")) as f:
+            gbench = json.load(f)
+        self.assertIs(gbench["interrupted"], True)
+        self.assertIs(gbench["context"]["interrupted"], True)
+        self.assertEqual(sorted({b["run_name"] for b in gbench["benchmarks"]}), sorted(kept))
+        with open(os.path.join(out, "results.md")) as f:
+            md = f.read()
+        self.assertTrue(md.startswith("**INTERRUPTED by " + signal_name), md[:200])
+        with open(os.path.join(out, "results.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertTrue(lines[0].endswith(",run"))
+        self.assertTrue(all(l.endswith(",interrupted") for l in lines[1:]), lines)
+        self.assertTrue(any(cut in l and ",interrupted," in l for l in lines[1:]), lines)
+        self.assertEqual(run_dirs_of(pid), [], "the run's private dir was left behind")
+        alive = [name for c, name in self.children_at_signal.items() if comm(c)]
+        self.assertEqual(alive, [], "outlived bench")
+        self.assertFalse(glob.glob("/dev/shm/interop-spectrum-%d-*" % pid), "a shared-memory segment was left behind")
+        # compare: the cut row and the rows never run are not measured, not regressions.
+        r = self.bench("compare", os.path.join(out, "results.json"), os.path.join(out, "results.json"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_one_ctrl_c_keeps_the_finished_rows_and_marks_the_cut_one(self):
+        out, took, pid, output = self.interrupt_mid_row(
+            ["--transport=unix,tcp,rest", "--peer=cpp", "--duration=3"], "tcp", [signal.SIGINT], 130)
+        self.assert_cut_short(out, took, pid, output, kept=["unix/cpp>cpp/add/raw"], cut="tcp/cpp>cpp/add/raw",
+                              not_run=["rest/cpp>cpp/add/json"], signal_name="SIGINT")
+
+    def test_two_ctrl_c_lose_nothing_either(self):
+        # A user pressing Ctrl-C twice, or GNU timeout forwarding the signal.
+        out, took, pid, output = self.interrupt_mid_row(
+            ["--transport=unix,tcp,rest", "--peer=cpp", "--duration=3"], "tcp", [signal.SIGINT, signal.SIGINT], 130)
+        self.assert_cut_short(out, took, pid, output, kept=["unix/cpp>cpp/add/raw"], cut="tcp/cpp>cpp/add/raw",
+                              not_run=["rest/cpp>cpp/add/json"], signal_name="SIGINT")
+
+    def test_sigterm_in_a_redis_row_takes_the_broker_and_the_segment_along(self):
+        out, took, pid, output = self.interrupt_mid_row(
+            ["--transport=shm-futex,redis,file-poll", "--peer=python", "--duration=3"], "redis",
+            [signal.SIGTERM, signal.SIGTERM], 143)
+        self.assert_cut_short(out, took, pid, output, kept=["shm-futex/cpp>python/add/raw"],
+                              cut="redis/cpp>python/add/json", not_run=["file-poll/cpp>python/add/json"],
+                              signal_name="SIGTERM")
+        self.assertIn("redis-server", self.children_at_signal.values())  # it was there, and is gone
+
+    def test_every_refused_option_exits_2_naming_the_option(self):
+        cases = [
+            (["--duration=-1"], "--duration=-1 is out of range"),
+            (["--duration=0"], "--duration=0 is out of range"),
+            (["--timeout=0"], "--timeout=0 is out of range"),
+            (["--timeout=-5"], "--timeout=-5 is out of range"),
+            (["--ready-timeout=0"], "--ready-timeout=0 is out of range"),
+            (["--warmup=-1"], "--warmup=-1 is out of range"),
+            (["--throughput=-1"], "--throughput=-1 is out of range"),
+            (["--workload=score", "--features=-1"], "--features=-1 is out of range: 1 to 131072"),
+            (["--workload=score", "--features=131073"], "--features=131073 is out of range: 1 to 131072"),
+            (["--features=8"], "--features has no effect here"),
+            (["--calls=0"], "--calls=0 is out of range"),
+            (["--calls=-3"], "--calls=-3 is out of range"),
+            (["--repetitions=0"], "--repetitions=0 is out of range: 1 to 1000"),
+            (["--inflight=0"], "--inflight=0 is out of range: 1 to 4096"),
+            (["--throughput=0", "--inflight=8"], "--inflight has no effect here"),
+            (["--transport=unix,unix"], "--transport selects unix twice"),
+            (["--peer=cpp,python,cpp"], "--peer selects cpp twice"),
+            (["--transport=shm-spin", "--pin=same"], "--pin=same puts caller and peer on one core"),
+            (["--transport=rest", "--codec=raw"], "does not support --codec=raw"),
+            (["--transport=unix", "--shm-wait=spin"], "--shm-wait has no effect here"),
+            (["--transport=unix", "--redis=unix:///tmp/x.sock"], "--redis has no effect here"),
+            (["--duration=abc"], "--duration"),
+        ]
+        for args, message in cases:
+            r = self.bench(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+            self.assertIn(message, r.stderr, args)
+            self.assertEqual(r.stdout, "", args)  # refused before anything ran
 
     def test_harness_killed_outright_takes_its_peers_along(self):
         p = subprocess.Popen([BENCH, "--transport=pipe", "--peer=python", "--duration=20", "--warmup=0.1"],

@@ -29,6 +29,30 @@ TEST(Compare, VerdictsPerRow) {
   EXPECT_TRUE(AnyRegression(rows));
 }
 
+TEST(Compare, AnInterruptedRunsCutAndUnrunRowsAreNotMeasured) {
+  Report base, now;
+  base.rows = {Row("unix", 1000), Row("tcp", 1000), Row("rest", 1000)};
+  now.interrupted = true;
+  now.interrupted_by = "SIGINT";
+  now.rows = {Row("unix", 1000), Row("tcp", 0, 0, RowStatus::kInterrupted)};  // rest never ran
+  now.not_run = {"rest/cpp>cpp/add/raw"};
+  const auto rows = CompareReports(base, now, 0.10);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].verdict, "same");
+  EXPECT_EQ(rows[1].verdict, "not measured");
+  EXPECT_EQ(rows[2].verdict, "not measured");
+  EXPECT_FALSE(AnyRegression(rows));  // neither a regression...
+  const std::string text = RenderComparison(rows, 0.10);
+  EXPECT_NE(text.find("2 row(s) not measured: NEW's run was interrupted"), std::string::npos) << text;
+  // ...nor a pass that hides a slower row beside it.
+  now.rows[0] = Row("unix", 2000);
+  EXPECT_TRUE(AnyRegression(CompareReports(base, now, 0.10)));
+  // A row missing from a whole run is still a regression.
+  now.interrupted = false;
+  now.rows = {Row("unix", 1000), Row("tcp", 1000)};
+  EXPECT_EQ(CompareReports(base, now, 0.10)[2].verdict, "missing");
+}
+
 TEST(Compare, MeasuredNoiseWidensTheBand) {
   Report base, now;
   base.rows = {Row("unix", 1000, 0.15)};

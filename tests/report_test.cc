@@ -80,13 +80,13 @@ TEST(Report, Csv) {
   EXPECT_EQ(RenderCsv(ThreeRows()),
             "tier,key,transport,caller,peer,workload,features,codec,role,pin,status,calls,errors,calls_per_sample,"
             "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
-            "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note\n"
+            "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n"
             "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,row,split,ok,1000,0,1,"
-            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\"\n"
+            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\",complete\n"
             "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,floor,split,ok,1000,0,1,"
-            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\"\n"
+            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\",complete\n"
             "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,row,same,failed,0,0,1,"
-            "0.0,0.0,0.0,0.0,0.0,0.0,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\"\n");
+            "0.0,0.0,0.0,0.0,0.0,0.0,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\",complete\n");
 }
 
 TEST(Report, GbenchJsonCarriesTheRowsOwnPerCallNumbers) {
@@ -187,6 +187,42 @@ TEST(Report, JsonCarriesTheRequiredFields) {
   }
   EXPECT_EQ(row.at("cpu_ns_per_call"), nlohmann::json::parse(R"({"caller":3000.0,"peer":2500.0,"broker":null})"));
   EXPECT_EQ(row.at("placement"), nlohmann::json::parse(R"({"caller":0,"peer":1,"broker":null,"watchdog":1})"));
+}
+
+// A run stopped by a signal: every output says so at the top, the cut row is
+// "interrupted" (not failed), and the rows that never ran are listed.
+TEST(Report, AnInterruptedRunSaysSoInEveryOutput) {
+  Report rep = ThreeRows();
+  rep.rows[2].status = RowStatus::kInterrupted;
+  rep.rows[2].reason = "the run was stopped by SIGINT while this row ran; what it had measured is not kept";
+  rep.interrupted = true;
+  rep.interrupted_by = "SIGINT";
+  rep.not_run = {"rest/cpp>ruby/add/json"};
+  const std::string line =
+      "INTERRUPTED by SIGINT: 2 row(s) finished and kept, 1 cut short (marked interrupted), 1 not run";
+  EXPECT_EQ(InterruptionLine(rep), line);
+  EXPECT_EQ(RenderConsole(rep).substr(0, line.size() + 1), line + "\n");
+  EXPECT_EQ(RenderMarkdown(rep).substr(0, line.size() + 6), "**" + line + "**\n\n");
+  EXPECT_NE(RenderConsole(rep).find("INTERRUPTED: the run was stopped by SIGINT"), std::string::npos);
+  const std::string csv = RenderCsv(rep);
+  EXPECT_NE(csv.find(",same,interrupted,0,0,1,"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find(",complete\n"), std::string::npos) << csv;
+  const auto j = nlohmann::json::parse(RenderJson(rep));
+  EXPECT_EQ(j.at("interrupted"), true);
+  EXPECT_EQ(j.at("interrupted_by"), "SIGINT");
+  EXPECT_EQ(j.at("not_run"), nlohmann::json::parse(R"(["rest/cpp>ruby/add/json"])"));
+  EXPECT_EQ(j.at("rows")[2].at("status"), "interrupted");
+  const auto g = nlohmann::json::parse(RenderGbenchJson(rep));
+  EXPECT_EQ(g.at("interrupted"), true);
+  EXPECT_EQ(g.at("context").at("interrupted"), true);
+  const Report back = ParseResultsJson(RenderJson(rep));
+  EXPECT_TRUE(back.interrupted);
+  EXPECT_EQ(back.interrupted_by, "SIGINT");
+  EXPECT_EQ(back.not_run, rep.not_run);
+  EXPECT_EQ(back.rows[2].status, RowStatus::kInterrupted);
+  // A whole run says "interrupted": false, and reads back as such.
+  EXPECT_EQ(nlohmann::json::parse(RenderJson(ThreeRows())).at("interrupted"), false);
+  EXPECT_FALSE(ParseResultsJson(RenderJson(ThreeRows())).interrupted);
 }
 
 TEST(Report, ParseRejectsOtherFiles) {
