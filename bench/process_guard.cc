@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@ namespace {
 constexpr int kSlots = 64;
 std::atomic<pid_t> g_groups[kSlots];
 std::atomic<int> g_signal{0};
+int g_wake_fd = -1;
 
 void OnStopSignal(int sig) {
   // The flag first: a child registered after the kill loop sees it and goes.
@@ -22,12 +24,17 @@ void OnStopSignal(int sig) {
     const pid_t pgid = slot.load();
     if (pgid > 0) ::kill(-pgid, SIGKILL);
   }
+  if (g_wake_fd >= 0) {
+    const uint64_t one = 1;
+    (void)!::write(g_wake_fd, &one, sizeof one);  // wakes a waiting watchdog now
+  }
 }
 
 }  // namespace
 
 void InstallProcessGuard() {
   ::signal(SIGPIPE, SIG_IGN);
+  g_wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   sigemptyset(&sa.sa_mask);
@@ -53,6 +60,7 @@ void UnguardProcessGroup(pid_t pgid) {
 
 bool Interrupted() { return g_signal.load(std::memory_order_relaxed) != 0; }
 int InterruptSignal() { return g_signal.load(); }
+int InterruptWakeFd() { return g_wake_fd; }
 
 std::string SignalName(int sig) {
   const char* abbrev = ::sigabbrev_np(sig);

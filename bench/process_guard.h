@@ -30,6 +30,9 @@ void UnguardProcessGroup(pid_t pgid);
 bool Interrupted();
 int InterruptSignal();
 int InterruptExitCode();
+// Readable once a stop signal has arrived (an eventfd the handler writes; -1
+// before InstallProcessGuard): waits that poll can include it.
+int InterruptWakeFd();
 // "SIGINT", "SIGTERM", ...
 std::string SignalName(int sig);
 

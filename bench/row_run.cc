@@ -76,7 +76,7 @@ RowRun::RowRun(const RowSpec& spec, const RunSettings& s, const RunContext& ctx,
   watchdog_.emplace(s.ready_timeout_s, placement_.watchdog_cpu, [this, &transport] {
     peer_->Kill();                    // a read on a socket or pipe ends with the peer...
     if (opened_) transport.Abort();   // ...a wait on shared memory, Redis or a directory is told to stop
-  }, Interrupted);
+  }, Interrupted, InterruptWakeFd());
 }
 
 void RowRun::Opened() {

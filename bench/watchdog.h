@@ -4,18 +4,21 @@
 //
 // It stays off the measured core: its thread pins itself to `cpu` (the
 // placement gives it a core other than the caller's whenever there is one)
-// and wakes four times a second, so a stall is noticed within timeout +
-// 0.25 s, and Ctrl-C within 0.25 s.
+// and wakes once a second, so a stall is noticed within timeout + 1 s. A
+// stop signal wakes it at once: the process guard's wake fd (an eventfd the
+// signal handler writes) is in its poll, so Ctrl-C does not wait for a tick.
 #pragma once
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "bench/pinning.h"
@@ -25,22 +28,24 @@ namespace interop {
 class Watchdog {
  public:
   // cpu: where its thread runs (-1: anywhere the process may run).
-  // interrupted: polled with the clock; true ends the wait (Ctrl-C).
+  // interrupted: checked on every wake; true ends the wait (Ctrl-C).
+  // interrupt_fd: becomes readable when `interrupted` turns true (-1: none).
   Watchdog(double timeout_s, int cpu, std::function<void()> on_stall,
-           std::function<bool()> interrupted = [] { return false; })
+           std::function<bool()> interrupted = [] { return false; }, int interrupt_fd = -1)
       : timeout_(timeout_s), on_stall_(std::move(on_stall)), interrupted_(std::move(interrupted)),
-        thread_([this, cpu] {
-          pthread_setname_np(pthread_self(), "row-watchdog");  // so tests and ps can find it
-          PinCurrentThread(cpu);
-          Loop();
-        }) {}
+        interrupt_fd_(interrupt_fd), stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
+    if (stop_fd_ < 0) throw std::runtime_error("eventfd for the watchdog failed");
+    thread_ = std::thread([this, cpu] {
+      pthread_setname_np(pthread_self(), "row-watchdog");  // so tests and ps can find it
+      PinCurrentThread(cpu);
+      Loop();
+    });
+  }
   ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
+    const uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);
     thread_.join();
+    ::close(stop_fd_);
   }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -56,12 +61,14 @@ class Watchdog {
   using Clock = std::chrono::steady_clock;
 
   void Loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
     uint64_t last = beats_.load();
     auto last_change = Clock::now();
-    while (!stop_) {
-      wake_.wait_for(lock, std::chrono::milliseconds(250));
-      if (stop_) break;
+    for (;;) {
+      // Once fired, the interrupt fd (readable for good after a signal) is
+      // left out, or every poll would return at once.
+      pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {fired_ ? -1 : interrupt_fd_, POLLIN, 0}};
+      ::poll(fds, 2, 1000);
+      if (fds[0].revents) break;
       const uint64_t now_beats = beats_.load(std::memory_order_relaxed);
       if (now_beats != last) {
         last = now_beats;
@@ -81,12 +88,11 @@ class Watchdog {
   std::atomic<double> timeout_;
   std::function<void()> on_stall_;
   std::function<bool()> interrupted_;
+  const int interrupt_fd_;
+  const int stop_fd_;
   std::atomic<uint64_t> beats_{0};
   std::atomic<bool> fired_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::thread thread_;  // last: started once everything it reads exists
 };
 
 }  // namespace interop
