@@ -26,10 +26,10 @@ std::string Cause(const RowResult& row, const RowResult& floor) {
   const std::string figures = "in " + std::to_string(floors.size()) + " process pairs each the floor's p50 was " +
                               Range(floors) + " and the row's " + Range(rows);
   // The floor's best pair within what the row itself did across pairs (with
-  // the allowance of a stable figure): the two overlap.
+  // the width of one mode): the two overlap.
   const double floor_best = *std::min_element(floors.begin(), floors.end());
   const double row_worst = *std::max_element(rows.begin(), rows.end());
-  if (floor_best <= row_worst * (1 + kUnstableSpread)) {
+  if (floor_best <= row_worst * (1 + kPairModeWidth)) {
     return "process-pair modes: " + figures +
            ", so the two overlap; a pair of processes settles in a faster or slower mode of this machine's "
            "wake-ups and keeps it";

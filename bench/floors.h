@@ -19,6 +19,12 @@ bool AboveRowBeyondSpread(const RowResult& row, const RowResult& floor);
 // and its row in, alternating, before the cause is told.
 inline constexpr int kRecheckPairs = 3;
 
+// How far apart two process pairs in the same mode of this machine's
+// wake-ups can land: a mode is itself about 10% wide here (shm-spin/cpp's
+// slow mode came out at 550-610 ns across pairs, the fast one at 110-190).
+// A floor whose best pair is within this of the row's worst overlaps it.
+inline constexpr double kPairModeWidth = 0.10;
+
 // Matches every floor with its row by identity; sets the row's floor_ratio
 // and, for a floor above its row beyond the spread, the floor's
 // above_row_cause (never empty then), from its re-measurements.
