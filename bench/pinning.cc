@@ -50,47 +50,65 @@ void PinCurrentThread(int cpu) {
   ::sched_setaffinity(0, sizeof set, &set);
 }
 
+std::vector<double> ForkedRoundTrips(int caller_cpu, int helper_cpu, int round_trips,
+                                     const std::function<void()>& serve, const std::function<bool()>& round_trip) {
+  const pid_t parent = ::getpid();
+  const pid_t helper = ::fork();
+  if (helper == 0) {
+    if (!BecomeGuardedChild(parent)) _exit(1);
+    PinCurrentThread(helper_cpu);
+    try {
+      serve();
+    } catch (...) {
+    }
+    _exit(0);  // never back into the parent's code
+  }
+  std::vector<double> samples;
+  if (helper < 0) return samples;
+  GuardProcessGroup(helper);
+  {
+    ThreadPin pin(caller_cpu);
+    const int warmup = round_trips / 10;
+    samples.reserve(static_cast<std::size_t>(round_trips));
+    for (int i = 0; i < round_trips + warmup; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!round_trip()) break;
+      const auto t1 = std::chrono::steady_clock::now();
+      if (i >= warmup) samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+  }
+  ::kill(helper, SIGKILL);
+  ::waitpid(helper, nullptr, 0);
+  UnguardProcessGroup(helper);
+  return samples;
+}
+
 double SocketpairRoundTripP50(int parent_cpu, int child_cpu, int round_trips) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child == 0) {
-    if (!BecomeGuardedChild(parent)) _exit(1);
-    PinCurrentThread(child_cpu);
-    ::close(sv[0]);
-    char b[16];
-    while (::read(sv[1], b, sizeof b) == static_cast<ssize_t>(sizeof b)) {
-      if (::write(sv[1], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
-    }
-    _exit(0);
-  }
-  ::close(sv[1]);
-  if (child < 0) {
-    ::close(sv[0]);
-    return 0;
-  }
-  GuardProcessGroup(child);
-  PinCurrentThread(parent_cpu);
-  // A read on a socketpair with a 2 s timeout, so a stuck child cannot hang us.
+  // A read with a 2 s timeout, so a stuck child cannot hang us.
   timeval tv{2, 0};
   ::setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::vector<double> samples;
-  samples.reserve(round_trips);
   char b[16] = {};
-  const int warmup = round_trips / 10;
-  for (int i = 0; i < round_trips + warmup; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    if (::write(sv[0], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
-    if (::read(sv[0], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
-    const auto t1 = std::chrono::steady_clock::now();
-    if (i >= warmup) samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-  }
+  const std::vector<double> samples = ForkedRoundTrips(
+      parent_cpu, child_cpu, round_trips,
+      [&] {
+        ::close(sv[0]);
+        char echo[16];
+        while (::read(sv[1], echo, sizeof echo) == static_cast<ssize_t>(sizeof echo)) {
+          if (::write(sv[1], echo, sizeof echo) != static_cast<ssize_t>(sizeof echo)) break;
+        }
+      },
+      [&] {
+        if (sv[1] >= 0) {  // first round trip, in the parent: the child's end is the child's alone now,
+          ::close(sv[1]);  // so a child that died is an end of stream here, not a 2 s timeout
+          sv[1] = -1;
+        }
+        return ::write(sv[0], b, sizeof b) == static_cast<ssize_t>(sizeof b) &&
+               ::read(sv[0], b, sizeof b) == static_cast<ssize_t>(sizeof b);
+      });
   ::close(sv[0]);
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  UnguardProcessGroup(child);
-  PinCurrentThread(-1);
+  if (sv[1] >= 0) ::close(sv[1]);  // the fork failed: no round trip ran
   return Summarize(samples).p50;
 }
 

@@ -125,6 +125,14 @@ class ProcessPin {
 // on child_cpu and this thread on parent_cpu (-1: unpinned).
 double SocketpairRoundTripP50(int parent_cpu, int child_cpu, int round_trips);
 
+// The calibrations' ping-pong: forks a helper process pinned to helper_cpu
+// that runs `serve` until it is killed, then times round_trips round trips
+// to it from this thread pinned to caller_cpu (after a tenth as many
+// untimed), each made by `round_trip` (false: it failed, and the timing
+// stops). The helper is guarded, then killed and reaped. The samples, in ns.
+std::vector<double> ForkedRoundTrips(int caller_cpu, int helper_cpu, int round_trips,
+                                     const std::function<void()>& serve, const std::function<bool()>& round_trip);
+
 
 
 }  // namespace interop

@@ -93,47 +93,31 @@ double Services::BrokerRoundTripP50(int caller_cpu, int peer_cpu, int broker_cpu
   const std::string requests = "interop:" + run_id_ + ":calibration:requests";
   const std::string replies = "interop:" + run_id_ + ":calibration:replies";
   ProcessPin broker_pin(*broker, broker_cpu);
-  // The helper: a forked child (this process has no other thread yet) with
-  // its own connection, answering until it is killed.
-  const pid_t parent = ::getpid();
-  const pid_t helper = ::fork();
-  if (helper == 0) {
-    if (!BecomeGuardedChild(parent)) _exit(1);
-    PinCurrentThread(peer_cpu);
-    try {
-      RedisConnection c = ConnectRedis(address);
-      for (;;) {
-        RedisReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 1", requests.c_str())));
-        if (!r) _exit(1);
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) continue;
-        RedisReplyPtr(static_cast<redisReply*>(redisCommand(c.get(), "LPUSH %s x", replies.c_str())));
-      }
-    } catch (...) {
-      _exit(1);
-    }
-  }
-  if (helper < 0) return 0;
-  GuardProcessGroup(helper);
-  std::vector<double> samples;
+  std::optional<RedisConnection> caller;
   try {
-    ThreadPin pin(caller_cpu);
-    RedisConnection c = ConnectRedis(address);
-    const int warmup = round_trips / 10;
-    samples.reserve(static_cast<std::size_t>(round_trips));
-    for (int i = 0; i < round_trips + warmup; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      RedisReplyPtr pushed(static_cast<redisReply*>(redisCommand(c.get(), "LPUSH %s x", requests.c_str())));
-      RedisReplyPtr popped(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 2", replies.c_str())));
-      const auto t1 = std::chrono::steady_clock::now();
-      if (!pushed || !popped || popped->type != REDIS_REPLY_ARRAY) break;
-      if (i >= warmup) samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    }
-    RedisReplyPtr(static_cast<redisReply*>(redisCommand(c.get(), "DEL %s %s", requests.c_str(), replies.c_str())));
+    caller.emplace(ConnectRedis(address));
   } catch (const TransportError&) {
+    return 0;
   }
-  ::kill(helper, SIGKILL);
-  ::waitpid(helper, nullptr, 0);
-  UnguardProcessGroup(helper);
+  // The helper (a forked child: this process has no other thread yet) pops
+  // each request and pushes a reply, on its own connection.
+  const std::vector<double> samples = ForkedRoundTrips(
+      caller_cpu, peer_cpu, round_trips,
+      [&] {
+        RedisConnection c = ConnectRedis(address);
+        for (;;) {
+          RedisReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 1", requests.c_str())));
+          if (!r) return;
+          if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) continue;
+          RedisReplyPtr(static_cast<redisReply*>(redisCommand(c.get(), "LPUSH %s x", replies.c_str())));
+        }
+      },
+      [&] {
+        RedisReplyPtr pushed(static_cast<redisReply*>(redisCommand(caller->get(), "LPUSH %s x", requests.c_str())));
+        RedisReplyPtr popped(static_cast<redisReply*>(redisCommand(caller->get(), "BRPOP %s 2", replies.c_str())));
+        return pushed && popped && popped->type == REDIS_REPLY_ARRAY;
+      });
+  RedisReplyPtr(static_cast<redisReply*>(redisCommand(caller->get(), "DEL %s %s", requests.c_str(), replies.c_str())));
   return static_cast<int>(samples.size()) == round_trips ? Summarize(samples).p50 : 0;
 }
 
