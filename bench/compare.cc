@@ -3,36 +3,108 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "bench/statistics.h"
+
 namespace interop {
-std::vector<RowComparison> CompareReports(const Report& base, const Report& now, double threshold) {
+namespace {
+
+const RowResult* Find(const Report& report, const RowId& id) {
+  const auto it = std::find_if(report.rows.begin(), report.rows.end(), [&](const RowResult& r) { return r.id == id; });
+  return it == report.rows.end() ? nullptr : &*it;
+}
+
+// One figure per repetition: its p50, or over the floor's p50 of the same
+// pass (repetition i of a row and of its floor ran in pass i, side by side).
+std::vector<double> Figures(const RowResult& row, const RowResult* floor) {
+  std::vector<double> out;
+  for (std::size_t i = 0; i < row.repetitions.size(); ++i) {
+    const double p50 = row.repetitions[i].p50_ns;
+    if (p50 <= 0) continue;
+    if (!floor) {
+      out.push_back(p50);
+    } else if (i < floor->repetitions.size() && floor->repetitions[i].p50_ns > 0) {
+      out.push_back(p50 / floor->repetitions[i].p50_ns);
+    }
+  }
+  return out;
+}
+
+// An ok floor of this row in the report, for normalizing (nullptr: none).
+const RowResult* OkFloorOf(const Report& report, const RowResult& row) {
+  const RowResult* f = Find(report, row.id.WithRole(RowRole::kFloor));
+  return f && Ok(*f) && f->calls > 0 ? f : nullptr;
+}
+
+void Judge(const RowResult& b, const RowResult& n, const Report& base, const Report& now, const CompareOptions& o,
+           RowComparison& c) {
+  const RowResult* base_floor = o.normalize ? OkFloorOf(base, b) : nullptr;
+  const RowResult* new_floor = o.normalize ? OkFloorOf(now, n) : nullptr;
+  if (!base_floor || !new_floor) base_floor = new_floor = nullptr;  // no floor on one side: raw p50s
+  c.figure = base_floor ? "p50/floor" : "p50";
+  const std::vector<double> x = Figures(b, base_floor), y = Figures(n, new_floor);
+  const double up = 1 + o.threshold;
+  if (static_cast<int>(std::min(x.size(), y.size())) >= kMinRepetitionsForTest) {
+    c.ratio = Median(x) > 0 ? Median(y) / Median(x) : 0;
+    c.p_value = MannWhitneyP(x, y);
+    c.allowed = up;
+    const bool real = *c.p_value < kCompareAlpha;
+    c.verdict = real && c.ratio > up ? "slower" : (real && c.ratio < 1 / up ? "faster" : "same");
+    return;
+  }
+  // Too few repetitions for a test: the whole-run figures, with the noise
+  // both runs saw in this row widening what counts as "the same" (a run too
+  // short to tell its spread adds none).
+  const double was = base_floor ? b.latency_ns.p50 / base_floor->latency_ns.p50 : b.latency_ns.p50;
+  const double is = new_floor ? n.latency_ns.p50 / new_floor->latency_ns.p50 : n.latency_ns.p50;
+  c.ratio = was > 0 ? is / was : 0;
+  c.allowed = up + b.p50_spread.value_or(0) + n.p50_spread.value_or(0);
+  c.verdict = c.ratio > c.allowed ? "slower" : (c.ratio < 1 / c.allowed ? "faster" : "same");
+}
+
+bool NormalizedRun(const Report& r) {
+  const auto& s = r.environment.find("settings");
+  return s != r.environment.end() && s->is_object() && s->value("normalize", false);
+}
+
+}  // namespace
+
+bool BothNormalized(const Report& base, const Report& now) { return NormalizedRun(base) && NormalizedRun(now); }
+
+std::vector<RowComparison> CompareReports(const Report& base, const Report& now, const CompareOptions& o) {
   std::vector<RowComparison> out;
   for (const auto& b : base.rows) {
     if (!Ok(b)) continue;  // nothing to regress from
     RowComparison c;
     c.row = b.id.Key();
     c.base_p50_ns = b.latency_ns.p50;
-    const auto it = std::find_if(now.rows.begin(), now.rows.end(), [&](const RowResult& n) { return n.id == b.id; });
+    const RowResult* n = Find(now, b.id);
     // A row NEW's run was stopped in, or never got to, tells nothing either way.
-    const bool not_measured = it == now.rows.end() ? now.interrupted : it->status == RowStatus::kInterrupted;
+    const bool not_measured = n ? n->status == RowStatus::kInterrupted : now.interrupted;
     if (not_measured) {
       c.verdict = "not measured";
-    } else if (it == now.rows.end()) {
+    } else if (!n) {
       c.verdict = "missing";
-    } else if (!Ok(*it)) {
+    } else if (!Ok(*n)) {
       c.verdict = "failed";
     } else {
-      c.new_p50_ns = it->latency_ns.p50;
-      c.ratio = c.base_p50_ns > 0 ? c.new_p50_ns / c.base_p50_ns : 0;
-      // Noise both runs saw in this row widens what counts as "the same"
-      // (a run too short to tell its spread adds none).
-      c.allowed = 1 + threshold + b.p50_spread.value_or(0) + it->p50_spread.value_or(0);
-      c.verdict = c.ratio > c.allowed ? "slower" : (c.ratio < 1 / c.allowed ? "faster" : "same");
+      c.new_p50_ns = n->latency_ns.p50;
+      if (o.normalize && b.id.role == RowRole::kFloor) {
+        c.verdict = "reference";  // the yardstick its row is measured with
+        c.ratio = c.base_p50_ns > 0 ? c.new_p50_ns / c.base_p50_ns : 0;
+      } else {
+        Judge(b, *n, base, now, o, c);
+      }
     }
     out.push_back(c);
   }
   for (const auto& n : now.rows) {
-    const bool known = std::any_of(base.rows.begin(), base.rows.end(), [&](const RowResult& b) { return b.id == n.id; });
-    if (!known) out.push_back({n.id.Key(), 0, n.latency_ns.p50, 0, 0, "new"});
+    if (!Find(base, n.id)) {
+      RowComparison c;
+      c.row = n.id.Key();
+      c.new_p50_ns = n.latency_ns.p50;
+      c.verdict = "new";
+      out.push_back(c);
+    }
   }
   return out;
 }
@@ -43,32 +115,80 @@ bool AnyRegression(const std::vector<RowComparison>& rows) {
   });
 }
 
-std::string RenderComparison(const std::vector<RowComparison>& rows, double threshold) {
+namespace {
+
+// Display width: the µ sign is two bytes but one column.
+std::size_t DisplayWidth(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
+std::string Pad(const std::string& s, std::size_t w, bool right) {
+  const std::size_t n = DisplayWidth(s);
+  const std::string fill(n < w ? w - n : 0, ' ');
+  return right ? fill + s : s + fill;
+}
+
+std::vector<std::string> Cells(const RowComparison& c) {
+  char ratio[16] = "-", allowed[16] = "-", p[16] = "-";
+  if (c.ratio > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", c.ratio);
+  if (c.allowed > 0) std::snprintf(allowed, sizeof allowed, "%.2fx", c.allowed);
+  if (c.p_value) std::snprintf(p, sizeof p, *c.p_value < 0.001 ? "%.1e" : "%.3f", *c.p_value);
+  return {c.row,
+          c.base_p50_ns > 0 ? FormatNs(c.base_p50_ns) : "-",
+          c.new_p50_ns > 0 ? FormatNs(c.new_p50_ns) : "-",
+          c.figure.empty() ? "-" : c.figure,
+          ratio,
+          allowed,
+          p,
+          c.verdict == "slower" ? "SLOWER" : c.verdict};
+}
+
+}  // namespace
+
+std::string RenderComparison(const std::vector<RowComparison>& rows, const CompareOptions& o,
+                             const std::string& format) {
+  const std::vector<std::string> head = {"row", "base p50", "new p50", "judged on", "ratio", "allowed", "p", "verdict"};
+  std::vector<std::vector<std::string>> table;
+  for (const auto& c : rows) table.push_back(Cells(c));
   std::string out;
-  char buf[256];
-  std::size_t width = 3;
-  for (const auto& c : rows) width = std::max(width, c.row.size());
-  const int w = static_cast<int>(width);
-  std::snprintf(buf, sizeof buf, "%-*s %10s %10s %7s %8s  %s\n", w, "row", "base p50", "new p50", "ratio", "allowed",
-                "verdict");
-  out += buf;
-  for (const auto& c : rows) {
-    const std::string base = c.base_p50_ns > 0 ? FormatNs(c.base_p50_ns) : "-";
-    const std::string now = c.new_p50_ns > 0 ? FormatNs(c.new_p50_ns) : "-";
-    char ratio[16] = "-", allowed[16] = "-";
-    if (c.ratio > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", c.ratio);
-    if (c.allowed > 0) std::snprintf(allowed, sizeof allowed, "%.2fx", c.allowed);
-    // Pad by display width: the µ sign is two bytes.
-    auto pad = [](const std::string& s, std::size_t w) {
-      std::size_t n = 0;
-      for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-      return std::string(n < w ? w - n : 0, ' ') + s;
+  if (format == "md") {
+    out += "| " + head[0];
+    for (std::size_t i = 1; i < head.size(); ++i) out += " | " + head[i];
+    out += " |\n|---|---:|---:|---|---:|---:|---:|---|\n";
+    for (const auto& cells : table) {
+      out += "| `" + cells[0] + "`";
+      for (std::size_t i = 1; i < cells.size(); ++i) out += " | " + (i == 7 && cells[i] == "SLOWER" ? "**SLOWER**" : cells[i]);
+      out += " |\n";
+    }
+    out += "\n";
+  } else {
+    std::vector<std::size_t> width(head.size());
+    for (std::size_t i = 0; i < head.size(); ++i) {
+      width[i] = head[i].size();
+      for (const auto& cells : table) width[i] = std::max(width[i], DisplayWidth(cells[i]));
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+      std::string l;
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        l += Pad(cells[i], width[i], i >= 1 && i <= 6 && i != 3) + (i + 1 < cells.size() ? "  " : "");
+      }
+      while (!l.empty() && l.back() == ' ') l.pop_back();
+      return l + "\n";
     };
-    std::snprintf(buf, sizeof buf, "%-*s %s %s %7s %8s  %s\n", w, c.row.c_str(), pad(base, 10).c_str(),
-                  pad(now, 10).c_str(), ratio, allowed, c.verdict.c_str());
-    out += buf;
+    out += line(head);
+    for (const auto& cells : table) out += line(cells);
   }
-  std::snprintf(buf, sizeof buf, "threshold %.0f%% + each row's measured p50 spread in both runs\n", threshold * 100);
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "Rule: with %d or more repetitions on both sides, slower only when the Mann-Whitney U test gives "
+                "p < %.2f and the median moved more than %.0f%%; with fewer, slower when the p50 moved more than "
+                "%.0f%% plus both runs' measured p50 spread.%s\n",
+                kMinRepetitionsForTest, kCompareAlpha, o.threshold * 100, o.threshold * 100,
+                o.normalize ? " Rows are judged on their p50 over their floor's in the same pass; floors are the "
+                              "yardstick (\"reference\"), not judged."
+                            : "");
   out += buf;
   const auto unmeasured = std::count_if(rows.begin(), rows.end(), [](const RowComparison& c) {
     return c.verdict == "not measured";
@@ -80,6 +200,12 @@ std::string RenderComparison(const std::vector<RowComparison>& rows, double thre
                   static_cast<long>(unmeasured));
     out += buf;
   }
+  const auto regressed = std::count_if(rows.begin(), rows.end(), [](const RowComparison& c) {
+    return c.verdict == "slower" || c.verdict == "failed" || c.verdict == "missing";
+  });
+  std::snprintf(buf, sizeof buf, "%ld of %zu row(s) slower, failed or missing\n", static_cast<long>(regressed),
+                rows.size());
+  out += buf;
   return out;
 }
 

@@ -32,13 +32,18 @@ int Bench(const BenchOptions& options, const std::string& command_line) {
   return ExportReport(report, plan.out_dir);    // table, files, exit status
 }
 
-int Compare(const std::string& base_json, const std::string& new_json, double threshold) {
+// --normalize is automatic when both runs were made with it; asked for by
+// hand, it needs floors in both (--baseline runs).
+int Compare(const std::string& base_json, const std::string& new_json, CompareOptions options,
+            const std::string& format) {
   auto read = [](const std::string& path) {
     std::ifstream in(path);
     return ParseResultsJson(std::string(std::istreambuf_iterator<char>(in), {}));
   };
-  const auto rows = CompareReports(read(base_json), read(new_json), threshold);
-  std::cout << RenderComparison(rows, threshold);
+  const Report base = read(base_json), now = read(new_json);
+  options.normalize = options.normalize || BothNormalized(base, now);
+  const auto rows = CompareReports(base, now, options);
+  std::cout << RenderComparison(rows, options, format);
   return AnyRegression(rows) ? 1 : 0;
 }
 
@@ -56,8 +61,8 @@ int main(int argc, char** argv) {
       "Runs one add/score workload through each transport with C++, Python and Ruby\n"
       "on the far side; every reply is checked. Exit status: 0 all rows ok, 1 a row\n"
       "failed, 2 bad usage, 128+N interrupted by signal N."};
-  app.add_option("--transport", o.transports, "comma-separated transports, or all (see --list)")->capture_default_str();
-  app.add_option("--peer", o.peers, "comma-separated peers (cpp, python, ruby), or all")->capture_default_str();
+  app.add_option("--transport", o.transports, "comma-separated transports, or all (see --list; default all)");
+  app.add_option("--peer", o.peers, "comma-separated peers (cpp, python, ruby), or all (default all)");
   app.add_option("--workload", o.workload, "add or score")->capture_default_str();
   app.add_option("--features", o.features, "score: feature vector length, 1 to 131072 (default 256)");
   auto* calls = app.add_option("--calls", o.calls, "timed calls per repetition, 1 to 1e9 (default: by --duration)");
@@ -72,6 +77,15 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", o.quick, "short run: 0.2 s per row, 1 repetition");
   app.add_flag("--baseline", o.baseline,
                "also measure each row's floor: the same bytes sent to a peer that echoes them (peers/README.md)");
+  app.add_flag("--normalize", o.normalize,
+               "measure each row's floor beside it, interleaved, and let compare judge rows by row/floor, "
+               "so runs on different machines (or moods) compare by shape");
+  app.add_flag("--ci", o.ci,
+               "the CI preset: one row per tier (C++ peer) with floors (--normalize), 12 repetitions of 0.1 s, "
+               "each in a fresh process pair, interleaved; under 2 minutes. Options given with it win");
+  app.add_option("--peer-fault", o.peer_fault,
+                 "tests only: pass --fault=MODE to the rows' C++ peers (e.g. delay=NS, a busy wait per request; "
+                 "peers/README.md)");
   app.add_option("--timeout", o.call_timeout_s, "seconds without a reply before a row fails, up to 3600")->capture_default_str();
   app.add_option("--ready-timeout", o.ready_timeout_s, "seconds a peer has to print READY, up to 3600")->capture_default_str();
   app.add_option("--shm-wait", o.shm_wait, "shm rows: spin, futex or both (default both)");
@@ -81,13 +95,24 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out_dir, "write results.json, .md, .csv, gbench.json and peer logs here");
   app.add_flag("--list", list, "list every transport x peer and whether it can run here");
   std::string base_json, new_json;
-  double threshold = 0.10;
+  CompareOptions compare_options;
+  std::string compare_format = "text";
   CLI::App* compare = app.add_subcommand(
-      "compare", "compare two results.json files; exit 1 if a row got slower beyond noise, failed or vanished");
+      "compare",
+      "compare two results.json files; exit 1 if a row got slower beyond noise, failed or vanished.\n"
+      "With 4+ repetitions per side a row is slower only when the Mann-Whitney U test gives p < 0.05\n"
+      "and its median moved more than --threshold.");
   compare->add_option("BASE", base_json, "the reference results.json")->required()->check(CLI::ExistingFile);
   compare->add_option("NEW", new_json, "the results.json to judge")->required()->check(CLI::ExistingFile);
-  compare->add_option("--threshold", threshold, "allowed slowdown before noise, as a fraction")->capture_default_str()
-      ->check(CLI::Range(0.0, 10.0));
+  compare->add_option("--threshold", compare_options.threshold,
+                      "the smallest change that counts (minimum effect size), as a fraction, 0 to 0.15")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.15));
+  compare->add_flag("--normalize", compare_options.normalize,
+                    "judge rows by their p50 over their floor's (automatic when both runs used --normalize)");
+  compare->add_option("--format", compare_format, "text, or md for a pull-request comment")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "md"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -98,7 +123,8 @@ int main(int argc, char** argv) {
       std::cout << RenderTransportList();
       return 0;
     }
-    return compare->parsed() ? Compare(base_json, new_json, threshold) : Bench(o, JoinArgs(argc, argv));
+    return compare->parsed() ? Compare(base_json, new_json, compare_options, compare_format)
+                             : Bench(o, JoinArgs(argc, argv));
   } catch (const interop::UsageError& e) {
     std::fprintf(stderr, "bench: %s\n", e.what());
     return 2;

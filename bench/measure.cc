@@ -118,7 +118,7 @@ class Loop {
     // In-process calls are too short to time one by one (reading the clock
     // costs tens of ns): time batches lasting ~2 us each instead.
     uint64_t batch = 1;
-    if (ctx_.in_process) batch = BatchOf(kBatchNs);
+    if (ctx_.in_process) batch = s_.calls_per_sample > 0 ? s_.calls_per_sample : BatchOf(kBatchNs);
     out_.calls_per_sample = batch;
     const uint64_t samples = TimedIterations(s_, est_ns, batch);
     for (int rep = 0; rep < s_.repetitions; ++rep) {

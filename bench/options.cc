@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/raw_frame.h"
+#include "transports/fault/peer_fault.h"
 
 namespace interop {
 namespace {
@@ -43,6 +44,27 @@ bool AnyRow(const std::vector<const TransportSpec*>& transports, bool (*test)(co
   return std::any_of(transports.begin(), transports.end(), [test](const TransportSpec* t) { return test(*t); });
 }
 
+// --peer-fault=MODE: the C++ peer processes of the rows (never of the
+// floors: a floor stays the floor) get --fault=MODE.
+void PlantPeerFault(const std::string& mode, Plan& plan) {
+  PeerFault parsed;
+  if (const std::string bad = ParsePeerFault(mode, &parsed); !bad.empty()) {
+    throw UsageError("unknown --peer-fault '" + mode + "'" + bad.substr(bad.find(';')));
+  }
+  int planted = 0;
+  for (RowSpec& row : plan.rows) {
+    if (row.role != RowRole::kRow || row.peer != PeerKind::kCpp) continue;
+    if (row.transport->wait_style == WaitStyle::kInProcess) {
+      row.note += std::string(row.note.empty() ? "" : "; ") + "--peer-fault not applied: no peer process";
+      continue;
+    }
+    row.extra_peer_args.push_back("--fault=" + mode);
+    ++planted;
+  }
+  if (planted == 0) throw UsageError("--peer-fault has no effect here: it applies to rows with a C++ peer process");
+  plan.settings.peer_fault = mode;
+}
+
 }  // namespace
 
 Plan MakePlan(const BenchOptions& o) { return MakePlan(o, Pinning(PinPolicy::kNone).cores()); }
@@ -57,10 +79,15 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
   s.features = static_cast<std::size_t>(Count("--features", o.features.value_or(256), 1, raw::kMaxFeatures));
   // Limits: a row measures for seconds to minutes; an hour of anything is a typo.
   if (o.calls) s.calls = static_cast<uint64_t>(Count("--calls", *o.calls, 1, 1'000'000'000));
-  s.duration_s = Seconds("--duration", o.duration_s.value_or(o.quick ? 0.2 : 1.0), 3600);
-  s.warmup_s = Seconds("--warmup", o.warmup_s.value_or(o.quick ? 0.05 : 0.5), 600);
-  s.repetitions = static_cast<int>(Count("--repetitions", o.repetitions.value_or(o.quick ? 1 : 3), 1, 1000));
-  s.throughput_s = Seconds("--throughput", o.throughput_s.value_or(o.quick ? 0.1 : 0.5), 3600, /*zero_allowed=*/true);
+  if (o.ci && o.quick) throw UsageError("--ci and --quick are two presets; choose one");
+  const CiPreset& ci = kCiPreset;
+  s.duration_s = Seconds("--duration", o.duration_s.value_or(o.ci ? ci.duration_s : o.quick ? 0.2 : 1.0), 3600);
+  s.warmup_s = Seconds("--warmup", o.warmup_s.value_or(o.ci ? ci.warmup_s : o.quick ? 0.05 : 0.5), 600);
+  s.repetitions = static_cast<int>(
+      Count("--repetitions", o.repetitions.value_or(o.ci ? ci.repetitions : o.quick ? 1 : 3), 1, 1000));
+  s.throughput_s = Seconds("--throughput", o.throughput_s.value_or(o.ci ? ci.throughput_s : o.quick ? 0.1 : 0.5),
+                           3600, /*zero_allowed=*/true);
+  s.normalize = o.normalize || o.ci;
   RefuseUnused(o.inflight.has_value(), s.throughput_s > 0, "--inflight", "the throughput run (--throughput above 0)");
   s.inflight = static_cast<int>(Count("--inflight", o.inflight.value_or(16), 1, 4096));
   s.call_timeout_s = Seconds("--timeout", o.call_timeout_s, 3600);
@@ -68,9 +95,9 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
   if (!ParsePinPolicy(o.pin, &plan.pin)) {
     throw UsageError("unknown --pin '" + o.pin + "'; valid: auto, same, split, none");
   }
-  const auto transports =
-      SelectTransports(o.transports, {{"shm", o.shm_wait.value_or("both")}, {"file", o.file_wait.value_or("both")}});
-  const auto peers = SelectPeers(o.peers);
+  const auto transports = SelectTransports(o.transports.value_or(o.ci ? ci.transports : "all"),
+                                          {{"shm", o.shm_wait.value_or("both")}, {"file", o.file_wait.value_or("both")}});
+  const auto peers = SelectPeers(o.peers.value_or(o.ci ? ci.peers : "all"));
   RefuseUnused(o.shm_wait.has_value(), AnyRow(transports, [](const TransportSpec& t) { return t.family == "shm"; }),
                "--shm-wait", "shm rows (--transport=shm)");
   RefuseUnused(o.file_wait.has_value(), AnyRow(transports, [](const TransportSpec& t) { return t.family == "file"; }),
@@ -102,7 +129,9 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
       }
     }
   }
-  plan.rows = PlanRows(transports, peers, o.codec, o.baseline, s);
+  // Floors for --baseline and --normalize; wrk beside the HTTP rows for --baseline only.
+  plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s);
+  if (!o.peer_fault.empty()) PlantPeerFault(o.peer_fault, plan);
   plan.redis_url = o.redis_url;
   plan.out_dir = o.out_dir;
   return plan;

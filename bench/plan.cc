@@ -104,7 +104,7 @@ RowId IdOf(const RowSpec& spec, const RunSettings& s) {
 
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              const RunSettings& s) {
+                              bool references, const RunSettings& s) {
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
     for (PeerKind p : peers) {
@@ -115,7 +115,7 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
         no_floor = t->floor_unavailable(s.op, s.op == Op::kScore ? s.features : 0, s.model.size());
         if (!no_floor.empty()) row.note = "no floor: " + no_floor;
       }
-      row.with_reference = floors && t->http_request != nullptr;
+      row.with_reference = references && t->http_request != nullptr;
       rows.push_back(row);
       if (floors && no_floor.empty()) {
         RowSpec floor = row;

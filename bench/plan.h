@@ -55,12 +55,12 @@ std::vector<const TransportSpec*> SelectTransports(
 // "cpp,ruby" or "all" -> peers in cpp, python, ruby order. Throws UsageError.
 std::vector<PeerKind> SelectPeers(const std::string& list);
 
-// Every transport x peer, in report order; with floors (--baseline), each
-// row's floor follows it (or the row's note says why it has none), and an
-// HTTP row gets wrk beside it as its reference.
+// Every transport x peer, in report order; with floors (--baseline,
+// --normalize), each row's floor follows it (or the row's note says why it
+// has none); with references (--baseline), an HTTP row gets wrk beside it.
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              const RunSettings& settings);
+                              bool references, const RunSettings& settings);
 
 // The --list table: each transport x peer and whether it can run here (and why not).
 std::string RenderTransportList();

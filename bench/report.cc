@@ -64,6 +64,7 @@ ordered_json RowToJson(const RowResult& r) {
   j["p50_spread"] = Nullable(r.p50_spread);
   j["p50_low_ns"] = r.p50_low_ns;
   j["p50_high_ns"] = r.p50_high_ns;
+  j["p50_mad"] = Nullable(r.p50_mad);
   j["unstable"] = r.unstable;
   j["cpu_ns_per_call"] = {{"caller", Nullable(r.cpu_ns_per_call.caller)},
                           {"peer", Nullable(r.cpu_ns_per_call.peer)},
@@ -123,6 +124,7 @@ RowResult RowFromJson(const nlohmann::json& j) {
   r.p50_spread = Nullable(j.at("p50_spread"));
   r.p50_low_ns = j.at("p50_low_ns");
   r.p50_high_ns = j.at("p50_high_ns");
+  if (j.contains("p50_mad")) r.p50_mad = Nullable(j.at("p50_mad"));  // since schema 3
   r.unstable = j.at("unstable");
   const auto& cpu = j.at("cpu_ns_per_call");
   r.cpu_ns_per_call = {Nullable(cpu.at("caller")), Nullable(cpu.at("peer")), Nullable(cpu.at("broker"))};
@@ -180,7 +182,10 @@ std::string Note(const RowResult& r) {
   if (r.status == RowStatus::kFailed) parts.push_back("FAILED: " + r.reason);
   if (r.status == RowStatus::kInterrupted) parts.push_back("INTERRUPTED: " + r.reason);
   if (!r.above_row_cause.empty()) parts.push_back("ABOVE ITS ROW: " + r.above_row_cause);
-  if (Ok(r) && r.unstable) parts.push_back("unstable (p50 moved " + std::to_string(int(*r.p50_spread * 100)) + "%)");
+  if (Ok(r) && r.unstable) {
+    parts.push_back("unstable (its repetitions' p50s stray " + std::to_string(static_cast<int>(*r.p50_mad * 100 + 0.5)) +
+                    "% from their median)");
+  }
   if (Ok(r) && r.calls > 0 && !r.p50_spread) parts.push_back("too few samples to judge its stability");
   if (Ok(r) && r.calls_per_sample > 1) parts.push_back("timed in batches of " + std::to_string(r.calls_per_sample));
   if (r.reference) {
@@ -465,8 +470,9 @@ Report ParseResultsJson(const std::string& text) {
   Report report;
   try {
     const auto j = nlohmann::json::parse(text);
-    if (j.at("schema_version") != kResultsSchemaVersion) {
-      throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump() + " (this bench reads " +
+    // Schema 3 only added fields: a schema 2 file (an older reference) reads as is.
+    if (j.at("schema_version") != kResultsSchemaVersion && j.at("schema_version") != 2) {
+      throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump() + " (this bench reads 2 and " +
                                std::to_string(kResultsSchemaVersion) + ")");
     }
     report.environment = j.at("environment");

@@ -14,7 +14,10 @@ namespace interop {
 // per party, floor ratios and flags, and per-repetition statistics; a run
 // cut short says so at the top ("interrupted", "interrupted_by", "not_run")
 // and its cut row has status "interrupted".
-inline constexpr int kResultsSchemaVersion = 2;
+// 3: p50_mad, and unstable decided by it (bench/summarize.h); settings
+// say normalize and peer_fault; the environment says how repetitions were
+// interleaved.
+inline constexpr int kResultsSchemaVersion = 3;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {

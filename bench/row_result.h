@@ -79,7 +79,12 @@ struct RowResult {
   std::optional<double> p50_spread;
   double p50_low_ns = 0;
   double p50_high_ns = 0;
-  bool unstable = false;           // p50_spread above kUnstableSpread
+  // How far the points behind the spread (the repetitions' p50s, or one
+  // repetition's slice medians) stray from their median: their median
+  // absolute deviation over their median. Unknown with fewer than 2 points.
+  std::optional<double> p50_mad;
+  // The stated rule (bench/summarize.h): the figure cannot be trusted.
+  bool unstable = false;
   CpuPerCall cpu_ns_per_call;      // over the latency run
   double calls_per_s = 0;          // throughput run (rows only)
   int inflight = 0;                // calls in flight in the throughput run (0: none ran)

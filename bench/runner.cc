@@ -222,26 +222,52 @@ std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const s
   return argv;
 }
 
-RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunContext& context) {
+std::string CannotRunReason(const RowSpec& spec, const RunContext& context) {
+  if (std::string why = PeerUnavailableReason(spec.peer, *spec.transport); !why.empty()) return why;
+  if (spec.transport->wait_style == WaitStyle::kSpinning && context.pinning->cores() < 2) {
+    return "a spinning wait needs two cores, this machine has one";
+  }
+  return {};
+}
+
+Measurement MeasurePass(const RowSpec& spec, const RunSettings& settings, const RunContext& context) {
+  return spec.transport->wait_style == WaitStyle::kInProcess ? MeasureInChild(spec, settings, context)
+                                                             : MeasureInThisProcess(spec, settings, context);
+}
+
+RunSettings PassSettings(const RunSettings& s, int pass, const Measurement& so_far) {
+  RunSettings one = s;
+  one.repetitions = 1;
+  if (pass + 1 < s.repetitions) one.throughput_s = 0;
+  if (pass > 0 && so_far.calls_per_sample > 1) one.calls_per_sample = so_far.calls_per_sample;
+  return one;
+}
+
+void AppendPass(Measurement& row, Measurement pass) {
+  if (row.repetitions.empty()) row.calls_per_sample = pass.calls_per_sample;
+  for (auto& r : pass.repetitions) row.repetitions.push_back(std::move(r));
+  row.errors += pass.errors;
+  if (row.first_error.empty()) row.first_error = std::move(pass.first_error);
+  if (pass.inflight > 0) {
+    row.calls_per_s = pass.calls_per_s;
+    row.inflight = pass.inflight;
+  }
+  if (row.failure.empty()) row.failure = std::move(pass.failure);
+  for (auto& r : pass.reference_runs) row.reference_runs.push_back(std::move(r));
+  if (row.reference_error.empty()) row.reference_error = std::move(pass.reference_error);
+}
+
+RowResult ResultOf(const RowSpec& spec, const RunSettings& settings, const RunContext& context,
+                   const Measurement& m, int passes) {
   RowResult r;
   r.id = IdOf(spec, settings);
   r.tier = std::string(spec.transport->tier);
   r.placement = PlacementOf(*spec.transport, context);
-  for (const std::string& note : {spec.note, BrokerNote(*spec.transport, context, r.placement)}) {
+  auto add_note = [&r](const std::string& note) {
     if (!note.empty()) r.note += (r.note.empty() ? "" : "; ") + note;
-  }
-  auto cannot_run = [&r](const std::string& why) {
-    r.status = RowStatus::kFailed;
-    r.reason = "cannot run here: " + why;
-    return r;
   };
-  if (const std::string why = PeerUnavailableReason(spec.peer, *spec.transport); !why.empty()) return cannot_run(why);
-  if (spec.transport->wait_style == WaitStyle::kSpinning && context.pinning->cores() < 2) {
-    return cannot_run("a spinning wait needs two cores, this machine has one");
-  }
-  const Measurement m = spec.transport->wait_style == WaitStyle::kInProcess
-                            ? MeasureInChild(spec, settings, context)
-                            : MeasureInThisProcess(spec, settings, context);
+  add_note(spec.note);
+  add_note(BrokerNote(*spec.transport, context, r.placement));
   Summarize(m, r);
   // Stopped by Ctrl-C or SIGTERM while it ran: not a failure of the row, and
   // nothing it measured is kept (RunPlan says which signal).
@@ -253,9 +279,23 @@ RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunCont
     cut.status = RowStatus::kInterrupted;
     cut.reason = "the run was stopped by " + SignalName(InterruptSignal()) + " while this row ran; what it had "
                  "measured is not kept";
-    r = std::move(cut);
+    return cut;
+  }
+  if (Ok(r) && passes < settings.repetitions) {
+    add_note(std::to_string(passes) + " of " + std::to_string(settings.repetitions) +
+             " repetitions: the run was interrupted" + (r.inflight == 0 ? ", before the throughput run" : ""));
   }
   return r;
+}
+
+RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunContext& context) {
+  if (const std::string why = CannotRunReason(spec, context); !why.empty()) {
+    RowResult r = ResultOf(spec, settings, context, Measurement{}, settings.repetitions);
+    r.status = RowStatus::kFailed;
+    r.reason = "cannot run here: " + why;
+    return r;
+  }
+  return ResultOf(spec, settings, context, MeasurePass(spec, settings, context), settings.repetitions);
 }
 
 }  // namespace interop

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/pinning.h"
+#include "bench/measure.h"
 #include "bench/plan.h"
 #include "bench/row_result.h"
 #include "bench/settings.h"
@@ -29,7 +30,34 @@ struct RunContext {
 // is not ours to place).
 Placement PlacementOf(const TransportSpec& transport, const RunContext& context);
 
-// Runs the row; never throws for a row-level failure (status failed, reason).
+// Why the row cannot run on this machine at all (a peer not installed, one
+// core for a spinning wait), or "" when it can.
+std::string CannotRunReason(const RowSpec& spec, const RunContext& context);
+
+// One pass over a row: its processes started fresh, the settings' warmup and
+// repetitions measured, everything taken down. Never throws; whatever went
+// wrong is the measurement's failure.
+Measurement MeasurePass(const RowSpec& spec, const RunSettings& settings, const RunContext& context);
+
+// A bench run measures each repetition of a row in a pass of its own, in a
+// fresh process pair (this VM's round trip is bimodal per pair: repetitions
+// of one pair would all sit in one mode), with the passes of all rows
+// interleaved (bench/session.cc). Pass `pass` (0-based) of `s.repetitions`:
+// one repetition, the throughput run in the last pass only, and an
+// in-process row's batch as its first pass found it (`so_far`).
+RunSettings PassSettings(const RunSettings& s, int pass, const Measurement& so_far);
+// Adds one pass to the row's measurement (repetitions in order; the
+// throughput run's figures from the pass that made one).
+void AppendPass(Measurement& row, Measurement pass);
+
+// The row's result from what it measured: statistics, status (failed with
+// the reason), notes. `passes` of `settings.repetitions` ran; fewer, and not
+// failed, means the run was interrupted between them, and the note says so.
+RowResult ResultOf(const RowSpec& spec, const RunSettings& settings, const RunContext& context,
+                   const Measurement& measured, int passes);
+
+// Runs the row in one pass, all its repetitions in one process pair (tests,
+// and the re-measuring of a floor); never throws for a row-level failure.
 RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunContext& context);
 
 // "unix-python", "unix-python-floor": names the row's log file and its

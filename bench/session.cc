@@ -12,6 +12,7 @@
 #include "bench/reference.h"
 #include "bench/measure.h"
 #include "bench/process_guard.h"
+#include "bench/progress.h"
 #include "bench/runner.h"
 #include "bench/services.h"
 #include "common/temp_dir.h"
@@ -32,15 +33,18 @@ std::string MakeLogDir(const std::string& out_dir, const std::string& run_dir) {
 nlohmann::ordered_json SettingsJson(const RunSettings& s) {
   return {{"workload", s.op == Op::kAdd ? "add" : "score"}, {"features", s.features}, {"calls", s.calls},
           {"duration_s", s.duration_s}, {"warmup_s", s.warmup_s}, {"repetitions", s.repetitions},
-          {"throughput_s", s.throughput_s}, {"inflight", s.inflight}, {"call_timeout_s", s.call_timeout_s}};
+          {"throughput_s", s.throughput_s}, {"inflight", s.inflight}, {"call_timeout_s", s.call_timeout_s},
+          {"normalize", s.normalize}, {"peer_fault", s.peer_fault.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.peer_fault)}};
 }
 
 // A floor that came out above its row: both again, alternating, in fresh
 // process pairs (one repetition each, no throughput run), so the cause can be
 // told from measurements rather than guessed (bench/floors.cc).
-void Recheck(const RowSpec& floor_spec, const RunSettings& s, const RunContext& ctx, RowResult& floor) {
-  std::fprintf(stderr, "  re-measuring %s / %s and its floor in fresh process pairs: the floor came out above it\n",
-               std::string(floor_spec.transport->name).c_str(), std::string(PeerName(floor_spec.peer)).c_str());
+void Recheck(const RowSpec& floor_spec, const RunSettings& s, const RunContext& ctx, Progress& progress,
+             RowResult& floor) {
+  progress.Note("  re-measuring " + std::string(floor_spec.transport->name) + " / " +
+                std::string(PeerName(floor_spec.peer)) + " and its floor in fresh process pairs: the floor came out "
+                "above it");
   const RowSpec row_spec = [&floor_spec] {
     RowSpec row = floor_spec;
     row.role = RowRole::kRow;
@@ -57,6 +61,68 @@ void Recheck(const RowSpec& floor_spec, const RunSettings& s, const RunContext& 
     }
   }
   floor.recheck_interrupted = Interrupted();
+}
+
+// Every planned row, its repetitions measured in passes (bench/runner.h):
+// pass 1 over every row in plan order, then pass 2, and so on, so that a
+// slow phase of the machine falls on every row alike. A row that fails
+// drops out of later passes. Results in plan order; a row the run never got
+// to (interrupted) has an empty identity.
+std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ctx) {
+  const RunSettings& s = plan.settings;
+  struct InProgress {
+    std::string cannot_run;
+    Measurement measured;
+    int passes = 0;
+    bool finished = false;
+  };
+  std::vector<InProgress> rows(plan.rows.size());
+  std::vector<RowResult> results(plan.rows.size());
+  int runnable = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i].cannot_run = CannotRunReason(plan.rows[i], ctx);
+    if (!rows[i].cannot_run.empty()) {
+      results[i] = RunRow(plan.rows[i], s, ctx);  // fails at once, saying why
+      rows[i].finished = true;
+    } else {
+      ++runnable;
+    }
+  }
+  Progress progress(static_cast<int>(rows.size()), runnable * s.repetitions);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].finished) progress.RowFinished(results[i]);
+  }
+  for (int pass = 0; pass < s.repetitions && !Interrupted(); ++pass) {
+    for (std::size_t i = 0; i < rows.size() && !Interrupted(); ++i) {
+      InProgress& row = rows[i];
+      if (row.finished) continue;
+      const RowSpec& spec = plan.rows[i];
+      progress.Begin(pass, s.repetitions, IdOf(spec, s).Key());
+      Measurement m = MeasurePass(spec, PassSettings(s, pass, row.measured), ctx);
+      const bool failed = !m.failure.empty() || m.errors > 0;
+      if (Interrupted() && failed) {
+        // Cut by the signal: this pass is not kept. A row with no pass
+        // before it is the run's cut row (status interrupted).
+        if (row.passes == 0) results[i] = ResultOf(spec, s, ctx, m, 0);
+        break;
+      }
+      AppendPass(row.measured, std::move(m));
+      ++row.passes;
+      progress.StepDone();
+      if (failed || row.passes == s.repetitions) {
+        row.finished = true;
+        results[i] = ResultOf(spec, s, ctx, row.measured, row.passes);
+        progress.RowFinished(results[i]);
+      }
+    }
+  }
+  // Rows the interrupt left with some of their passes: kept, and saying so.
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].finished && rows[i].passes > 0) {
+      results[i] = ResultOf(plan.rows[i], s, ctx, rows[i].measured, rows[i].passes);
+    }
+  }
+  return results;
 }
 
 }  // namespace
@@ -93,22 +159,27 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
               report.environment["timer_overhead_ns"].get<double>());
   std::fflush(stdout);
 
+  report.environment["interleaving"] =
+      "each repetition in a pass of its own, in a fresh process pair; passes round robin over the rows in plan "
+      "order, the throughput run in the last pass";
+
   const RunContext context{run_dir.path(), log_dir, &pinning, run_id, &services};
-  for (const RowSpec& spec : plan.rows) {
-    if (Interrupted()) break;
-    std::fprintf(stderr, "  running %s / %s%s ...\n", std::string(spec.transport->name).c_str(),
-                 std::string(PeerName(spec.peer)).c_str(), spec.role == RowRole::kFloor ? " (floor)" : "");
-    RowResult result = RunRow(spec, plan.settings, context);
+  const std::vector<RowResult> results = MeasureInterleaved(plan, context);
+  Progress quiet(0, 0);  // re-measuring notes only: the passes are done
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const RowSpec& spec = plan.rows[i];
+    RowResult result = results[i];
+    if (result.id.transport.empty()) continue;  // never started: the run was interrupted first
     if (spec.with_reference && result.status != RowStatus::kInterrupted) {
       RowResult reference = ReferenceRowOf(result);
       report.rows.push_back(std::move(result));
       report.rows.push_back(std::move(reference));
       continue;
     }
-    if (spec.role == RowRole::kFloor) {
+    if (spec.role == RowRole::kFloor && !Interrupted()) {
       const RowId row_id = result.id.WithRole(RowRole::kRow);
       for (const RowResult& row : report.rows) {
-        if (row.id == row_id && AboveRowBeyondSpread(row, result)) Recheck(spec, plan.settings, context, result);
+        if (row.id == row_id && AboveRowBeyondSpread(row, result)) Recheck(spec, plan.settings, context, quiet, result);
       }
     }
     report.rows.push_back(std::move(result));

@@ -21,6 +21,12 @@ struct RunSettings {
   double throughput_s = 0.5;       // throughput run length; 0 skips it
   double call_timeout_s = 5;       // no progress for this long fails the row
   double ready_timeout_s = 30;     // a peer must print READY within this
+  // In-process rows time batches of calls: this many, or 0 to find the batch
+  // that lasts ~2 us. A row's later passes reuse its first pass's batch, so
+  // all its repetitions time the same thing.
+  uint64_t calls_per_sample = 0;
+  bool normalize = false;          // rows judged against their floors (--normalize)
+  std::string peer_fault;          // --peer-fault: the rows' C++ peers' --fault (tests only)
 };
 
 }  // namespace interop

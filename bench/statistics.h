@@ -30,5 +30,16 @@ Summary Summarize(std::vector<double> samples);
 // fewer than 10 samples per slice.
 std::vector<double> SliceMedians(const std::vector<double>& samples, std::size_t parts);
 
+// The median: the middle value, or the mean of the two middle ones. Empty
+// input gives 0.
+double Median(std::vector<double> values);
+
+// Two-sided p-value of the Mann-Whitney U test (Wilcoxon rank-sum) that `a`
+// and `b` come from one distribution, as scipy.stats.mannwhitneyu computes
+// it: exact (the U distribution counted) when both sides have at most 20
+// values and there are no ties; otherwise the normal approximation with the
+// tie correction and a continuity correction. Needs a value on each side
+// (1 otherwise: no evidence).
+double MannWhitneyP(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace interop

@@ -1,6 +1,7 @@
 #include "bench/summarize.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace interop {
 namespace {
@@ -66,7 +67,14 @@ void Summarize(const Measurement& m, RowResult& row) {
     row.p50_high_ns = *std::max_element(points.begin(), points.end());
     row.p50_spread = (row.p50_high_ns - row.p50_low_ns) / row.latency_ns.p50;
   }
-  row.unstable = row.p50_spread.value_or(0) > kUnstableSpread;
+  row.p50_mad.reset();
+  if (points.size() >= 2) {
+    const double median = Median(points);
+    std::vector<double> deviations;
+    for (double p : points) deviations.push_back(std::abs(p - median));
+    if (median > 0) row.p50_mad = Median(deviations) / median;
+  }
+  row.unstable = row.p50_mad.value_or(0) > kUnstableMad;
   row.cpu_ns_per_call.caller = PerCall(TotalCpu(m, &RepetitionSamples::caller_cpu_ns), row.calls);
   row.cpu_ns_per_call.peer = PerCall(TotalCpu(m, &RepetitionSamples::peer_cpu_ns), row.calls);
   row.cpu_ns_per_call.broker = PerCall(TotalCpu(m, &RepetitionSamples::broker_cpu_ns), row.calls);

@@ -50,5 +50,34 @@ TEST(Statistics, SliceMediansShowADrift) {
   EXPECT_TRUE(SliceMedians({1, 2, 3}, 5).empty());  // too few samples to say
 }
 
+TEST(Statistics, MedianOfOddAndEvenCounts) {
+  EXPECT_EQ(Median({}), 0);
+  EXPECT_EQ(Median({3, 1, 2}), 2);
+  EXPECT_EQ(Median({4, 1, 3, 2}), 2.5);
+}
+
+// Reference p-values from scipy 1.10 (Debian 12), two-sided:
+//   scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method=...)
+TEST(Statistics, MannWhitneyExactMatchesScipy) {
+  EXPECT_NEAR(MannWhitneyP({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}), 0.007936507936507936, 1e-12);  // method="exact"
+  EXPECT_NEAR(MannWhitneyP({1, 3, 5, 7, 9, 11}, {2, 4, 6, 8, 10, 12, 14}), 0.4452214452214452, 1e-12);
+  // The test is symmetric in its two sides.
+  EXPECT_NEAR(MannWhitneyP({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5}), 0.007936507936507936, 1e-12);
+}
+
+TEST(Statistics, MannWhitneyApproximationWithTiesAndLargeSidesMatchesScipy) {
+  // Ties: method="asymptotic" with the tie correction and use_continuity=True.
+  EXPECT_NEAR(MannWhitneyP({1, 2, 2, 3, 4}, {2, 3, 3, 5, 6, 7}), 0.11390314458853068, 1e-9);
+  std::vector<double> evens, odds;
+  for (int i = 0; i < 50; i += 2) evens.push_back(i);
+  for (int i = 1; i < 60; i += 2) odds.push_back(i);
+  EXPECT_NEAR(MannWhitneyP(evens, odds), 0.20792927248164417, 1e-9);  // 25 and 30 values: asymptotic
+}
+
+TEST(Statistics, MannWhitneyWithoutEvidenceIsOne) {
+  EXPECT_EQ(MannWhitneyP({}, {1, 2}), 1);
+  EXPECT_EQ(MannWhitneyP({5, 5, 5}, {5, 5}), 1);
+}
+
 }  // namespace
 }  // namespace interop

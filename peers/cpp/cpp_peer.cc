@@ -81,6 +81,13 @@ int main(int argc, char** argv) {
     return Usage(("--fault=" + fault + " cannot be used with --echo: an echo is the request's own bytes, "
                   "with no result or id of the peer's to get wrong").c_str());
   }
+  // A planted slowdown is of the peer's work; an echo does none, so the
+  // floor it measures stays the floor (bench --peer-fault relies on this).
+  if (options.echo && options.fault.SlowsWork()) {
+    std::fprintf(stderr, "cpp_peer: --fault=%s is not applied with --echo (an echo does no work to slow)\n",
+                 fault.c_str());
+    options.fault = {};
+  }
   for (const auto& s : kServers) {
     if (s.transport != options.transport) continue;
     if (options.codec.empty()) options.codec = s.default_codec;

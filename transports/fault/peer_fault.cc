@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,16 +29,21 @@ std::string ParsePeerFault(const std::string& text, PeerFault* out) {
   if (text == "no-ready") out->mode = Mode::kNoReady;
   else if (text == "wrong-value") out->mode = Mode::kWrongValue;
   else if (text == "wrong-id") out->mode = Mode::kWrongId;
-  for (const auto& [prefix, mode] : {std::pair{"crash-after=", Mode::kCrashAfter}, {"hang-after=", Mode::kHangAfter}}) {
+  for (const auto& [prefix, mode] :
+       {std::pair{"crash-after=", Mode::kCrashAfter}, {"hang-after=", Mode::kHangAfter}, {"delay=", Mode::kDelay}}) {
     const std::size_t len = std::strlen(prefix);
     if (text.compare(0, len, prefix) != 0) continue;
     const std::string n = text.substr(len);
     if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos) break;
+    const uint64_t value = std::stoull(n);
+    // A delay is per request: zero plants nothing, and over a second per call is a typo.
+    if (mode == Mode::kDelay && (value == 0 || value > 1'000'000'000)) break;
     out->mode = mode;
-    out->after = std::stoull(n);
+    (mode == Mode::kDelay ? out->delay_ns : out->after) = value;
   }
   if (out->active()) return {};
-  return "unknown --fault '" + text + "'; valid: no-ready, wrong-value, wrong-id, crash-after=N, hang-after=N";
+  return "unknown --fault '" + text +
+         "'; valid: no-ready, wrong-value, wrong-id, crash-after=N, hang-after=N, delay=NS (1 to 1e9)";
 }
 
 Spoil BeforeReplySlow(const PeerFault& fault) {
@@ -49,6 +55,12 @@ Spoil BeforeReplySlow(const PeerFault& fault) {
     std::abort();
   }
   if (fault.mode == Mode::kHangAfter && n > fault.after) HangForever();
+  if (fault.mode == Mode::kDelay) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(fault.delay_ns);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return Spoil::kNone;
+  }
   if (n % 5 != 0) return Spoil::kNone;
   if (fault.mode == Mode::kWrongValue) return Spoil::kValue;
   if (fault.mode == Mode::kWrongId) return Spoil::kId;

@@ -13,14 +13,19 @@
 namespace interop {
 
 struct PeerFault {
-  enum class Mode { kNone, kNoReady, kWrongValue, kWrongId, kCrashAfter, kHangAfter };
+  enum class Mode { kNone, kNoReady, kWrongValue, kWrongId, kCrashAfter, kHangAfter, kDelay };
   Mode mode = Mode::kNone;
-  uint64_t after = 0;  // crash-after=N, hang-after=N
+  uint64_t after = 0;     // crash-after=N, hang-after=N
+  uint64_t delay_ns = 0;  // delay=NS
 
   bool active() const { return mode != Mode::kNone; }
   // wrong-value and wrong-id change what a reply says: an echo has nothing
   // of its own to get wrong (it is the request's bytes), so --echo refuses them.
   bool SpoilsReplies() const { return mode == Mode::kWrongValue || mode == Mode::kWrongId; }
+  // delay=NS is a planted slowdown of the peer's work (to test that compare
+  // catches one): an echo does no work, so an echoing peer drops it, and a
+  // floor stays the floor.
+  bool SlowsWork() const { return mode == Mode::kDelay; }
 };
 
 // Parses --fault=TEXT ("" is no fault). Returns an error message naming the
@@ -34,7 +39,9 @@ enum class Spoil { kNone, kValue, kId };
 // connection: requests are counted per process). crash-after=N aborts on
 // request N+1 (saying so on stderr); hang-after=N never returns from request
 // N+1 on (the connection stays open); wrong-value / wrong-id answer kValue /
-// kId for every 5th request. Free when no fault is set.
+// kId for every 5th request; delay=NS busy-waits NS ns before every reply
+// (a spin, not a sleep: a sleep would add the scheduler's wake-up, not NS).
+// Free when no fault is set.
 Spoil BeforeReplySlow(const PeerFault& fault);
 inline Spoil BeforeReply(const PeerFault& fault) {
   return fault.active() ? BeforeReplySlow(fault) : Spoil::kNone;

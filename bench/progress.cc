@@ -1,0 +1,90 @@
+#include "bench/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "bench/report.h"
+
+namespace interop {
+namespace {
+
+std::string Clock(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+// Pads to a display width (the µ sign is two bytes, one column).
+std::string PadRight(const std::string& s, std::size_t w) {
+  std::size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return s + std::string(n < w ? w - n : 0, ' ');
+}
+
+}  // namespace
+
+std::string RowLine(const RowResult& r) {
+  std::string line = PadRight(r.id.Key(), 38);
+  if (r.status == RowStatus::kFailed) return line + "  FAILED: " + r.reason;
+  if (r.status == RowStatus::kInterrupted) return line + "  interrupted";
+  line += "  p50 " + PadRight(FormatNs(r.latency_ns.p50), 9) + "  p99 " + PadRight(FormatNs(r.latency_ns.p99), 9);
+  if (r.calls_per_s > 0) line += "  " + PadRight(FormatRate(r.calls_per_s), 10);
+  if (r.unstable) line += "  unstable";
+  return line;
+}
+
+Progress::Progress(int rows, int steps)
+    : active_(::isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr),
+      rows_(rows),
+      total_(steps),
+      start_(std::chrono::steady_clock::now()) {}
+
+Progress::~Progress() { Clear(); }
+
+void Progress::Begin(int pass, int passes, const std::string& row) {
+  current_ = "pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + "  " + row;
+  Draw();
+}
+
+void Progress::StepDone() {
+  ++done_;
+  Draw();
+}
+
+void Progress::RowFinished(const RowResult& row) {
+  ++rows_done_;
+  if (!active_) return;
+  Clear();
+  if (!header_printed_) {
+    std::fprintf(stderr, "rows as they finish (the full table follows at the end):\n");
+    header_printed_ = true;
+  }
+  std::fprintf(stderr, "  %s\n", RowLine(row).c_str());
+  Draw();
+}
+
+void Progress::Note(const std::string& text) {
+  Clear();
+  std::fprintf(stderr, "%s\n", text.c_str());
+  Draw();
+}
+
+void Progress::Clear() {
+  if (active_) std::fputs("\r\033[K", stderr);
+}
+
+void Progress::Draw() {
+  if (!active_) return;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::string left = "?";
+  if (done_ > 0) left = "~" + Clock(elapsed / done_ * (total_ - done_));
+  std::fprintf(stderr, "\r\033[Krows %d/%d done  %s  elapsed %s  left %s", rows_done_, rows_, current_.c_str(),
+               Clock(elapsed).c_str(), left.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace interop
