@@ -32,7 +32,12 @@ inline constexpr int kMinRepetitionsForTest = 4;
 inline constexpr double kCompareAlpha = 0.05;
 
 struct CompareOptions {
-  double threshold = 0.10;  // the minimum effect size: a change smaller than this is "same"
+  // The minimum effect size: a change smaller than this is "same". 15%, the
+  // most the issue allows, because less raised false alarms here:
+  // scripts/check-compare measured 2 in 9 same-build pairs of --ci runs at
+  // 10% (a normalized shm-futex and file-inotify row moving 11-13%), none
+  // at 15%.
+  double threshold = 0.15;
   bool normalize = false;   // judge rows by their floor ratio (floors are then the yardstick, not judged)
 };
 

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   compare->add_option("BASE", base_json, "the reference results.json")->required()->check(CLI::ExistingFile);
   compare->add_option("NEW", new_json, "the results.json to judge")->required()->check(CLI::ExistingFile);
   compare->add_option("--threshold", compare_options.threshold,
-                      "the smallest change that counts (minimum effect size), as a fraction, 0 to 0.15")
+                      "the smallest change that counts (the minimum effect size), as a fraction, 0 to 0.15")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.15));
   compare->add_flag("--normalize", compare_options.normalize,

@@ -45,7 +45,10 @@ struct BenchOptions {
 // --ci: a row of every tier with the C++ peer, each with its floor
 // (--normalize), in enough repetitions for compare's U test to separate a
 // 20% slowdown from this VM's modes (bench/compare.h), short enough that
-// one run takes under two minutes here. Options given with it win.
+// one run takes about 70 s here. Normalized because this VM has phases that
+// move every row of a run at once: judged on raw p50s, 3 of 10 same-build
+// pairs raised false alarms (scripts/check-compare), judged row/floor none.
+// Options given with it win.
 struct CiPreset {
   const char* transports = "ffi,shm-futex,unix,pipe,tcp,rest,grpc,redis,file-inotify";
   const char* peers = "cpp";

@@ -36,11 +36,14 @@ std::string RowLine(const RowResult& r) {
   return line;
 }
 
-Progress::Progress(int rows, int steps)
-    : active_(::isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr),
-      rows_(rows),
-      total_(steps),
-      start_(std::chrono::steady_clock::now()) {}
+Progress::Progress()
+    : active_(::isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr), start_(std::chrono::steady_clock::now()) {}
+
+void Progress::Start(int rows, int steps) {
+  rows_ = rows;
+  total_ = steps;
+  start_ = std::chrono::steady_clock::now();
+}
 
 Progress::~Progress() { Clear(); }
 
@@ -70,6 +73,11 @@ void Progress::Note(const std::string& text) {
   Clear();
   std::fprintf(stderr, "%s\n", text.c_str());
   Draw();
+}
+
+void Progress::Finish() {
+  Clear();
+  active_ = false;
 }
 
 void Progress::Clear() {

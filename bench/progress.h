@@ -14,13 +14,15 @@ namespace interop {
 
 class Progress {
  public:
-  // rows: how many will finish; steps: passes over rows, the unit of the estimate.
-  Progress(int rows, int steps);
+  Progress();
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
   bool active() const { return active_; }
+  // The passes begin. rows: how many will finish; steps: passes over rows,
+  // the unit of the estimate.
+  void Start(int rows, int steps);
   // A step (one pass over one row) starts.
   void Begin(int pass, int passes, const std::string& row);
   void StepDone();
@@ -28,15 +30,17 @@ class Progress {
   void RowFinished(const RowResult& row);
   // A remark the user should see either way (on stderr; above the status line).
   void Note(const std::string& text);
+  // The passes are over: the status line goes; notes still print.
+  void Finish();
 
  private:
   void Clear();
   void Draw();
 
   bool active_;
-  int rows_;
+  int rows_ = 0;
   int rows_done_ = 0;
-  int total_;
+  int total_ = 0;
   int done_ = 0;
   std::string current_;
   std::chrono::steady_clock::time_point start_;

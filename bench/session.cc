@@ -68,7 +68,7 @@ void Recheck(const RowSpec& floor_spec, const RunSettings& s, const RunContext& 
 // slow phase of the machine falls on every row alike. A row that fails
 // drops out of later passes. Results in plan order; a row the run never got
 // to (interrupted) has an empty identity.
-std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ctx) {
+std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ctx, Progress& progress) {
   const RunSettings& s = plan.settings;
   struct InProgress {
     std::string cannot_run;
@@ -88,7 +88,7 @@ std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ct
       ++runnable;
     }
   }
-  Progress progress(static_cast<int>(rows.size()), runnable * s.repetitions);
+  progress.Start(static_cast<int>(rows.size()), runnable * s.repetitions);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i].finished) progress.RowFinished(results[i]);
   }
@@ -164,8 +164,9 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
       "order, the throughput run in the last pass";
 
   const RunContext context{run_dir.path(), log_dir, &pinning, run_id, &services};
-  const std::vector<RowResult> results = MeasureInterleaved(plan, context);
-  Progress quiet(0, 0);  // re-measuring notes only: the passes are done
+  Progress progress;
+  const std::vector<RowResult> results = MeasureInterleaved(plan, context, progress);
+  progress.Finish();  // what follows (re-measuring floors) prints notes only
   for (std::size_t i = 0; i < results.size(); ++i) {
     const RowSpec& spec = plan.rows[i];
     RowResult result = results[i];
@@ -179,7 +180,7 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
     if (spec.role == RowRole::kFloor && !Interrupted()) {
       const RowId row_id = result.id.WithRole(RowRole::kRow);
       for (const RowResult& row : report.rows) {
-        if (row.id == row_id && AboveRowBeyondSpread(row, result)) Recheck(spec, plan.settings, context, quiet, result);
+        if (row.id == row_id && AboveRowBeyondSpread(row, result)) Recheck(spec, plan.settings, context, progress, result);
       }
     }
     report.rows.push_back(std::move(result));

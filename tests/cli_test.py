@@ -365,6 +365,117 @@ class BenchCli(unittest.TestCase):
                               signal_name="SIGTERM")
         self.assertIn("redis-server", self.children_at_signal.values())  # it was there, and is gone
 
+    def watch_peer_starts(self, p):
+        """Polls bench's children until it exits: the C++ peers it started,
+        as (pid, transport) in the order they appeared."""
+        seen = []
+        while p.poll() is None:
+            for c in children_of(p.pid):
+                cmd = cmdline(c)
+                if "cpp_peer" in cmd and c not in [pid for pid, _ in seen]:
+                    seen.append((c, re.search(r"--transport=(\S+)", cmd).group(1)))
+            time.sleep(0.005)
+        return seen
+
+    def test_repetitions_are_interleaved_across_rows_in_fresh_process_pairs(self):
+        out = os.path.join(self.tmp.name, "passes")
+        p = subprocess.Popen([BENCH, "--transport=unix,pipe", "--peer=cpp", "--repetitions=3", "--duration=0.3",
+                              "--warmup=0.05", "--throughput=0.05", "--out=" + out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = self.watch_peer_starts(p)
+        stdout, stderr = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, stdout + stderr)
+        # A fresh peer per repetition, pass by pass: unix, pipe, unix, pipe, ...
+        self.assertEqual([t for _, t in seen], ["unix", "pipe"] * 3, seen)
+        self.assertEqual(len({pid for pid, _ in seen}), 6)
+        with open(os.path.join(out, "results.json")) as f:
+            doc = json.load(f)
+        self.assertIn("fresh process pair", doc["environment"]["interleaving"])
+        for r in doc["rows"]:
+            self.assertEqual(len(r["repetitions"]), 3, r["key"])
+            self.assertGreater(r["calls_per_s"], 0, r["key"])  # the last pass's throughput run
+            self.assertIsNotNone(r["p50_mad"], r["key"])
+        self.assertNotIn("elapsed", stderr)  # not a terminal: no progress
+
+    def test_an_interrupt_in_a_later_pass_keeps_every_finished_repetition(self):
+        out = os.path.join(self.tmp.name, "cut-pass")
+        p = subprocess.Popen([BENCH, "--transport=unix,pipe", "--peer=cpp", "--repetitions=3", "--duration=1",
+                              "--warmup=0.05", "--out=" + out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        starts = []
+        deadline = time.time() + 60
+        while time.time() < deadline and len(starts) < 3:  # the third peer: unix's second pass
+            starts += [c for c in children_of(p.pid) if "cpp_peer" in cmdline(c) and c not in starts]
+            time.sleep(0.005)
+        self.assertEqual(len(starts), 3, "never got to the second pass")
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 130, stdout + stderr)
+        with open(os.path.join(out, "results.json")) as f:
+            doc = json.load(f)
+        self.assertIs(doc["interrupted"], True)
+        self.assertEqual(doc["not_run"], [])
+        rows = {r["key"]: r for r in doc["rows"]}
+        for key in ("unix/cpp>cpp/add/raw", "pipe/cpp>cpp/add/raw"):
+            self.assertEqual(rows[key]["status"], "ok", rows[key])
+            self.assertEqual(len(rows[key]["repetitions"]), 1, key)  # pass 1 kept; unix's cut pass 2 not
+            self.assertIn("1 of 3 repetitions: the run was interrupted, before the throughput run", rows[key]["note"])
+            self.assertEqual(rows[key]["calls_per_s"], 0, key)
+        self.assertEqual(run_dirs_of(p.pid), [])
+
+    def run_on_a_terminal(self, args, env):
+        """bench with stderr on a pseudo-terminal; returns (exit code, what the terminal got)."""
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([BENCH, *args], stdout=subprocess.DEVNULL, stderr=slave, env=env)
+        os.close(slave)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            got += chunk
+        os.close(master)
+        return p.wait(timeout=60), got.decode(errors="replace")
+
+    def test_progress_on_a_terminal_and_silence_in_ci(self):
+        args = ["--transport=unix,pipe", "--peer=cpp", "--repetitions=2", "--duration=0.2", "--warmup=0.02",
+                "--throughput=0.05"]
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        code, tty = self.run_on_a_terminal(args, env)
+        self.assertEqual(code, 0, tty)
+        for needle in ("rows 0/2 done", "pass 1/2  unix/cpp>cpp/add/raw", "pass 2/2  pipe/cpp>cpp/add/raw",
+                       "elapsed 0:0", "left ~", "rows as they finish"):
+            self.assertIn(needle, tty)
+        # Each row's line as it finishes: unix's before pipe's last pass began.
+        unix_line = re.search(r"\n  unix/cpp>cpp/add/raw +p50 ", tty)
+        self.assertIsNotNone(unix_line, tty)
+        self.assertLess(unix_line.start(), tty.rindex("pass 2/2  pipe/cpp>cpp/add/raw"))
+        code, quiet = self.run_on_a_terminal(args, dict(env, CI="true"))
+        self.assertEqual(code, 0, quiet)
+        self.assertNotIn("elapsed", quiet)
+        self.assertNotIn("rows as they finish", quiet)
+
+    def test_compare_writes_markdown_for_a_pull_request(self):
+        out = os.path.join(self.tmp.name, "md")
+        r = self.bench("--transport=unix", "--peer=cpp", "--repetitions=4", "--duration=0.05", "--warmup=0.02",
+                       "--throughput=0", "--normalize", "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        results = os.path.join(out, "results.json")
+        r = self.bench("compare", "--format=md", results, results)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.startswith("| row | base p50 | new p50 | judged on | ratio | allowed | p | verdict |"),
+                        r.stdout)
+        self.assertIn("| `unix/cpp>cpp/add/raw` |", r.stdout)
+        self.assertIn("| p50/floor | 1.00x | 1.15x | 1.000 | same |", r.stdout)  # both ran with --normalize
+        self.assertIn("| reference |", r.stdout)
+        r = self.bench("compare", "--format=html", results, results)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
     def test_every_refused_option_exits_2_naming_the_option(self):
         cases = [
             (["--duration=-1"], "--duration=-1 is out of range"),
@@ -389,6 +500,9 @@ class BenchCli(unittest.TestCase):
             (["--transport=unix", "--shm-wait=spin"], "--shm-wait has no effect here"),
             (["--transport=unix", "--redis=unix:///tmp/x.sock"], "--redis has no effect here"),
             (["--duration=abc"], "--duration"),
+            (["--ci", "--quick"], "--ci and --quick are two presets"),
+            (["--transport=unix", "--peer-fault=delay=0"], "unknown --peer-fault 'delay=0'"),
+            (["--transport=ffi", "--peer=cpp", "--peer-fault=delay=100"], "--peer-fault has no effect here"),
         ]
         for args, message in cases:
             r = self.bench(*args)

@@ -135,6 +135,22 @@ TEST_F(Lifecycle, StalePrivateDirsOfDeadRunsAreRemoved) {
   EXPECT_TRUE(std::filesystem::exists(f.dir.path())) << "a live run's dir must survive";
 }
 
+// delay=NS, the planted slowdown bench --peer-fault uses to test compare:
+// every call of the row waits at least NS in the peer; an echoing peer (a
+// floor) drops it and says so, so the floor stays the floor.
+TEST_F(Lifecycle, ADelayFaultSlowsTheRowAndLeavesTheFloorAlone) {
+  RunSettings s = Brief();
+  s.calls = 30;
+  const RowResult row = RunFaulty("unix", "delay=3000000", s, f);  // 3 ms per request
+  ASSERT_EQ(row.status, RowStatus::kOk) << row.reason;
+  EXPECT_GE(row.latency_ns.min, 3e6);
+  const RowResult floor =
+      RunRow(Spec("unix", PeerKind::kCpp, RowRole::kFloor, {"--fault=delay=3000000"}), s, f.context);
+  ASSERT_EQ(floor.status, RowStatus::kOk) << floor.reason;
+  EXPECT_LT(floor.latency_ns.p50, 3e6);
+  EXPECT_THAT(FileTail(f.context.log_dir + "/unix-cpp-floor.stderr.log", 5), HasSubstr("is not applied with --echo"));
+}
+
 // Every fault mode of the C++ peer on every transport it serves (all the
 // out-of-process ones): each works, as the harness sees it through the real
 // row path, or is refused with exit 2 (peers/README.md has the table).

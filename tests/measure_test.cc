@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "bench/measure.h"
+#include "bench/runner.h"
 #include "bench/summarize.h"
 #include "common/workload.h"
 #include "transports/echo/echo_check.h"
@@ -183,6 +184,78 @@ TEST(Summarize, OneRepetitionSpreadsOverItsSlices) {
   Summarize(m, short_row);
   EXPECT_FALSE(short_row.p50_spread.has_value());
   EXPECT_FALSE(short_row.unstable);
+}
+
+// The stated rule (bench/summarize.h): unstable when the repetitions' p50s
+// stray from their median by more than 10% (median absolute deviation).
+TEST(Summarize, UnstableOnlyWhenTheRepetitionsDisagree) {
+  auto row_of = [](const std::vector<double>& p50s) {
+    Measurement m;
+    for (double p : p50s) {
+      RepetitionSamples rep;
+      rep.ns_per_call.assign(20, p);
+      rep.calls = 20;
+      m.repetitions.push_back(rep);
+    }
+    RowResult r;
+    Summarize(m, r);
+    return r;
+  };
+  // One pair in four in the slow mode: the spread is wide, the p50 stands.
+  const RowResult minority = row_of({3000, 3050, 4500, 2990, 3020, 4550, 3010, 3040});
+  EXPECT_GT(*minority.p50_spread, 0.4);
+  EXPECT_LT(*minority.p50_mad, 0.10);
+  EXPECT_FALSE(minority.unstable);
+  // Split between two modes: the p50 is a coin toss between them.
+  const RowResult split = row_of({3000, 4500, 3050, 4550, 2990, 4600, 3020, 4480});
+  EXPECT_GT(*split.p50_mad, 0.10);
+  EXPECT_TRUE(split.unstable);
+}
+
+TEST(Passes, EachPassIsOneRepetitionAndOnlyTheLastRunsTheThroughput) {
+  RunSettings s;
+  s.repetitions = 3;
+  s.throughput_s = 0.5;
+  Measurement so_far;
+  EXPECT_EQ(PassSettings(s, 0, so_far).repetitions, 1);
+  EXPECT_EQ(PassSettings(s, 0, so_far).throughput_s, 0);
+  EXPECT_EQ(PassSettings(s, 1, so_far).throughput_s, 0);
+  EXPECT_EQ(PassSettings(s, 2, so_far).throughput_s, 0.5);
+  // An in-process row's later passes time the batch its first pass found.
+  EXPECT_EQ(PassSettings(s, 0, so_far).calls_per_sample, 0u);
+  so_far.calls_per_sample = 512;
+  EXPECT_EQ(PassSettings(s, 1, so_far).calls_per_sample, 512u);
+}
+
+TEST(Passes, AppendingKeepsRepetitionsInOrderAndTheThroughputOfItsPass) {
+  auto pass = [](double p50, int inflight) {
+    Measurement m;
+    RepetitionSamples rep;
+    rep.ns_per_call = {p50};
+    rep.calls = 1;
+    m.repetitions = {rep};
+    m.calls_per_sample = 4;
+    if (inflight > 0) {
+      m.inflight = inflight;
+      m.calls_per_s = 1000;
+    }
+    return m;
+  };
+  Measurement row;
+  AppendPass(row, pass(10, 0));
+  AppendPass(row, pass(20, 0));
+  Measurement last = pass(30, 16);
+  last.errors = 2;
+  last.first_error = "id 7: wrong";
+  AppendPass(row, last);
+  ASSERT_EQ(row.repetitions.size(), 3u);
+  EXPECT_EQ(row.repetitions[0].ns_per_call[0], 10);
+  EXPECT_EQ(row.repetitions[2].ns_per_call[0], 30);
+  EXPECT_EQ(row.calls_per_sample, 4u);
+  EXPECT_EQ(row.inflight, 16);
+  EXPECT_EQ(row.calls_per_s, 1000);
+  EXPECT_EQ(row.errors, 2u);
+  EXPECT_EQ(row.first_error, "id 7: wrong");
 }
 
 TEST(Summarize, AFailureOrAWrongReplyFailsTheRow) {

@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <functional>
 
 #include "bench/options.h"
@@ -134,6 +136,71 @@ TEST(Options, CombinationsThatCannotRunAreRefused) {
               HasSubstr("--redis has no effect here"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "redis"; o.redis_url = "http://x"; }),
               HasSubstr("--redis=http://x is not a Redis URL"));
+}
+
+TEST(Options, TheCiPresetHasARowOfEveryTierWithItsFloor) {
+  BenchOptions o;
+  o.ci = true;
+  const Plan plan = MakePlan(o, 2);
+  EXPECT_EQ(plan.settings.repetitions, kCiPreset.repetitions);
+  EXPECT_EQ(plan.settings.duration_s, kCiPreset.duration_s);
+  EXPECT_TRUE(plan.settings.normalize);
+  std::set<std::string> tiers_with_floor;
+  for (const RowSpec& r : plan.rows) {
+    EXPECT_EQ(r.peer, PeerKind::kCpp);
+    EXPECT_FALSE(r.with_reference) << "no wrk beside a --ci row: it would double the run";
+    if (r.role == RowRole::kFloor) tiers_with_floor.insert(std::string(r.transport->family.empty() ? r.transport->name : r.transport->family));
+  }
+  for (const char* tier : {"ffi", "shm", "unix", "pipe", "tcp", "rest", "grpc", "redis", "file"}) {
+    EXPECT_TRUE(tiers_with_floor.count(tier)) << tier;
+  }
+  // Given with --ci, an option wins over the preset.
+  o.repetitions = 20;
+  o.transports = "unix";
+  const Plan mine = MakePlan(o, 2);
+  EXPECT_EQ(mine.settings.repetitions, 20);
+  ASSERT_EQ(mine.rows.size(), 2u);  // unix and its floor
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.ci = true; o.quick = true; }), HasSubstr("--ci and --quick"));
+}
+
+TEST(Options, NormalizeMeasuresFloorsWithoutAReferenceTool) {
+  BenchOptions o;
+  o.transports = "rest";
+  o.peers = "cpp";
+  o.normalize = true;
+  const Plan plan = MakePlan(o, 2);
+  ASSERT_EQ(plan.rows.size(), 2u);
+  EXPECT_EQ(plan.rows[1].role, RowRole::kFloor);
+  EXPECT_FALSE(plan.rows[0].with_reference);
+  o.normalize = false;
+  o.baseline = true;
+  EXPECT_TRUE(MakePlan(o, 2).rows[0].with_reference);  // --baseline: wrk beside the REST row
+}
+
+TEST(Options, APeerFaultGoesToTheRowsCppPeersOnly) {
+  BenchOptions o;
+  o.transports = "ffi,unix";
+  o.peers = "cpp,python";
+  o.baseline = true;
+  o.peer_fault = "delay=1000";
+  const Plan plan = MakePlan(o, 2);
+  EXPECT_EQ(plan.settings.peer_fault, "delay=1000");
+  int planted = 0;
+  for (const RowSpec& r : plan.rows) {
+    const bool has = std::find(r.extra_peer_args.begin(), r.extra_peer_args.end(), "--fault=delay=1000") !=
+                     r.extra_peer_args.end();
+    const bool wanted = r.role == RowRole::kRow && r.peer == PeerKind::kCpp && r.transport->name == "unix";
+    EXPECT_EQ(has, wanted) << IdOf(r, plan.settings).Key();
+    planted += has;
+    if (r.transport->name == "ffi" && r.peer == PeerKind::kCpp && r.role == RowRole::kRow) {
+      EXPECT_THAT(r.note, HasSubstr("--peer-fault not applied: no peer process"));
+    }
+  }
+  EXPECT_EQ(planted, 1);
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.peer_fault = "delay=0"; }), HasSubstr("unknown --peer-fault 'delay=0'"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.peer_fault = "slow"; }), HasSubstr("delay=NS"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.peers = "python"; o.peer_fault = "delay=5"; }),
+              HasSubstr("--peer-fault has no effect here"));
 }
 
 }  // namespace
