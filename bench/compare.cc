@@ -89,8 +89,14 @@ std::vector<RowComparison> CompareReports(const Report& base, const Report& now,
     } else {
       c.new_p50_ns = n->latency_ns.p50;
       if (o.normalize && b.id.role == RowRole::kFloor) {
-        c.verdict = "reference";  // the yardstick its row is measured with
-        c.ratio = c.base_p50_ns > 0 ? c.new_p50_ns / c.base_p50_ns : 0;
+        // The yardstick its row is measured with, so not a verdict of its
+        // own: a slowdown of the mechanism itself moves row and floor alike
+        // and cancels in the ratio. Its raw change is judged and shown, to
+        // be read, not counted (compare --raw counts it).
+        CompareOptions raw = o;
+        raw.normalize = false;
+        Judge(b, *n, base, now, raw, c);
+        c.verdict = c.verdict == "slower" ? "reference, raw slower" : "reference";
       } else {
         Judge(b, *n, base, now, o, c);
       }
@@ -180,14 +186,16 @@ std::string RenderComparison(const std::vector<RowComparison>& rows, const Compa
     out += line(head);
     for (const auto& cells : table) out += line(cells);
   }
-  char buf[512];
+  char buf[1024];
   std::snprintf(buf, sizeof buf,
                 "Rule: with %d or more repetitions on both sides, slower only when the Mann-Whitney U test gives "
                 "p < %.2f and the median moved more than %.0f%%; with fewer, slower when the p50 moved more than "
                 "%.0f%% plus both runs' measured p50 spread.%s\n",
                 kMinRepetitionsForTest, kCompareAlpha, o.threshold * 100, o.threshold * 100,
                 o.normalize ? " Rows are judged on their p50 over their floor's in the same pass; floors are the "
-                              "yardstick (\"reference\"), not judged."
+                              "yardstick (\"reference\"): their own p50s are judged and shown but not counted, "
+                              "since a slowdown of the mechanism itself moves row and floor alike (--raw counts "
+                              "them)."
                             : "");
   out += buf;
   const auto unmeasured = std::count_if(rows.begin(), rows.end(), [](const RowComparison& c) {

@@ -38,7 +38,7 @@ struct CompareOptions {
   // 10% (a normalized shm-futex and file-inotify row moving 11-13%), none
   // at 15%.
   double threshold = 0.15;
-  bool normalize = false;   // judge rows by their floor ratio (floors are then the yardstick, not judged)
+  bool normalize = false;   // judge rows by their floor ratio (floors are then the yardstick, shown raw, not counted)
 };
 
 struct RowComparison {
@@ -49,7 +49,9 @@ struct RowComparison {
   double ratio = 0;       // new / base of that figure (medians of the repetitions with the U test)
   double allowed = 0;     // the ratio above which it counts as slower
   std::optional<double> p_value;  // the U test's, when both sides had enough repetitions
-  std::string verdict;    // "same", "faster", "slower", "failed", "missing", "new", "not measured", "reference"
+  // "same", "faster", "slower", "failed", "missing", "new", "not measured";
+  // a floor when normalizing: "reference", or "reference, raw slower" (not counted).
+  std::string verdict;
 };
 
 // Both runs were made with --normalize (their settings say so).

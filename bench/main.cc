@@ -32,16 +32,16 @@ int Bench(const BenchOptions& options, const std::string& command_line) {
   return ExportReport(report, plan.out_dir);    // table, files, exit status
 }
 
-// --normalize is automatic when both runs were made with it; asked for by
-// hand, it needs floors in both (--baseline runs).
-int Compare(const std::string& base_json, const std::string& new_json, CompareOptions options,
+// --normalize is automatic when both runs were made with it (--raw turns it
+// off); asked for by hand, it needs floors in both (--baseline runs).
+int Compare(const std::string& base_json, const std::string& new_json, CompareOptions options, bool raw,
             const std::string& format) {
   auto read = [](const std::string& path) {
     std::ifstream in(path);
     return ParseResultsJson(std::string(std::istreambuf_iterator<char>(in), {}));
   };
   const Report base = read(base_json), now = read(new_json);
-  options.normalize = options.normalize || BothNormalized(base, now);
+  options.normalize = !raw && (options.normalize || BothNormalized(base, now));
   const auto rows = CompareReports(base, now, options);
   std::cout << RenderComparison(rows, options, format);
   return AnyRegression(rows) ? 1 : 0;
@@ -105,11 +105,16 @@ int main(int argc, char** argv) {
   compare->add_option("BASE", base_json, "the reference results.json")->required()->check(CLI::ExistingFile);
   compare->add_option("NEW", new_json, "the results.json to judge")->required()->check(CLI::ExistingFile);
   compare->add_option("--threshold", compare_options.threshold,
-                      "the smallest change that counts (the minimum effect size), as a fraction, 0 to 0.15")
+                      "the smallest change that counts (the minimum effect size), as a fraction, 0 to 1")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.15));
-  compare->add_flag("--normalize", compare_options.normalize,
-                    "judge rows by their p50 over their floor's (automatic when both runs used --normalize)");
+      ->check(CLI::Range(0.0, 1.0));
+  bool compare_raw = false;
+  auto* normalize_flag = compare->add_flag(
+      "--normalize", compare_options.normalize,
+      "judge rows by their p50 over their floor's (automatic when both runs used --normalize)");
+  compare->add_flag("--raw", compare_raw,
+                    "judge every row and floor by its own p50, even when both runs used --normalize")
+      ->excludes(normalize_flag);
   compare->add_option("--format", compare_format, "text, or md for a pull-request comment")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "md"}));
@@ -123,7 +128,7 @@ int main(int argc, char** argv) {
       std::cout << RenderTransportList();
       return 0;
     }
-    return compare->parsed() ? Compare(base_json, new_json, compare_options, compare_format)
+    return compare->parsed() ? Compare(base_json, new_json, compare_options, compare_raw, compare_format)
                              : Bench(o, JoinArgs(argc, argv));
   } catch (const interop::UsageError& e) {
     std::fprintf(stderr, "bench: %s\n", e.what());

@@ -1,5 +1,6 @@
 #include "bench/progress.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -52,6 +53,11 @@ void Progress::Begin(int pass, int passes, const std::string& row) {
   Draw();
 }
 
+void Progress::Skip(int steps) {
+  total_ -= steps;
+  Draw();
+}
+
 void Progress::StepDone() {
   ++done_;
   Draw();
@@ -89,9 +95,21 @@ void Progress::Draw() {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::string left = "?";
-  if (done_ > 0) left = "~" + Clock(elapsed / done_ * (total_ - done_));
-  std::fprintf(stderr, "\r\033[Krows %d/%d done  %s  elapsed %s  left %s", rows_done_, rows_, current_.c_str(),
-               Clock(elapsed).c_str(), left.c_str());
+  if (done_ > 0) {
+    left = "~";  // appended, not "~" + string: that trips GCC 12's -Wrestrict false positive (PR 105651)
+    left += Clock(elapsed / done_ * (total_ - done_));
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "rows %d/%d done  %s  elapsed %s  left %s", rows_done_, rows_, current_.c_str(),
+                Clock(elapsed).c_str(), left.c_str());
+  // One terminal line at most: a wrapped status line would leave its first
+  // part behind at every redraw (\r only returns to the last line's start).
+  std::string shown = line;
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && shown.size() >= ws.ws_col) {
+    shown.resize(ws.ws_col - 1);  // the status line is ASCII: bytes are columns
+  }
+  std::fprintf(stderr, "\r\033[K%s", shown.c_str());
   std::fflush(stderr);
 }
 

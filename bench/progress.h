@@ -26,6 +26,9 @@ class Progress {
   // A step (one pass over one row) starts.
   void Begin(int pass, int passes, const std::string& row);
   void StepDone();
+  // Steps that will not run after all (a row that failed drops out of the
+  // later passes).
+  void Skip(int steps);
   // A row finished: its line, above the status line (terminal only).
   void RowFinished(const RowResult& row);
   // A remark the user should see either way (on stderr; above the status line).

@@ -183,8 +183,9 @@ std::string Note(const RowResult& r) {
   if (r.status == RowStatus::kInterrupted) parts.push_back("INTERRUPTED: " + r.reason);
   if (!r.above_row_cause.empty()) parts.push_back("ABOVE ITS ROW: " + r.above_row_cause);
   if (Ok(r) && r.unstable) {
-    parts.push_back("unstable (its repetitions' p50s stray " + std::to_string(static_cast<int>(*r.p50_mad * 100 + 0.5)) +
-                    "% from their median)");
+    parts.push_back(r.p50_mad ? "unstable (its repetitions' p50s stray " +
+                                    std::to_string(static_cast<int>(*r.p50_mad * 100 + 0.5)) + "% from their median)"
+                              : std::string("unstable"));  // a schema 2 file: decided by its p50 spread
   }
   if (Ok(r) && r.calls > 0 && !r.p50_spread) parts.push_back("too few samples to judge its stability");
   if (Ok(r) && r.calls_per_sample > 1) parts.push_back("timed in batches of " + std::to_string(r.calls_per_sample));
@@ -366,9 +367,17 @@ void InterruptionJson(const Report& report, ordered_json& j) {
 // One line for the top of the console and Markdown tables of a cut-short run.
 std::string InterruptionLine(const Report& report) {
   if (!report.interrupted) return {};
-  std::size_t kept = 0, cut = 0;
-  for (const auto& r : report.rows) (r.status == RowStatus::kInterrupted ? cut : kept) += 1;
-  return "INTERRUPTED by " + report.interrupted_by + ": " + std::to_string(kept) + " row(s) finished and kept, " +
+  std::size_t kept = 0, cut = 0, partial = 0;
+  const auto settings = report.environment.find("settings");
+  const std::size_t planned = settings != report.environment.end() && settings->is_object()
+                                  ? settings->value("repetitions", 0)
+                                  : 0;
+  for (const auto& r : report.rows) {
+    (r.status == RowStatus::kInterrupted ? cut : kept) += 1;
+    partial += r.status == RowStatus::kOk && r.id.role != RowRole::kReference && r.repetitions.size() < planned;
+  }
+  return "INTERRUPTED by " + report.interrupted_by + ": " + std::to_string(kept) + " row(s) finished and kept" +
+         (partial > 0 ? " (" + std::to_string(partial) + " with only some of their repetitions)" : "") + ", " +
          std::to_string(cut) + " cut short (marked interrupted), " + std::to_string(report.not_run.size()) +
          " not run";
 }

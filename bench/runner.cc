@@ -239,7 +239,7 @@ RunSettings PassSettings(const RunSettings& s, int pass, const Measurement& so_f
   RunSettings one = s;
   one.repetitions = 1;
   if (pass + 1 < s.repetitions) one.throughput_s = 0;
-  if (pass > 0 && so_far.calls_per_sample > 1) one.calls_per_sample = so_far.calls_per_sample;
+  if (pass > 0) one.calls_per_sample = so_far.calls_per_sample;  // 1 too: only in-process rows batch
   return one;
 }
 
@@ -282,8 +282,9 @@ RowResult ResultOf(const RowSpec& spec, const RunSettings& settings, const RunCo
     return cut;
   }
   if (Ok(r) && passes < settings.repetitions) {
+    const bool lost_throughput = spec.role == RowRole::kRow && settings.throughput_s > 0;
     add_note(std::to_string(passes) + " of " + std::to_string(settings.repetitions) +
-             " repetitions: the run was interrupted" + (r.inflight == 0 ? ", before the throughput run" : ""));
+             " repetitions: the run was interrupted" + (lost_throughput ? ", before the throughput run" : ""));
   }
   return r;
 }

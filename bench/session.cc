@@ -111,6 +111,7 @@ std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ct
       progress.StepDone();
       if (failed || row.passes == s.repetitions) {
         row.finished = true;
+        progress.Skip(s.repetitions - row.passes);  // a failed row's later passes will not run
         results[i] = ResultOf(spec, s, ctx, row.measured, row.passes);
         progress.RowFinished(results[i]);
       }

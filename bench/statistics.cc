@@ -106,7 +106,7 @@ double MannWhitneyP(const std::vector<double>& a, const std::vector<double>& b) 
   const double nd = static_cast<double>(n), md = static_cast<double>(m);
   const double u_a = rank_sum_a - nd * (nd + 1) / 2;
   const double u = std::max(u_a, nd * md - u_a);  // the larger U: its upper tail, doubled
-  if (!ties && n <= 20 && m <= 20) {
+  if (!ties && std::min(n, m) <= 8) {  // scipy's default: exact for small samples only
     return std::min(1.0, 2 * ExactUpperTail(static_cast<int>(n), static_cast<int>(m), u));
   }
   const double nt = nd + md;

@@ -35,11 +35,12 @@ std::vector<double> SliceMedians(const std::vector<double>& samples, std::size_t
 double Median(std::vector<double> values);
 
 // Two-sided p-value of the Mann-Whitney U test (Wilcoxon rank-sum) that `a`
-// and `b` come from one distribution, as scipy.stats.mannwhitneyu computes
-// it: exact (the U distribution counted) when both sides have at most 20
-// values and there are no ties; otherwise the normal approximation with the
-// tie correction and a continuity correction. Needs a value on each side
-// (1 otherwise: no evidence).
+// and `b` come from one distribution, as scipy.stats.mannwhitneyu(a, b)
+// computes it by default (and so Google Benchmark's compare.py): exact (the
+// U distribution counted) when a side has at most 8 values and there are no
+// ties; otherwise the normal approximation with the tie correction and a
+// continuity correction. Needs a value on each side (1 otherwise: no
+// evidence).
 double MannWhitneyP(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace interop

@@ -399,7 +399,7 @@ class BenchCli(unittest.TestCase):
 
     def test_an_interrupt_in_a_later_pass_keeps_every_finished_repetition(self):
         out = os.path.join(self.tmp.name, "cut-pass")
-        p = subprocess.Popen([BENCH, "--transport=unix,pipe", "--peer=cpp", "--repetitions=3", "--duration=1",
+        p = subprocess.Popen([BENCH, "--transport=unix,pipe", "--peer=cpp", "--repetitions=3", "--duration=2",
                               "--warmup=0.05", "--out=" + out],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         starts = []
@@ -408,10 +408,11 @@ class BenchCli(unittest.TestCase):
             starts += [c for c in children_of(p.pid) if "cpp_peer" in cmdline(c) and c not in starts]
             time.sleep(0.005)
         self.assertEqual(len(starts), 3, "never got to the second pass")
-        time.sleep(0.5)
+        time.sleep(0.5)  # into its timed calls (2 s of them)
         p.send_signal(signal.SIGINT)
         stdout, stderr = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 130, stdout + stderr)
+        self.assertIn("2 row(s) finished and kept (2 with only some of their repetitions)", stdout)
         with open(os.path.join(out, "results.json")) as f:
             doc = json.load(f)
         self.assertIs(doc["interrupted"], True)
@@ -474,6 +475,12 @@ class BenchCli(unittest.TestCase):
         self.assertIn("| p50/floor | 1.00x | 1.15x | 1.000 | same |", r.stdout)  # both ran with --normalize
         self.assertIn("| reference |", r.stdout)
         r = self.bench("compare", "--format=html", results, results)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        r = self.bench("compare", "--format=md", "--raw", results, results)  # each row by its own p50
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("| `unix/cpp>cpp/add/raw` |", r.stdout)
+        self.assertNotIn("p50/floor", r.stdout)
+        r = self.bench("compare", "--raw", "--normalize", results, results)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
 
     def test_every_refused_option_exits_2_naming_the_option(self):

@@ -223,6 +223,8 @@ TEST(Passes, EachPassIsOneRepetitionAndOnlyTheLastRunsTheThroughput) {
   EXPECT_EQ(PassSettings(s, 2, so_far).throughput_s, 0.5);
   // An in-process row's later passes time the batch its first pass found.
   EXPECT_EQ(PassSettings(s, 0, so_far).calls_per_sample, 0u);
+  so_far.calls_per_sample = 1;  // a batch of one call is a batch too
+  EXPECT_EQ(PassSettings(s, 1, so_far).calls_per_sample, 1u);
   so_far.calls_per_sample = 512;
   EXPECT_EQ(PassSettings(s, 1, so_far).calls_per_sample, 512u);
 }

@@ -56,8 +56,10 @@ TEST(Statistics, MedianOfOddAndEvenCounts) {
   EXPECT_EQ(Median({4, 1, 3, 2}), 2.5);
 }
 
-// Reference p-values from scipy 1.10 (Debian 12), two-sided:
-//   scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method=...)
+// Reference p-values from scipy 1.10 (Debian 12), two-sided, with the
+// method scipy.stats.mannwhitneyu(a, b) picks by default (as compare.py
+// calls it): "exact" when a side has at most 8 values and there are no ties,
+// else "asymptotic" with the continuity correction.
 TEST(Statistics, MannWhitneyExactMatchesScipy) {
   EXPECT_NEAR(MannWhitneyP({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}), 0.007936507936507936, 1e-12);  // method="exact"
   EXPECT_NEAR(MannWhitneyP({1, 3, 5, 7, 9, 11}, {2, 4, 6, 8, 10, 12, 14}), 0.4452214452214452, 1e-12);
@@ -72,6 +74,9 @@ TEST(Statistics, MannWhitneyApproximationWithTiesAndLargeSidesMatchesScipy) {
   for (int i = 0; i < 50; i += 2) evens.push_back(i);
   for (int i = 1; i < 60; i += 2) odds.push_back(i);
   EXPECT_NEAR(MannWhitneyP(evens, odds), 0.20792927248164417, 1e-9);  // 25 and 30 values: asymptotic
+  // 9 and 9 without ties: past scipy's exact limit (8), asymptotic too.
+  EXPECT_NEAR(MannWhitneyP({1, 2, 3, 4, 5, 6, 7, 8, 9}, {10, 11, 12, 13, 14, 15, 16, 17, 18}),
+              0.00041229480206169127, 1e-12);
 }
 
 TEST(Statistics, MannWhitneyWithoutEvidenceIsOne) {
