@@ -115,26 +115,19 @@ std::vector<RowComparison> CompareReports(const Report& base, const Report& now,
   return out;
 }
 
+namespace {
+
+bool Regressed(const RowComparison& c) {
+  return c.verdict == "slower" || c.verdict == "failed" || c.verdict == "missing";
+}
+
+}  // namespace
+
 bool AnyRegression(const std::vector<RowComparison>& rows) {
-  return std::any_of(rows.begin(), rows.end(), [](const RowComparison& c) {
-    return c.verdict == "slower" || c.verdict == "failed" || c.verdict == "missing";
-  });
+  return std::any_of(rows.begin(), rows.end(), Regressed);
 }
 
 namespace {
-
-// Display width: the µ sign is two bytes but one column.
-std::size_t DisplayWidth(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-  return n;
-}
-
-std::string Pad(const std::string& s, std::size_t w, bool right) {
-  const std::size_t n = DisplayWidth(s);
-  const std::string fill(n < w ? w - n : 0, ' ');
-  return right ? fill + s : s + fill;
-}
 
 std::vector<std::string> Cells(const RowComparison& c) {
   char ratio[16] = "-", allowed[16] = "-", p[16] = "-";
@@ -178,7 +171,7 @@ std::string RenderComparison(const std::vector<RowComparison>& rows, const Compa
     auto line = [&](const std::vector<std::string>& cells) {
       std::string l;
       for (std::size_t i = 0; i < cells.size(); ++i) {
-        l += Pad(cells[i], width[i], i >= 1 && i <= 6 && i != 3) + (i + 1 < cells.size() ? "  " : "");
+        l += PadToWidth(cells[i], width[i], i >= 1 && i <= 6 && i != 3) + (i + 1 < cells.size() ? "  " : "");
       }
       while (!l.empty() && l.back() == ' ') l.pop_back();
       return l + "\n";
@@ -208,9 +201,7 @@ std::string RenderComparison(const std::vector<RowComparison>& rows, const Compa
                   static_cast<long>(unmeasured));
     out += buf;
   }
-  const auto regressed = std::count_if(rows.begin(), rows.end(), [](const RowComparison& c) {
-    return c.verdict == "slower" || c.verdict == "failed" || c.verdict == "missing";
-  });
+  const auto regressed = std::count_if(rows.begin(), rows.end(), Regressed);
   std::snprintf(buf, sizeof buf, "%ld of %zu row(s) slower, failed or missing\n", static_cast<long>(regressed),
                 rows.size());
   out += buf;

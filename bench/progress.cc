@@ -18,21 +18,15 @@ std::string Clock(double seconds) {
   return buf;
 }
 
-// Pads to a display width (the µ sign is two bytes, one column).
-std::string PadRight(const std::string& s, std::size_t w) {
-  std::size_t n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-  return s + std::string(n < w ? w - n : 0, ' ');
-}
-
 }  // namespace
 
 std::string RowLine(const RowResult& r) {
-  std::string line = PadRight(r.id.Key(), 38);
+  std::string line = PadToWidth(r.id.Key(), 38, false);
   if (r.status == RowStatus::kFailed) return line + "  FAILED: " + r.reason;
   if (r.status == RowStatus::kInterrupted) return line + "  interrupted";
-  line += "  p50 " + PadRight(FormatNs(r.latency_ns.p50), 9) + "  p99 " + PadRight(FormatNs(r.latency_ns.p99), 9);
-  if (r.calls_per_s > 0) line += "  " + PadRight(FormatRate(r.calls_per_s), 10);
+  line += "  p50 " + PadToWidth(FormatNs(r.latency_ns.p50), 9, false);
+  line += "  p99 " + PadToWidth(FormatNs(r.latency_ns.p99), 9, false);
+  if (r.calls_per_s > 0) line += "  " + PadToWidth(FormatRate(r.calls_per_s), 10, false);
   if (r.unstable) line += "  unstable";
   return line;
 }

@@ -147,6 +147,18 @@ RowResult RowFromJson(const nlohmann::json& j) {
   return r;
 }
 
+std::size_t DisplayWidth(const std::string& s) {
+  std::size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+
+std::string PadToWidth(const std::string& s, std::size_t width, bool right) {
+  const std::size_t w = DisplayWidth(s);
+  const std::string fill(width > w ? width - w : 0, ' ');
+  return right ? fill + s : s + fill;
+}
+
 std::string FormatNs(double ns) {
   char buf[32];
   if (ns < 1000) std::snprintf(buf, sizeof buf, ns < 10 ? "%.2f ns" : (ns < 100 ? "%.1f ns" : "%.0f ns"), ns);
@@ -237,17 +249,6 @@ const std::vector<Column>& Columns() {
   return cols;
 }
 
-// Display width of UTF-8 text (µ is two bytes, one column).
-std::size_t Width(const std::string& s) {
-  std::size_t w = 0;
-  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
-  return w;
-}
-
-std::string Pad(const std::string& s, std::size_t width, bool right) {
-  const std::string fill(width > Width(s) ? width - Width(s) : 0, ' ');
-  return right ? fill + s : s + fill;
-}
 
 std::vector<std::vector<std::string>> Cells(const Report& report) {
   std::vector<std::vector<std::string>> rows;
@@ -273,15 +274,15 @@ std::string RenderConsole(const Report& report) {
   const auto cells = Cells(report);
   std::vector<std::size_t> width(cols.size());
   for (std::size_t i = 0; i < cols.size(); ++i) {
-    width[i] = Width(cols[i].title);
-    for (const auto& row : cells) width[i] = std::max(width[i], Width(row[i]));
+    width[i] = DisplayWidth(cols[i].title);
+    for (const auto& row : cells) width[i] = std::max(width[i], DisplayWidth(row[i]));
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& values) {
     std::string l;
     for (std::size_t i = 0; i < cols.size(); ++i) {
       const bool last = i + 1 == cols.size();
-      l += last ? values[i] : Pad(values[i], width[i], cols[i].right_aligned) + "  ";
+      l += last ? values[i] : PadToWidth(values[i], width[i], cols[i].right_aligned) + "  ";
     }
     while (!l.empty() && l.back() == ' ') l.pop_back();
     out += l + "\n";

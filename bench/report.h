@@ -36,6 +36,11 @@ nlohmann::ordered_json RowToJson(const RowResult& row);
 std::string DumpJson(const nlohmann::ordered_json& j, int indent = -1);
 RowResult RowFromJson(const nlohmann::json& j);  // throws nlohmann::json::exception
 
+// Display width of UTF-8 text (µ is two bytes, one column), and text padded
+// to a display width, on the left (right-aligned) or on the right.
+std::size_t DisplayWidth(const std::string& s);
+std::string PadToWidth(const std::string& s, std::size_t width, bool right);
+
 // A duration with a unit that fits: "812 ns", "10.5 µs", "3.20 ms", "1.23 s".
 std::string FormatNs(double ns);
 // A rate: "95.3 k/s", "1.20 M/s".

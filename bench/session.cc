@@ -71,7 +71,6 @@ void Recheck(const RowSpec& floor_spec, const RunSettings& s, const RunContext& 
 std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ctx, Progress& progress) {
   const RunSettings& s = plan.settings;
   struct InProgress {
-    std::string cannot_run;
     Measurement measured;
     int passes = 0;
     bool finished = false;
@@ -80,8 +79,7 @@ std::vector<RowResult> MeasureInterleaved(const Plan& plan, const RunContext& ct
   std::vector<RowResult> results(plan.rows.size());
   int runnable = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    rows[i].cannot_run = CannotRunReason(plan.rows[i], ctx);
-    if (!rows[i].cannot_run.empty()) {
+    if (!CannotRunReason(plan.rows[i], ctx).empty()) {
       results[i] = RunRow(plan.rows[i], s, ctx);  // fails at once, saying why
       rows[i].finished = true;
     } else {
