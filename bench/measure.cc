@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <unordered_map>
 #include <stdexcept>
 
 #include "bench/process_guard.h"
@@ -115,6 +117,13 @@ class Loop {
     // The warmup's mean per call includes the loop's bookkeeping: what a
     // sample costs in wall time, which is what --duration is about.
     const double est_ns = Warmup();
+    if (ctx_.inflight > 1) {
+      // A row under load (--inflight=K): each repetition keeps K calls in
+      // flight and times every one of them; calls/s comes from the same run.
+      out_.calls_per_sample = 1;
+      for (int rep = 0; rep < s_.repetitions; ++rep) LoadRepetition(static_cast<std::size_t>(ctx_.inflight), est_ns);
+      return;
+    }
     // In-process calls are too short to time one by one (reading the clock
     // costs tens of ns): time batches lasting ~2 us each instead.
     uint64_t batch = 1;
@@ -125,7 +134,7 @@ class Loop {
       Repetition(samples, batch);
       if (ctx_.reference) Reference();
     }
-    if (ctx_.role == RowRole::kRow && s_.throughput_s > 0) Throughput(est_ns);
+    if (ctx_.role == RowRole::kRow && ctx_.inflight == 0 && s_.throughput_s > 0) Throughput(est_ns);
   }
 
  private:
@@ -192,63 +201,150 @@ class Loop {
     }
   }
 
-  // `samples` timed samples of `batch` calls each: the clock is read right
-  // before the first call and right after the last, and nothing else (no
-  // filling, no checking, no reset) happens in between.
-  //
   // CPU: out-of-process rows count every thread of both processes over the
   // whole repetition (other harness threads, gRPC's for one, work for the
   // row too, and the loop's own bookkeeping is nothing next to a µs call);
-  // in-process rows, where that bookkeeping would be most of it, count the
-  // process's CPU around each timed batch only (one thread does the calls).
+  // in-process rows timed in batches, where that bookkeeping would be most
+  // of it, count the process's CPU around each timed batch only (one thread
+  // does the calls). Accounted however the repetition ends: a failure keeps it too.
+  class CpuAccount {
+   public:
+    CpuAccount(const MeasureContext& ctx, RepetitionSamples& r, bool windows)
+        : ctx_(ctx), r_(r), windows_(windows), caller0_(self_.Ns()),
+          peer0_(ctx.peer_cpu ? ctx.peer_cpu->Ns() : std::nullopt),
+          broker0_(ctx.broker_cpu ? ctx.broker_cpu->Ns() : std::nullopt) {}
+    ~CpuAccount() {
+      r_.caller_cpu_ns = windows_ ? window_cpu_ : Delta(caller0_, self_.Ns());
+      if (ctx_.peer_cpu) r_.peer_cpu_ns = Delta(peer0_, ctx_.peer_cpu->Ns());
+      if (ctx_.broker_cpu) r_.broker_cpu_ns = Delta(broker0_, ctx_.broker_cpu->Ns());
+    }
+    // The caller's CPU now, when batches are windowed (nothing otherwise).
+    std::optional<double> WindowEdge() const { return windows_ ? self_.Ns() : std::nullopt; }
+    void AddWindow(const std::optional<double>& from, const std::optional<double>& to) {
+      const auto used = Delta(from, to);
+      window_cpu_ = window_cpu_ && used ? std::optional<double>(*window_cpu_ + *used) : std::nullopt;
+    }
+
+   private:
+    const MeasureContext& ctx_;
+    RepetitionSamples& r_;
+    const bool windows_;
+    const CpuClock self_ = CpuClock::OfThisProcess();
+    const std::optional<double> caller0_, peer0_, broker0_;
+    std::optional<double> window_cpu_ = 0.0;
+  };
+
+  // `samples` timed samples of `batch` calls each: the clock is read right
+  // before the first call and right after the last, and nothing else (no
+  // filling, no checking, no reset) happens in between.
   void Repetition(uint64_t samples, uint64_t batch) {
     std::vector<Request> reqs(batch);
     std::vector<Reply> reps(batch);
     RepetitionSamples& r = out_.repetitions.emplace_back();
     r.ns_per_call.reserve(samples);
-    const CpuClock self = CpuClock::OfThisProcess();
-    const bool windows = ctx_.in_process;
-    std::optional<double> window_cpu = 0.0;
-    const auto caller0 = self.Ns();
-    const auto peer0 = ctx_.peer_cpu ? ctx_.peer_cpu->Ns() : std::nullopt;
-    const auto broker0 = ctx_.broker_cpu ? ctx_.broker_cpu->Ns() : std::nullopt;
-    // CPU is accounted whatever way the repetition ends (a failure keeps it too).
-    struct CpuAtEnd {
-      RepetitionSamples& r;
-      const CpuClock& self;
-      const CpuClock* peer;
-      const CpuClock* broker;
-      std::optional<double> caller0, peer0, broker0;
-      const bool& windows;
-      const std::optional<double>& window_cpu;
-      ~CpuAtEnd() {
-        r.caller_cpu_ns = windows ? window_cpu : Delta(caller0, self.Ns());
-        if (peer) r.peer_cpu_ns = Delta(peer0, peer->Ns());
-        if (broker) r.broker_cpu_ns = Delta(broker0, broker->Ns());
-      }
-    } at_end{r, self, ctx_.peer_cpu, ctx_.broker_cpu, caller0, peer0, broker0, windows, window_cpu};
+    CpuAccount cpu(ctx_, r, /*windows=*/ctx_.in_process);
     for (uint64_t i = 0; i < samples; ++i) {
       for (uint64_t b = 0; b < batch; ++b) {
         workload_.Fill(reqs[b], next_id_++);
         reps[b].Reset();
       }
-      const auto cpu0 = windows ? self.Ns() : std::nullopt;
+      const auto cpu0 = cpu.WindowEdge();
       const auto t0 = Clock::now();
       for (uint64_t b = 0; b < batch; ++b) t_.Call(reqs[b], reps[b]);
       const auto t1 = Clock::now();
-      const auto cpu1 = windows ? self.Ns() : std::nullopt;
+      const auto cpu1 = cpu.WindowEdge();
       dog_.Beat();
       bool all_ok = true;
       for (uint64_t b = 0; b < batch; ++b) all_ok &= Accept(reqs[b], reps[b]);
       // A wrong reply is counted, never timed as if it were a call.
       if (all_ok) {
-        r.ns_per_call.push_back(NsBetween(t0, t1) / static_cast<double>(batch));
+        const double ns = NsBetween(t0, t1);
+        r.ns_per_call.push_back(ns / static_cast<double>(batch));
         r.calls += batch;
-        const auto used = Delta(cpu0, cpu1);
-        if (windows) window_cpu = window_cpu && used ? std::optional<double>(*window_cpu + *used) : std::nullopt;
+        r.timed_ns += ns;
+        cpu.AddWindow(cpu0, cpu1);
       }
       ThrowIfInterrupted();
     }
+  }
+
+  // One repetition of a row under load: K calls in flight for --duration
+  // (or --calls calls), every call timed. CPU over the whole repetition.
+  void LoadRepetition(std::size_t k, double est_ns) {
+    RepetitionSamples& r = out_.repetitions.emplace_back();
+    CpuAccount cpu(ctx_, r, /*windows=*/false);
+    AllowRoundsOf(k, est_ns);
+    const auto start = Clock::now();
+    uint64_t sent = 0;
+    r.timed_ns = InFlight(k, &r, [&](Clock::time_point now) {
+                   return s_.calls > 0 ? ++sent <= s_.calls : NsBetween(start, now) < s_.duration_s * 1e9;
+                 }).wall_ns;
+    dog_.SetTimeout(s_.call_timeout_s);
+  }
+
+  // A transport that cannot overlap calls makes K one after another: allow a
+  // reply K times one call's time (with a wide margin) before the watchdog
+  // may call the peer stalled.
+  void AllowRoundsOf(std::size_t k, double est_ns) {
+    dog_.SetTimeout(s_.call_timeout_s + 4 * static_cast<double>(k) * est_ns / 1e9);
+  }
+
+  // Keeps K calls in flight while keep_sending(now) says so, then receives
+  // the rest: each reply lets one more request go. Each call is timed from
+  // right before its Send() to right after the Receive() that brought its
+  // reply, matched by id; a reply that matches no call in flight is counted
+  // wrong and stands for the oldest one (so the window cannot leak). Right
+  // replies' times go to `r` (if given) and are counted in it.
+  struct InFlightRun {
+    double wall_ns = 0;
+    uint64_t right = 0;  // calls with a right reply
+  };
+  template <class KeepSending>
+  InFlightRun InFlight(std::size_t k, RepetitionSamples* r, KeepSending keep_sending) {
+    InFlightRun run;
+    struct Sent {
+      Request request;
+      Clock::time_point at;
+    };
+    std::unordered_map<uint64_t, Sent> in_flight;
+    in_flight.reserve(2 * k);
+    std::deque<uint64_t> order;  // ids in flight in send order (the oldest first)
+    Request req;
+    Reply rep;
+    const auto start = Clock::now();
+    bool sending = true;
+    auto send_one = [&] {
+      workload_.Fill(req, next_id_++);
+      const auto at = Clock::now();
+      if (!keep_sending(at)) {
+        sending = false;
+        return;
+      }
+      t_.Send(req);
+      in_flight.emplace(req.id, Sent{req, at});
+      order.push_back(req.id);
+    };
+    while (sending && in_flight.size() < k) send_one();
+    auto end = start;
+    while (!in_flight.empty()) {
+      rep.Reset();
+      t_.Receive(rep);
+      end = Clock::now();
+      dog_.Beat();
+      auto it = in_flight.find(rep.id);
+      if (it == in_flight.end()) it = in_flight.find(order.front());
+      if (Accept(it->second.request, rep)) {
+        ++run.right;
+        if (r) r->ns_per_call.push_back(NsBetween(it->second.at, end));
+      }
+      in_flight.erase(it);
+      while (!order.empty() && !in_flight.count(order.front())) order.pop_front();
+      if (sending) send_one();
+      ThrowIfInterrupted();
+    }
+    run.wall_ns = NsBetween(start, end);
+    if (r) r->calls += run.right;
+    return run;
   }
 
   // The reference tool's run after a repetition: it makes no beats of ours,
@@ -265,33 +361,16 @@ class Loop {
     ThrowIfInterrupted();
   }
 
-  // K calls in flight, round after round, for throughput_s. Only the rounds
-  // themselves are timed, and only right replies are counted as done.
+  // The default run's calls/s: K calls in flight for throughput_s, right
+  // replies counted over the wall time from the first send to the last reply.
   void Throughput(double est_ns) {
     const std::size_t k = static_cast<std::size_t>(std::max(1, s_.inflight));
-    std::vector<Request> reqs(k);
-    std::vector<Reply> reps(k);
-    // A transport that cannot overlap calls does the K one after another: give
-    // a round K times the time of one call (with a wide margin) before the
-    // watchdog may call the peer stalled.
-    dog_.SetTimeout(s_.call_timeout_s + 4 * static_cast<double>(k) * est_ns / 1e9);
-    uint64_t done = 0;
-    double timed_ns = 0;
+    AllowRoundsOf(k, est_ns);
     const auto start = Clock::now();
-    do {
-      for (std::size_t i = 0; i < k; ++i) {
-        workload_.Fill(reqs[i], next_id_++);
-        reps[i].Reset();
-      }
-      const auto t0 = Clock::now();
-      t_.CallPipelined(reqs, reps);
-      timed_ns += NsBetween(t0, Clock::now());
-      dog_.Beat();
-      for (std::size_t i = 0; i < k; ++i) done += Accept(reqs[i], reps[i]);
-      ThrowIfInterrupted();
-    } while (NsBetween(start, Clock::now()) < s_.throughput_s * 1e9);
+    const InFlightRun run =
+        InFlight(k, nullptr, [&](Clock::time_point now) { return NsBetween(start, now) < s_.throughput_s * 1e9; });
     out_.inflight = static_cast<int>(k);
-    out_.calls_per_s = timed_ns > 0 ? static_cast<double>(done) / (timed_ns / 1e9) : 0;
+    out_.calls_per_s = run.wall_ns > 0 ? static_cast<double>(run.right) / (run.wall_ns / 1e9) : 0;
   }
 
   Transport& t_;
@@ -350,7 +429,7 @@ std::string EncodeMeasurement(const Measurement& m) {
   j["failure"] = m.failure;
   j["repetitions"] = nlohmann::json::array();
   for (const auto& r : m.repetitions) {
-    j["repetitions"].push_back({{"samples", r.ns_per_call.size()}, {"calls", r.calls},
+    j["repetitions"].push_back({{"samples", r.ns_per_call.size()}, {"calls", r.calls}, {"timed_ns", r.timed_ns},
                                 {"caller_cpu_ns", OptionalNs(r.caller_cpu_ns)},
                                 {"peer_cpu_ns", OptionalNs(r.peer_cpu_ns)},
                                 {"broker_cpu_ns", OptionalNs(r.broker_cpu_ns)}});
@@ -385,6 +464,7 @@ Measurement DecodeMeasurement(std::string_view bytes) {
       std::memcpy(rep.ns_per_call.data(), bytes.data() + at, n * sizeof(double));
       at += n * sizeof(double);
       rep.calls = r.at("calls");
+      rep.timed_ns = r.at("timed_ns");
       rep.caller_cpu_ns = OptionalNs(r.at("caller_cpu_ns"));
       rep.peer_cpu_ns = OptionalNs(r.at("peer_cpu_ns"));
       rep.broker_cpu_ns = OptionalNs(r.at("broker_cpu_ns"));

@@ -45,6 +45,9 @@ struct RepetitionSamples {
   std::optional<double> caller_cpu_ns;  // CPU burned during the repetition
   std::optional<double> peer_cpu_ns;
   std::optional<double> broker_cpu_ns;
+  // The wall time those calls took: the sum of the samples' windows or,
+  // under load (--inflight), from the first send to the last reply.
+  double timed_ns = 0;
 };
 
 struct Measurement {
@@ -66,6 +69,11 @@ struct MeasureContext {
   const RunSettings* settings = nullptr;
   RowRole role = RowRole::kRow;   // a floor checks echoes, and has no throughput run
   bool in_process = false;        // time batches of calls, not single calls
+  // The row's calls in flight (--inflight=K, its identity): above 1, every
+  // repetition keeps K in flight and times each call; 1 is the closed loop;
+  // 0, the default run: the closed loop, then a row's throughput run at
+  // settings->inflight.
+  int inflight = 0;
   Watchdog* watchdog = nullptr;   // beaten after every timed sample, warmup call and throughput round
   const CpuClock* peer_cpu = nullptr;    // nullptr: no peer process
   const CpuClock* broker_cpu = nullptr;  // nullptr: no broker of ours
@@ -83,9 +91,10 @@ struct MeasureContext {
 // point into `features`).
 Request MakeRequest(const RunSettings& settings, uint64_t id, const std::vector<double>& features);
 
-// Warms up, runs the repetitions of the closed-loop latency run (one call in
-// flight, every call timed) and, for rows, the throughput run, filling `out`
-// as it goes: a run that throws TransportError keeps what it measured.
+// Warms up, runs the repetitions (the closed loop: one call in flight, every
+// call timed; or, for a row under load, K in flight, every call timed) and,
+// for rows of the default run, the throughput run, filling `out` as it goes:
+// a run that throws TransportError keeps what it measured.
 void MeasureCalls(Transport& transport, const MeasureContext& ctx, Measurement& out);
 
 // Timed samples per repetition, each of `batch` calls: --calls, or as many as

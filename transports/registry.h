@@ -59,6 +59,10 @@ struct TransportSpec {
   // `request`. With --baseline, wrk makes those calls against the row's peer
   // beside the row, as its reference (bench/reference.h).
   void (*http_request)(const Request& request, std::string* path, std::string* body) = nullptr;
+  // How the client keeps calls in flight (--inflight), for the notes and
+  // the docs, e.g. "pipelined frames on the one stream"; empty when it cannot
+  // overlap calls yet (Transport's default Send/Receive: one after another).
+  std::string_view overlaps = {};
   // Needs a Redis server (the harness starts a private one, or uses --redis=URL).
   bool needs_redis = false;
   // Rows of one mechanism that differ in how they wait share a family: naming

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -84,11 +85,21 @@ class Transport {
   // One request, one reply, nothing else in flight.
   virtual void Call(const Request& request, Reply& reply) = 0;
 
-  // Sends every request before reading any reply, so requests.size() calls are
-  // in flight at once; replies land in request order. The default runs them
-  // one by one, for mechanisms that cannot overlap calls.
-  virtual void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) {
-    for (std::size_t i = 0; i < requests.size(); ++i) Call(requests[i], replies[i]);
+  // Calls in flight (--inflight, the throughput run): Send() puts a request
+  // on its way and returns without waiting for its reply; Receive() waits for
+  // the next reply to arrive, whichever request it answers (replies may come
+  // in any order: the runner matches them by id, bench/measure.cc). The
+  // runner never has more than K sent and not received, never calls Receive()
+  // with nothing in flight, and resets each reply before Receive(). These
+  // defaults make the calls one after another (Send queues, Receive makes
+  // the oldest queued call), for mechanisms whose client cannot overlap
+  // calls: their calls/s then stays at one call's (TransportSpec::overlaps).
+  virtual void Send(const Request& request) { queued_.push_back(request); }
+  virtual void Receive(Reply& reply) {
+    if (queued_.empty()) throw TransportError("Receive() with no call in flight");
+    const Request request = queued_.front();
+    queued_.pop_front();
+    Call(request, reply);
   }
 
   // Closes the connection; stopping the peer process is the harness's job.
@@ -99,6 +110,9 @@ class Transport {
   // Killing the peer is enough for point-to-point transports; ones that wait
   // on a third party (a Redis server, a directory) override this.
   virtual void Abort() {}
+
+ private:
+  std::deque<Request> queued_;  // the default Send/Receive's calls not yet made
 };
 
 }  // namespace interop

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -69,6 +71,7 @@ constexpr const char* kStreamMethod = "/interop.v1.Interop/Stream";
 class GrpcUnaryClient final : public Transport {
  public:
   explicit GrpcUnaryClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+  ~GrpcUnaryClient() override { Close(); }
 
   void Open(const PeerEndpoint& peer) override {
     channel_ = Connect(peer.address);
@@ -99,54 +102,77 @@ class GrpcUnaryClient final : public Transport {
     }
   }
 
-  // K unary calls in flight on the one channel (gRPC's callback API).
-  void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
-    if (echo_) return Transport::CallPipelined(requests, replies);  // floors time single calls
-    const std::size_t n = requests.size();
-    std::vector<grpc::ClientContext> ctx(n);
-    std::vector<grpc::Status> status(n);
-    std::vector<pb::AddRequest> add_req(n);
-    std::vector<pb::AddReply> add_rep(n);
-    std::vector<pb::ScoreRequest> score_req(n);
-    std::vector<pb::ScoreReply> score_rep(n);
-    std::mutex mu;
-    std::condition_variable cv;
-    std::size_t done = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      auto finished = [&, i](grpc::Status s) {
-        std::lock_guard<std::mutex> lock(mu);
-        status[i] = std::move(s);
-        if (++done == n) cv.notify_one();
-      };
-      if (requests[i].op == Op::kAdd) {
-        ToProto(requests[i], &add_req[i]);
-        stub_->async()->Add(&ctx[i], &add_req[i], &add_rep[i], finished);
-      } else {
-        ToProto(requests[i], &score_req[i]);
-        stub_->async()->Score(&ctx[i], &score_req[i], &score_rep[i], finished);
-      }
-    }
+  // K unary calls outstanding on the one channel (gRPC's callback API):
+  // Send() starts one, its callback queues it when it finishes (reply,
+  // error or channel failure), Receive() takes them in the order they finish.
+  void Send(const Request& r) override {
+    if (echo_) return Transport::Send(r);  // floors time single calls
+    auto owned = std::make_unique<UnaryCall>();
+    UnaryCall* call = owned.get();
+    call->op = r.op;
     {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return done == n; });  // each call ends: reply, error or channel failure
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.emplace(call, std::move(owned));
+      ++running_;
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      Reply& reply = replies[i];
-      if (!OnStatus(status[i], reply)) continue;
-      if (requests[i].op == Op::kAdd) {
-        reply.id = add_rep[i].id();
-        reply.result = add_rep[i].result();
-        reply.kind = ReplyKind::kAdd;
-      } else {
-        reply.id = score_rep[i].id();
-        reply.score = score_rep[i].score();
-        reply.label = score_rep[i].label();
-        reply.kind = ReplyKind::kScore;
-      }
+    auto finished = [this, call](grpc::Status status) {
+      std::lock_guard<std::mutex> lock(mu_);
+      call->status = std::move(status);
+      finished_.push_back(call);
+      --running_;
+      cv_.notify_all();
+    };
+    if (r.op == Op::kAdd) {
+      ToProto(r, &call->add_req);
+      stub_->async()->Add(&call->ctx, &call->add_req, &call->add_rep, finished);
+    } else {
+      ToProto(r, &call->score_req);
+      stub_->async()->Score(&call->ctx, &call->score_req, &call->score_rep, finished);
     }
   }
 
+  void Receive(Reply& reply) override {
+    if (echo_) return Transport::Receive(reply);
+    std::unique_ptr<UnaryCall> call;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !finished_.empty() || aborted_; });
+      if (finished_.empty()) throw TransportError("no reply (row given up)");
+      const auto it = calls_.find(finished_.front());
+      finished_.pop_front();
+      call = std::move(it->second);
+      calls_.erase(it);
+    }
+    if (!OnStatus(call->status, reply)) return;
+    if (call->op == Op::kAdd) {
+      reply.id = call->add_rep.id();
+      reply.result = call->add_rep.result();
+      reply.kind = ReplyKind::kAdd;
+    } else {
+      reply.id = call->score_rep.id();
+      reply.score = call->score_rep.score();
+      reply.label = call->score_rep.label();
+      reply.kind = ReplyKind::kScore;
+    }
+  }
+
+  void Abort() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    for (auto& [call, owned] : calls_) owned->ctx.TryCancel();
+    cv_.notify_all();
+  }
+
   void Close() override {
+    {
+      // A call still running holds its context: cancel it and wait for its
+      // callback (the channel guarantees one) before anything is freed.
+      std::unique_lock<std::mutex> lock(mu_);
+      for (auto& [call, owned] : calls_) owned->ctx.TryCancel();
+      cv_.wait(lock, [&] { return running_ == 0; });
+      calls_.clear();
+      finished_.clear();
+    }
     stub_.reset();
     add_method_.reset();  // they hold tags registered on the channel
     score_method_.reset();
@@ -171,7 +197,24 @@ class GrpcUnaryClient final : public Transport {
     if (OnStatus(status, reply)) CheckEcho(sent_, Flatten(response), r.id, reply);
   }
 
+  // One unary call in flight under load, with everything it points at.
+  struct UnaryCall {
+    Op op = Op::kAdd;
+    grpc::ClientContext ctx;
+    grpc::Status status;
+    pb::AddRequest add_req;
+    pb::AddReply add_rep;
+    pb::ScoreRequest score_req;
+    pb::ScoreReply score_rep;
+  };
+
   bool echo_;
+  std::mutex mu_;  // guards what the callbacks touch: the four below
+  std::condition_variable cv_;
+  std::map<UnaryCall*, std::unique_ptr<UnaryCall>> calls_;  // sent and not yet received
+  std::deque<UnaryCall*> finished_;                          // of those, the finished ones, in order
+  std::size_t running_ = 0;                                  // of those, the unfinished ones
+  bool aborted_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::optional<grpc::internal::RpcMethod> add_method_, score_method_;
   std::string sent_;
@@ -204,14 +247,18 @@ class GrpcStreamClient final : public Transport {
 
   void Call(const Request& r, Reply& reply) override {
     if (echo_) return CallEcho(r, reply);
-    Send(r);
-    Receive(reply);
+    Write(r);
+    Read(reply);
   }
 
-  void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
-    if (echo_) return Transport::CallPipelined(requests, replies);  // floors time single calls
-    for (const auto& r : requests) Send(r);
-    for (std::size_t i = 0; i < requests.size(); ++i) Receive(replies[i]);
+  // K messages in flight on the stream: a write each, the replies read as they come.
+  void Send(const Request& r) override {
+    if (echo_) return Transport::Send(r);  // floors time single calls
+    Write(r);
+  }
+  void Receive(Reply& reply) override {
+    if (echo_) return Transport::Receive(reply);
+    Read(reply);
   }
 
   void Close() override {
@@ -233,14 +280,14 @@ class GrpcStreamClient final : public Transport {
   }
 
  private:
-  void Send(const Request& r) {
+  void Write(const Request& r) {
     request_.Clear();
     if (r.op == Op::kAdd) ToProto(r, request_.mutable_add());
     else ToProto(r, request_.mutable_score());
     if (!stream_->Write(request_)) throw TransportError("gRPC stream closed while writing");
   }
 
-  void Receive(Reply& reply) {
+  void Read(Reply& reply) {
     if (!stream_->Read(&reply_)) throw TransportError("gRPC stream closed while reading");
     reply.id = reply_.id();
     switch (reply_.result_case()) {
@@ -299,6 +346,7 @@ TransportSpec GrpcTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<GrpcUnaryClient>(mode);
       },
+      .overlaps = "K unary calls outstanding on the one channel (the callback API)",
   };
 }
 
@@ -309,6 +357,7 @@ TransportSpec GrpcStreamTransport() {
   spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
     return std::make_unique<GrpcStreamClient>(mode);
   };
+  spec.overlaps = "K messages in flight on the one bidirectional stream";
   return spec;
 }
 

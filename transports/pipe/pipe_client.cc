@@ -31,6 +31,7 @@ TransportSpec PipeTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<StdioPipeClient>(mode);
       },
+      .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }
 

@@ -32,17 +32,15 @@ void RawStreamClient::Encode(const Request& r) {
   } else {
     raw::EncodeScoreRequest(frame_, r.id, r.features, r.model);
   }
-  frame_starts_.push_back(tx_.size());
-  tx_.insert(tx_.end(), frame_.begin(), frame_.end());
 }
 
-void RawStreamClient::Send() {
-  if (!WriteFull(write_fd_, tx_.data(), tx_.size())) {
+void RawStreamClient::Write() {
+  if (!WriteFull(write_fd_, frame_.data(), frame_.size())) {
     throw TransportError(ErrnoMessage("sending to the peer failed"));
   }
 }
 
-void RawStreamClient::Receive(const Request& request, std::size_t i, Reply& reply) {
+void RawStreamClient::Read(uint64_t id, Reply& reply) {
   using S = FrameReader::Status;
   switch (reader_->Next()) {
     case S::kOk: break;
@@ -55,9 +53,7 @@ void RawStreamClient::Receive(const Request& request, std::size_t i, Reply& repl
       throw TransportError(ErrnoMessage("reading the reply failed"));
   }
   if (echo_) {
-    const std::size_t end = i + 1 < frame_starts_.size() ? frame_starts_[i + 1] : tx_.size();
-    CheckEcho(std::span(tx_).subspan(frame_starts_[i], end - frame_starts_[i]), reader_->frame(), request.id,
-              reply);
+    CheckEcho(frame_, reader_->frame(), id, reply);
     return;
   }
   const raw::Header& h = reader_->header();
@@ -89,19 +85,20 @@ void RawStreamClient::Receive(const Request& request, std::size_t i, Reply& repl
 }
 
 void RawStreamClient::Call(const Request& request, Reply& reply) {
-  tx_.clear();
-  frame_starts_.clear();
   Encode(request);
-  Send();
-  Receive(request, 0, reply);
+  Write();
+  Read(request.id, reply);
 }
 
-void RawStreamClient::CallPipelined(std::span<const Request> requests, std::span<Reply> replies) {
-  tx_.clear();
-  frame_starts_.clear();
-  for (const Request& r : requests) Encode(r);
-  Send();
-  for (std::size_t i = 0; i < replies.size(); ++i) Receive(requests[i], i, replies[i]);
+void RawStreamClient::Send(const Request& request) {
+  if (echo_) return Transport::Send(request);  // floors time single calls
+  Encode(request);
+  Write();
+}
+
+void RawStreamClient::Receive(Reply& reply) {
+  if (echo_) return Transport::Receive(reply);
+  Read(0, reply);  // only an echo needs its request's id
 }
 
 }  // namespace interop

@@ -18,7 +18,14 @@ class RawStreamClient : public Transport {
   explicit RawStreamClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
   ~RawStreamClient() override { Close(); }
   void Call(const Request& request, Reply& reply) override;
-  void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override;
+  // Pipelined frames: each Send() writes its frame at once; Receive() reads
+  // whichever frame comes next (the peer answers in order, but nothing here
+  // relies on it: the runner matches ids). No deadlock without non-blocking
+  // I/O: with at most K unanswered, the replies in the stream stay under
+  // K x a reply frame, which bench's bound on K keeps below a pipe's 64 KiB,
+  // so the peer never blocks writing a reply while we block writing.
+  void Send(const Request& request) override;
+  void Receive(Reply& reply) override;
   void Close() override;
 
  protected:
@@ -27,19 +34,17 @@ class RawStreamClient : public Transport {
   void Attach(int read_fd, int write_fd, bool owns_fds);
 
  private:
-  void Encode(const Request& request);  // appends one frame to tx_, its offset to frame_starts_
-  void Send();
-  // Reads the answer to request i (frame i of tx_, which echo mode compares).
-  void Receive(const Request& request, std::size_t i, Reply& reply);
+  void Encode(const Request& request);  // the request's frame into frame_
+  void Write();
+  // Reads the next frame and decodes it; an echo (of request `id`) is compared with frame_.
+  void Read(uint64_t id, Reply& reply);
 
   bool echo_;
   int read_fd_ = -1;
   int write_fd_ = -1;
   bool owns_fds_ = false;
   std::optional<FrameReader> reader_;
-  std::vector<uint8_t> frame_;              // scratch for one encoded frame
-  std::vector<uint8_t> tx_;                 // the frames of the current call(s), kept until answered
-  std::vector<std::size_t> frame_starts_;   // where each of them starts in tx_
+  std::vector<uint8_t> frame_;  // the frame last sent, kept for the echo check
 };
 
 }  // namespace interop

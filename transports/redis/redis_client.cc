@@ -30,17 +30,24 @@ class RedisClient final : public Transport {
   void Call(const Request& r, Reply& reply) override {
     Append(r);
     Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
-    Receive(r, body_, reply);
+    Pop(r, body_, reply);
   }
 
-  // K requests enqueued in one round trip (hiredis pipelining), then K replies.
-  void CallPipelined(std::span<const Request> requests, std::span<Reply> replies) override {
-    if (echo_) return Transport::CallPipelined(requests, replies);  // floors time single calls
-    for (const auto& r : requests) Append(r);
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
-    }
-    for (std::size_t i = 0; i < requests.size(); ++i) Receive(requests[i], {}, replies[i]);
+  // K requests on the queue: Send() appends the enqueue to hiredis's output
+  // buffer; Receive() sends what is buffered, reads the enqueues' acks and
+  // pops the next reply, whichever request it answers.
+  void Send(const Request& r) override {
+    if (echo_) return Transport::Send(r);  // floors time single calls
+    Append(r);
+    op_ = r.op;
+    ++unacked_;
+  }
+  void Receive(Reply& reply) override {
+    if (echo_) return Transport::Receive(reply);
+    for (; unacked_ > 0; --unacked_) Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
+    Request of;
+    of.op = op_;  // one workload per row: every request in flight has this op
+    Pop(of, {}, reply);
   }
 
   void Close() override {
@@ -80,7 +87,7 @@ class RedisClient final : public Transport {
 
   // Waits for the reply in short BRPOPs, so an abandoned row returns quickly.
   // `sent` is the request's body, which an echo must bring back unchanged.
-  void Receive(const Request& request, std::string_view sent, Reply& reply) {
+  void Pop(const Request& request, std::string_view sent, Reply& reply) {
     for (;;) {
       if (aborted_) throw TransportError("no reply (row given up)");
       RedisReplyPtr r(static_cast<redisReply*>(redisCommand(conn_.get(), "BRPOP %s 0.25", receive_from_.c_str())));
@@ -102,6 +109,8 @@ class RedisClient final : public Transport {
   std::string reply_to_;
   std::string receive_from_;
   std::string body_;
+  Op op_ = Op::kAdd;         // of the requests in flight (Send)
+  std::size_t unacked_ = 0;  // enqueues sent whose acks are not read yet
   json_codec::ReplyDecoder decoder_;
   std::atomic<bool> aborted_{false};
 };
@@ -124,6 +133,7 @@ TransportSpec RedisQueueTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<RedisClient>(false, mode);
       },
+      .overlaps = "K requests on the queue (hiredis pipelining), replies taken as they come",
       .needs_redis = true,
   };
 }
@@ -135,6 +145,7 @@ TransportSpec RedisStreamTransport() {
   spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
     return std::make_unique<RedisClient>(true, mode);
   };
+  spec.overlaps = "K entries on the stream (hiredis pipelining), replies taken as they come";
   return spec;
 }
 

@@ -62,6 +62,7 @@ TransportSpec TcpTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<TcpClient>(mode);
       },
+      .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }
 

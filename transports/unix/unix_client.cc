@@ -54,6 +54,7 @@ TransportSpec UnixSocketTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<UnixSocketClient>(mode);
       },
+      .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }
 
