@@ -71,7 +71,10 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup_s, "warmup seconds per row, up to 600 (default 0.5, --quick 0.05)");
   app.add_option("--repetitions", o.repetitions, "repetitions of the latency run, 1 to 1000 (default 3, --quick 1)");
   app.add_option("--throughput", o.throughput_s, "seconds of the throughput run, 0 to skip (default 0.5, --quick 0.1)");
-  app.add_option("--inflight", o.inflight, "calls in flight in the throughput run, 1 to 4096 (default 16)");
+  app.add_option("--inflight", o.inflight,
+                 "calls in flight, a list (e.g. 1,8,64, each 1 to 1024): one row per K, every call timed from its "
+                 "send to its reply under that load, calls/s from the same run. Default: one call at a time, "
+                 "with a throughput run at 16 in flight beside it");
   app.add_option("--pin", o.pin, "auto|same|split|none: where harness and peer run")->capture_default_str();
   app.add_option("--codec", o.codec, "override the transport's codec where it allows one");
   app.add_flag("--quick", o.quick, "short run: 0.2 s per row, 1 repetition");

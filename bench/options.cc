@@ -88,8 +88,22 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
   s.throughput_s = Seconds("--throughput", o.throughput_s.value_or(o.ci ? ci.throughput_s : o.quick ? 0.1 : 0.5),
                            3600, /*zero_allowed=*/true);
   s.normalize = o.normalize || o.ci;
-  RefuseUnused(o.inflight.has_value(), s.throughput_s > 0, "--inflight", "the throughput run (--throughput above 0)");
-  s.inflight = static_cast<int>(Count("--inflight", o.inflight.value_or(16), 1, 4096));
+  std::vector<int> inflight;
+  if (o.inflight) {
+    inflight = ParseInflightList(*o.inflight);
+    // A row under load measures its calls/s in its own run, at its K.
+    if (o.throughput_s) {
+      throw UsageError("--throughput has no effect with --inflight: each row's calls/s comes from its own run at K");
+    }
+    s.throughput_s = 0;
+    // A floor echoes one call at a time: a row under load has none to be
+    // judged against yet, nor a wrk beside it at its K.
+    if (o.baseline || o.normalize || o.ci) {
+      throw UsageError(std::string("--inflight cannot be combined with ") +
+                       (o.ci ? "--ci" : o.baseline ? "--baseline" : "--normalize") +
+                       " yet: floors and references echo one call at a time, so a row under load has none");
+    }
+  }
   s.call_timeout_s = Seconds("--timeout", o.call_timeout_s, 3600);
   s.ready_timeout_s = Seconds("--ready-timeout", o.ready_timeout_s, 3600);
   if (!ParsePinPolicy(o.pin, &plan.pin)) {
@@ -130,7 +144,7 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
     }
   }
   // Floors for --baseline and --normalize; wrk beside the HTTP rows for --baseline only.
-  plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s);
+  plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s, inflight);
   if (!o.peer_fault.empty()) PlantPeerFault(o.peer_fault, plan);
   plan.redis_url = o.redis_url;
   plan.out_dir = o.out_dir;

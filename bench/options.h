@@ -26,7 +26,9 @@ struct BenchOptions {
   std::optional<double> warmup_s;
   std::optional<int64_t> repetitions;
   std::optional<double> throughput_s;
-  std::optional<int64_t> inflight;     // default 16; needs a throughput run
+  // "1,8,64": one row per K, each call timed under that load. Not given:
+  // the default run (the closed loop, and a throughput run at 16).
+  std::optional<std::string> inflight;
   std::string pin = "auto";
   std::string codec;
   bool quick = false;

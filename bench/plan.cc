@@ -98,18 +98,29 @@ RowId IdOf(const RowSpec& spec, const RunSettings& s) {
   id.workload = s.op == Op::kAdd ? "add" : "score";
   id.features = s.op == Op::kScore ? s.features : 0;
   id.codec = spec.codec;
+  id.inflight = spec.inflight;
   id.role = spec.role;
   return id;
 }
 
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              bool references, const RunSettings& s) {
+                              bool references, const RunSettings& s, const std::vector<int>& inflight) {
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
     for (PeerKind p : peers) {
       RowSpec row = MakeRowSpec(t, p);
       if (!codec.empty()) row.codec = codec;
+      for (int k : inflight) {
+        RowSpec at_k = row;
+        at_k.inflight = k;
+        if (k > 1 && t->overlaps.empty()) {
+          at_k.note = "its client cannot keep calls in flight yet: the " + std::to_string(k) +
+                      " go one after another";
+        }
+        rows.push_back(std::move(at_k));
+      }
+      if (!inflight.empty()) continue;
       std::string no_floor;
       if (floors && t->floor_unavailable) {
         no_floor = t->floor_unavailable(s.op, s.op == Op::kScore ? s.features : 0, s.model.size());
@@ -126,6 +137,30 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
     }
   }
   return rows;
+}
+
+std::vector<int> ParseInflightList(const std::string& list) {
+  std::vector<int> out;
+  for (const std::string& item : SplitList(list)) {
+    std::size_t used = 0;
+    long long k = -1;
+    try {
+      k = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || k < 1 || k > kMaxInflight) {
+      throw UsageError("--inflight=" + list + ": '" + item + "' is not a count of calls in flight from 1 to " +
+                       std::to_string(kMaxInflight));
+    }
+    if (std::find(out.begin(), out.end(), k) != out.end()) {
+      throw UsageError("--inflight=" + list + " names " + item + " twice");
+    }
+    out.push_back(static_cast<int>(k));
+  }
+  if (out.empty()) throw UsageError("--inflight needs a list of counts, e.g. 1,8,64");
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string RenderTransportList() {

@@ -29,6 +29,7 @@ struct RowSpec {
   std::string note;    // shown with the result, e.g. why the row has no floor
   bool with_reference = false;  // a reference tool runs beside the row (wrk for HTTP, --baseline)
   std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
+  int inflight = 0;    // calls in flight while timed (--inflight=K); 0: the default run
 };
 
 // A row spec with the transport's default codec (tests build rows this way).
@@ -58,9 +59,19 @@ std::vector<PeerKind> SelectPeers(const std::string& list);
 // Every transport x peer, in report order; with floors (--baseline,
 // --normalize), each row's floor follows it (or the row's note says why it
 // has none); with references (--baseline), an HTTP row gets wrk beside it.
+// With calls in flight (--inflight=LIST, ascending), one row per K instead,
+// K varying fastest (floors and references are refused there: MakePlan).
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              bool references, const RunSettings& settings);
+                              bool references, const RunSettings& settings, const std::vector<int>& inflight = {});
+
+// "1,8,64" -> {1, 8, 64}, ascending: each a count of calls in flight from 1
+// to kMaxInflight, none twice. Throws UsageError naming --inflight.
+std::vector<int> ParseInflightList(const std::string& list);
+// With at most this many calls unanswered, the replies in a stream stay
+// under a pipe's 64 KiB (a reply frame is under 64 B), so no client or peer
+// deadlocks writing while the other writes too (raw_stream_client.h).
+inline constexpr int kMaxInflight = 1024;
 
 // The --list table: each transport x peer and whether it can run here (and why not).
 std::string RenderTransportList();

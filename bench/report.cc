@@ -70,7 +70,7 @@ ordered_json RowToJson(const RowResult& r) {
                           {"peer", Nullable(r.cpu_ns_per_call.peer)},
                           {"broker", Nullable(r.cpu_ns_per_call.broker)}};
   j["calls_per_s"] = r.calls_per_s;
-  j["inflight"] = r.inflight;
+  j["throughput_inflight"] = r.throughput_inflight;
   j["floor_ratio"] = Nullable(r.floor_ratio);
   j["reference"] = r.reference ? ordered_json{{"tool", r.reference->tool},
                                               {"p50_ratio_median", r.reference->median},
@@ -129,7 +129,8 @@ RowResult RowFromJson(const nlohmann::json& j) {
   const auto& cpu = j.at("cpu_ns_per_call");
   r.cpu_ns_per_call = {Nullable(cpu.at("caller")), Nullable(cpu.at("peer")), Nullable(cpu.at("broker"))};
   r.calls_per_s = j.at("calls_per_s");
-  r.inflight = j.at("inflight");
+  // Named "inflight" before schema 4, which gave that name to the identity (bench/row_id.cc).
+  r.throughput_inflight = j.contains("throughput_inflight") ? j.at("throughput_inflight") : j.at("inflight");
   r.floor_ratio = Nullable(j.at("floor_ratio"));
   if (const auto& ref = j.at("reference"); !ref.is_null()) {
     r.reference = ReferenceRatio{ref.at("tool"), ref.at("p50_ratio_median"), ref.at("p50_ratio_low"),
@@ -183,6 +184,7 @@ struct Column {
   const char* title;
   bool right_aligned;
   std::string (*cell)(const RowResult&);
+  bool only_under_load = false;  // shown only when some row ran under load (--inflight)
 };
 
 // A figure that was not measured (no calls, or a percentile a reference tool
@@ -221,6 +223,8 @@ const std::vector<Column>& Columns() {
       {"peer", false, [](const RowResult& r) { return r.id.peer; }},
       {"workload", false, [](const RowResult& r) { return r.id.WorkloadLabel(); }},
       {"codec", false, [](const RowResult& r) { return r.id.codec; }},
+      // Calls in flight while timed: K under load, 1 in the default run's closed loop.
+      {"K", true, [](const RowResult& r) { return std::to_string(std::max(1, r.id.inflight)); }, true},
       {"role", false, [](const RowResult& r) { return std::string(RoleName(r.id.role)); }},
       {"pin", false, [](const RowResult& r) { return r.placement.label; }},
       {"calls", true, [](const RowResult& r) { return std::to_string(r.calls); }},
@@ -250,11 +254,22 @@ const std::vector<Column>& Columns() {
 }
 
 
-std::vector<std::vector<std::string>> Cells(const Report& report) {
+// The columns this report shows: K only where some row ran under load, so
+// the default run's table has no column that is always 1.
+std::vector<Column> ShownColumns(const Report& report) {
+  const bool load = std::any_of(report.rows.begin(), report.rows.end(), [](const RowResult& r) { return r.id.inflight > 0; });
+  std::vector<Column> shown;
+  for (const auto& c : Columns()) {
+    if (load || !c.only_under_load) shown.push_back(c);
+  }
+  return shown;
+}
+
+std::vector<std::vector<std::string>> Cells(const Report& report, const std::vector<Column>& cols) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : report.rows) {
     std::vector<std::string> cells;
-    for (const auto& c : Columns()) cells.push_back(c.cell(r));
+    for (const auto& c : cols) cells.push_back(c.cell(r));
     rows.push_back(std::move(cells));
   }
   return rows;
@@ -270,8 +285,8 @@ std::string Number(const std::optional<double>& v) {
 }  // namespace
 
 std::string RenderConsole(const Report& report) {
-  const auto& cols = Columns();
-  const auto cells = Cells(report);
+  const auto cols = ShownColumns(report);
+  const auto cells = Cells(report, cols);
   std::vector<std::size_t> width(cols.size());
   for (std::size_t i = 0; i < cols.size(); ++i) {
     width[i] = DisplayWidth(cols[i].title);
@@ -296,7 +311,7 @@ std::string RenderConsole(const Report& report) {
 }
 
 std::string RenderMarkdown(const Report& report) {
-  const auto& cols = Columns();
+  const auto cols = ShownColumns(report);
   std::string out = report.interrupted ? "**" + InterruptionLine(report) + "**\n\n|" : "|";
   std::string rule = "|";
   for (const auto& c : cols) {
@@ -304,7 +319,7 @@ std::string RenderMarkdown(const Report& report) {
     rule += c.right_aligned ? "---:|" : "---|";
   }
   out += "\n" + rule + "\n";
-  for (const auto& row : Cells(report)) {
+  for (const auto& row : Cells(report, cols)) {
     out += "|";
     for (const auto& v : row) {
       std::string escaped;
@@ -320,9 +335,9 @@ std::string RenderCsv(const Report& report) {
   // CSV carries raw numbers (ns, calls/s), not display units; an absent
   // number is an empty field.
   std::string out =
-      "tier,key,transport,caller,peer,workload,features,codec,role,pin,status,calls,errors,calls_per_sample,"
+      "tier,key,transport,caller,peer,workload,features,codec,inflight,role,pin,status,calls,errors,calls_per_sample,"
       "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
-      "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n";
+      "broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n";
   // The last column is the run's: "interrupted" on every row of a run that
   // was stopped before all its rows ran (CSV has no place for a run-level flag).
   const std::string run = report.interrupted ? "interrupted" : "complete";
@@ -334,9 +349,9 @@ std::string RenderCsv(const Report& report) {
   char buf[512];
   for (const auto& r : report.rows) {
     const RowId& id = r.id;
-    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,",
+    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%d,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,",
                   quote(r.tier).c_str(), id.Key().c_str(), id.transport.c_str(), id.caller.c_str(),
-                  id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(),
+                  id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(), id.inflight,
                   std::string(RoleName(id.role)).c_str(), r.placement.label.c_str(), StatusName(r.status),
                   static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
                   static_cast<unsigned long long>(r.calls_per_sample), r.latency_ns.p50, r.latency_ns.p90,
@@ -346,7 +361,7 @@ std::string RenderCsv(const Report& report) {
     if (r.floor_ratio) std::snprintf(ratio, sizeof ratio, "%.3f", *r.floor_ratio);
     std::snprintf(buf, sizeof buf, "%s,%s,%s,%.1f,%d,%s,%s,", Number(r.cpu_ns_per_call.caller).c_str(),
                   Number(r.cpu_ns_per_call.peer).c_str(), Number(r.cpu_ns_per_call.broker).c_str(), r.calls_per_s,
-                  r.inflight, ratio, r.unstable ? "true" : "false");
+                  r.throughput_inflight, ratio, r.unstable ? "true" : "false");
     out += buf + quote(r.above_row_cause) + "," + quote(r.reason) + "," + quote(r.note) + "," + run + "\n";
   }
   return out;
@@ -480,9 +495,11 @@ Report ParseResultsJson(const std::string& text) {
   Report report;
   try {
     const auto j = nlohmann::json::parse(text);
-    // Schema 3 only added fields: a schema 2 file (an older reference) reads as is.
-    if (j.at("schema_version") != kResultsSchemaVersion && j.at("schema_version") != 2) {
-      throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump() + " (this bench reads 2 and " +
+    // Schemas 3 and 4 only added fields (4 also renamed the throughput run's
+    // "inflight", RowFromJson): an older reference reads as is.
+    const int version = j.at("schema_version");
+    if (version < 2 || version > kResultsSchemaVersion) {
+      throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump() + " (this bench reads 2 to " +
                                std::to_string(kResultsSchemaVersion) + ")");
     }
     report.environment = j.at("environment");

@@ -17,7 +17,7 @@ namespace interop {
 // 3: p50_mad, and unstable decided by it (bench/summarize.h); settings
 // say normalize and peer_fault; the environment says how repetitions were
 // interleaved.
-inline constexpr int kResultsSchemaVersion = 3;
+inline constexpr int kResultsSchemaVersion = 4;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {

@@ -30,6 +30,7 @@ std::string RowId::Key() const {
   if (workload == "score") (k += ':') += std::to_string(features);
   k += '/';
   k += codec;
+  if (inflight > 0) (k += "/inflight:") += std::to_string(inflight);
   if (role != RowRole::kRow) (k += '/') += RoleName(role);
   return k;
 }
@@ -48,6 +49,7 @@ void WriteRowId(const RowId& id, nlohmann::ordered_json& j) {
   j["workload"] = id.workload;
   j["features"] = id.features;
   j["codec"] = id.codec;
+  j["inflight"] = id.inflight;
   j["role"] = RoleName(id.role);
 }
 
@@ -59,6 +61,9 @@ RowId ReadRowId(const nlohmann::json& j) {
   id.workload = j.at("workload");
   id.features = j.at("features");
   id.codec = j.at("codec");
+  // Schema 4 has the identity's "inflight" beside "throughput_inflight";
+  // before, "inflight" was the throughput run's and every row the default run.
+  id.inflight = j.contains("throughput_inflight") ? j.at("inflight").get<int>() : 0;
   const std::string role = j.at("role");
   bool known = false;
   for (RowRole r : {RowRole::kRow, RowRole::kFloor, RowRole::kReference}) {

@@ -27,12 +27,16 @@ struct RowId {
   std::size_t features = 0;    // score: vector length; 0 for add
   std::string codec;           // what crosses: raw, json, protobuf, none (ffi)
   RowRole role = RowRole::kRow;
+  // Calls in flight while measured (--inflight=K): every call is timed under
+  // that load. 0: the default run (the closed loop, with a throughput run
+  // at 16 in flight beside it).
+  int inflight = 0;
 
   // "add", "score/256": the workload as the tables show it.
   std::string WorkloadLabel() const;
   // Unique per row and stable across runs, e.g. "unix/cpp>python/score:256/raw",
-  // "unix/cpp>python/score:256/raw/floor", "rest/wrk>cpp/add/json/reference":
-  // compare's key, gbench's name.
+  // "unix/cpp>python/score:256/raw/floor", "rest/wrk>cpp/add/json/reference",
+  // "unix/cpp>python/add/raw/inflight:8": compare's key, gbench's name.
   std::string Key() const;
   // The same measurement in the other role: a row's floor, a floor's row.
   RowId WithRole(RowRole other) const;

@@ -87,7 +87,7 @@ struct RowResult {
   bool unstable = false;
   CpuPerCall cpu_ns_per_call;      // over the latency run
   double calls_per_s = 0;          // throughput run (rows only)
-  int inflight = 0;                // calls in flight in the throughput run (0: none ran)
+  int throughput_inflight = 0;     // calls in flight behind calls_per_s (0: no throughput run)
   std::vector<RepetitionStats> repetitions;
   // A row: its p50 as a multiple of its floor's (set when both ran).
   std::optional<double> floor_ratio;

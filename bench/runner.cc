@@ -54,6 +54,7 @@ Measurement MeasureInThisProcess(const RowSpec& spec, const RunSettings& s, cons
       MeasureContext mc{.settings = &s,
                         .role = spec.role,
                         .in_process = spec.transport->wait_style == WaitStyle::kInProcess,
+                        .inflight = spec.inflight,
                         .watchdog = &run.watchdog(),
                         .peer_cpu = run.peer_cpu(),
                         .broker_cpu = run.broker_cpu()};
@@ -183,6 +184,7 @@ std::string BrokerNote(const TransportSpec& t, const RunContext& ctx, const Plac
 
 std::string RowTag(const RowSpec& spec) {
   return std::string(spec.transport->name) + "-" + std::string(PeerName(spec.peer)) +
+         (spec.inflight > 0 ? "-k" + std::to_string(spec.inflight) : std::string()) +
          (spec.role == RowRole::kFloor ? "-floor" : "");
 }
 
@@ -218,6 +220,8 @@ std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const s
   argv.push_back("--address=" + address);
   if (spec.codec != spec.transport->default_codec) argv.push_back("--codec=" + spec.codec);
   if (spec.role == RowRole::kFloor) argv.push_back("--echo");
+  // So a peer can size what it must (Ruby's gRPC pool refuses calls beyond its size).
+  if (spec.inflight > 1) argv.push_back("--inflight=" + std::to_string(spec.inflight));
   argv.insert(argv.end(), spec.extra_peer_args.begin(), spec.extra_peer_args.end());
   return argv;
 }

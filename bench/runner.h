@@ -60,7 +60,7 @@ RowResult ResultOf(const RowSpec& spec, const RunSettings& settings, const RunCo
 // and the re-measuring of a floor); never throws for a row-level failure.
 RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunContext& context);
 
-// "unix-python", "unix-python-floor": names the row's log file and its
+// "unix-python", "unix-python-floor", "unix-python-k8": names the row's log file and its
 // resources (socket, segment, handoff dir), unique within a run.
 std::string RowTag(const RowSpec& spec);
 

@@ -33,7 +33,7 @@ std::string MakeLogDir(const std::string& out_dir, const std::string& run_dir) {
 nlohmann::ordered_json SettingsJson(const RunSettings& s) {
   return {{"workload", s.op == Op::kAdd ? "add" : "score"}, {"features", s.features}, {"calls", s.calls},
           {"duration_s", s.duration_s}, {"warmup_s", s.warmup_s}, {"repetitions", s.repetitions},
-          {"throughput_s", s.throughput_s}, {"inflight", s.inflight}, {"call_timeout_s", s.call_timeout_s},
+          {"throughput_s", s.throughput_s}, {"throughput_inflight", s.inflight}, {"call_timeout_s", s.call_timeout_s},
           {"normalize", s.normalize}, {"peer_fault", s.peer_fault.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.peer_fault)}};
 }
 

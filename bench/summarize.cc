@@ -28,7 +28,18 @@ void Summarize(const Measurement& m, RowResult& row) {
   row.calls_per_sample = m.calls_per_sample;
   row.errors = m.errors;
   row.calls_per_s = m.calls_per_s;
-  row.inflight = m.inflight;
+  row.throughput_inflight = m.inflight;
+  if (row.id.inflight > 0) {
+    // A row under load (--inflight=K): its calls/s is its repetitions' own,
+    // every right reply over the wall time it took at K in flight.
+    double calls = 0, ns = 0;
+    for (const auto& r : m.repetitions) {
+      calls += static_cast<double>(r.calls);
+      ns += r.timed_ns;
+    }
+    row.calls_per_s = ns > 0 ? calls / (ns / 1e9) : 0;
+    row.throughput_inflight = ns > 0 ? row.id.inflight : 0;
+  }
   row.reference_runs = m.reference_runs;
   row.reference_error = m.reference_error;
   std::vector<double> all;

@@ -36,6 +36,9 @@ class FrameReader {
     return {buf_.data(), raw::kHeaderSize + header_.payload_len};
   }
   int saved_errno() const { return saved_errno_; }
+  // Bytes read from the stream behind the frame handed out last: the
+  // requests a pipelining client has sent that this side already holds.
+  std::size_t buffered_bytes() const { return filled_ - consumed_; }
 
  private:
   // Reads until at least `want` bytes are buffered. kOk, kEof (nothing buffered

@@ -133,7 +133,7 @@ class BenchCli(unittest.TestCase):
     def check_results(self, out, workload, features):
         with open(os.path.join(out, "results.json")) as f:
             doc = json.load(f)
-        self.assertEqual(doc["schema_version"], 3)
+        self.assertEqual(doc["schema_version"], 4)
         env = doc["environment"]
         for key in ("cpu_model", "cores", "kernel", "compiler", "python", "ruby", "git_commit",
                     "command_line", "pinning", "timer_overhead_ns"):
@@ -177,6 +177,31 @@ class BenchCli(unittest.TestCase):
         r = self.bench(FOUR_TIERS, "--peer=all", "--quick", "--workload=score", "--features=256", "--out=" + out)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.check_results(out, "score", 256)
+
+    def test_rows_under_load_one_per_k_with_k_in_every_output(self):
+        out = os.path.join(self.tmp.name, "inflight")
+        r = self.bench("--transport=unix,shm-futex", "--peer=cpp", "--quick", "--inflight=8,1", "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(out, "results.json")) as f:
+            rows = json.load(f)["rows"]
+        self.assertEqual([(x["transport"], x["inflight"]) for x in rows],
+                         [("shm-futex", 1), ("shm-futex", 8), ("unix", 1), ("unix", 8)])
+        for x in rows:
+            self.assertEqual(x["errors"], 0, x["key"])
+            self.assertTrue(x["key"].endswith("/inflight:%d" % x["inflight"]), x["key"])
+            self.assertEqual(x["throughput_inflight"], x["inflight"], x["key"])  # calls/s at the row's own K
+            self.assertGreater(x["calls_per_s"], 0, x["key"])
+            self.assertEqual(x["samples"], x["calls"], x["key"])  # every call under load timed on its own
+        # shm's client cannot overlap calls yet: its K=8 row says so.
+        self.assertIn("cannot keep calls in flight yet", rows[1]["note"])
+        self.assertEqual(rows[3]["note"], "")
+        header = next(l for l in r.stdout.splitlines() if l.startswith("tier"))
+        self.assertIn(" K ", header)
+        with open(os.path.join(out, "gbench.json")) as f:
+            names = {b["name"] for b in json.load(f)["benchmarks"]}
+        self.assertIn("unix/cpp>cpp/add/raw/inflight:8", names)
+        with open(os.path.join(out, "results.csv")) as f:
+            self.assertIn(",inflight,", f.readline())
 
     def run_with_floors(self, out):
         r = self.bench("--transport=ffi,unix,shm-spin", "--peer=cpp,python", "--quick", "--repetitions=3",
@@ -498,8 +523,10 @@ class BenchCli(unittest.TestCase):
             (["--calls=0"], "--calls=0 is out of range"),
             (["--calls=-3"], "--calls=-3 is out of range"),
             (["--repetitions=0"], "--repetitions=0 is out of range: 1 to 1000"),
-            (["--inflight=0"], "--inflight=0 is out of range: 1 to 4096"),
-            (["--throughput=0", "--inflight=8"], "--inflight has no effect here"),
+            (["--inflight=0"], "'0' is not a count of calls in flight from 1 to 1024"),
+            (["--inflight=8,8"], "--inflight=8,8 names 8 twice"),
+            (["--throughput=0.2", "--inflight=8"], "--throughput has no effect with --inflight"),
+            (["--baseline", "--inflight=8"], "--inflight cannot be combined with --baseline yet"),
             (["--transport=unix,unix"], "--transport selects unix twice"),
             (["--peer=cpp,python,cpp"], "--peer selects cpp twice"),
             (["--transport=shm-spin", "--pin=same"], "--pin=same puts caller and peer on one core"),

@@ -88,6 +88,95 @@ TEST(Measure, InProcessCallsAreTimedInBatches) {
   for (const auto& r : m.repetitions) EXPECT_EQ(r.calls, r.ns_per_call.size() * m.calls_per_sample);
 }
 
+// Keeps every request sent and answers the newest first, so replies come
+// back out of order; counts the most it held at once. Reply number
+// `bad_at` (if set) is the oldest call's, with its id lost (0).
+class OutOfOrderAdd final : public Transport {
+ public:
+  explicit OutOfOrderAdd(uint64_t bad_at = 0) : bad_at_(bad_at) {}
+  void Open(const PeerEndpoint&) override {}
+  void Call(const Request& r, Reply& reply) override { Answer(r, reply); }
+  void Send(const Request& r) override {
+    held_.push_back(r);
+    most_held_ = std::max(most_held_, held_.size());
+  }
+  void Receive(Reply& reply) override {
+    ASSERT_FALSE(held_.empty());
+    if (++received_ == bad_at_) {  // the oldest call's reply, garbled: its id is lost
+      Answer(held_.front(), reply);
+      held_.erase(held_.begin());
+      reply.id = 0;
+      return;
+    }
+    Answer(held_.back(), reply);
+    held_.pop_back();
+  }
+  std::size_t most_held() const { return most_held_; }
+  std::size_t held() const { return held_.size(); }
+
+ private:
+  static void Answer(const Request& r, Reply& reply) {
+    reply.id = r.id;
+    reply.result = Add(r.x, r.y);
+    reply.kind = ReplyKind::kAdd;
+  }
+  uint64_t bad_at_;
+  uint64_t received_ = 0;
+  std::vector<Request> held_;
+  std::size_t most_held_ = 0;
+};
+
+TEST(Measure, ARowUnderLoadKeepsKInFlightAndMatchesRepliesById) {
+  OutOfOrderAdd t;
+  RunSettings s = Short();
+  s.throughput_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .inflight = 8, .watchdog = &dog}, m);
+  EXPECT_EQ(m.errors, 0u) << m.first_error;  // out of order, yet every reply matched to its request
+  EXPECT_EQ(t.most_held(), 8u);
+  EXPECT_EQ(t.held(), 0u);  // every call in flight was received before the repetition ended
+  ASSERT_EQ(m.repetitions.size(), 3u);
+  for (const auto& r : m.repetitions) {
+    EXPECT_EQ(r.calls, 500u);  // --calls under load: that many calls, each timed
+    EXPECT_EQ(r.ns_per_call.size(), 500u);
+    EXPECT_GT(r.timed_ns, 0);
+  }
+  EXPECT_EQ(m.inflight, 0);  // no throughput run beside it: calls/s is the repetitions' own
+  RowResult row;
+  row.id.inflight = 8;
+  Summarize(m, row);
+  EXPECT_GT(row.calls_per_s, 0);
+  EXPECT_EQ(row.throughput_inflight, 8);
+}
+
+TEST(Measure, AReplyToNoCallInFlightIsAnErrorAndTheWindowGoesOn) {
+  OutOfOrderAdd t(/*bad_at=*/50);
+  RunSettings s = Short();
+  s.repetitions = 1;
+  s.throughput_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .inflight = 4, .watchdog = &dog}, m);
+  EXPECT_EQ(m.errors, 1u);
+  EXPECT_THAT(m.first_error, HasSubstr("reply id 0 for request id"));
+  ASSERT_EQ(m.repetitions.size(), 1u);
+  EXPECT_EQ(m.repetitions[0].calls, 499u);  // the wrong one is counted, not timed
+  EXPECT_EQ(t.held(), 0u);
+}
+
+TEST(Measure, TheThroughputRunKeepsItsKInFlight) {
+  OutOfOrderAdd t;
+  const RunSettings s = Short();  // the default run: a throughput run at 4
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .watchdog = &dog}, m);
+  EXPECT_EQ(t.most_held(), 4u);
+  EXPECT_EQ(m.inflight, 4);
+  EXPECT_GT(m.calls_per_s, 0);
+  EXPECT_EQ(m.errors, 0u);
+}
+
 TEST(Measure, EchoCheckComparesEveryByte) {
   Reply ok;
   CheckEcho(std::string_view("abcdef"), std::string_view("abcdef"), 7, ok);
@@ -111,7 +200,7 @@ Measurement EveryFieldSet() {
   m.calls_per_s = 12345.5;
   m.inflight = 16;
   m.failure = "interrupted";
-  m.repetitions.push_back({{10.5, 11.25, 9.75}, 9, 3000.0, 4500.0, 700.0});
+  m.repetitions.push_back({{10.5, 11.25, 9.75}, 9, 3000.0, 4500.0, 700.0, 95.5});
   m.repetitions.push_back({{20.5}, 3, std::nullopt, 100.0, std::nullopt});
   return m;
 }
@@ -131,6 +220,7 @@ TEST(Measure, AMeasurementCrossesFromTheChildIntact) {
   EXPECT_EQ(back.repetitions[0].caller_cpu_ns, 3000.0);
   EXPECT_EQ(back.repetitions[0].peer_cpu_ns, 4500.0);
   EXPECT_EQ(back.repetitions[0].broker_cpu_ns, 700.0);
+  EXPECT_EQ(back.repetitions[0].timed_ns, 95.5);
   EXPECT_FALSE(back.repetitions[1].broker_cpu_ns.has_value());
   EXPECT_EQ(back.repetitions[1].ns_per_call, m.repetitions[1].ns_per_call);
   EXPECT_FALSE(back.repetitions[1].caller_cpu_ns.has_value());

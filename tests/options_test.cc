@@ -81,7 +81,6 @@ TEST(Options, CountsAndSizesMustBeInRange) {
   const Case cases[] = {
       {"--calls", [](BenchOptions& o, int64_t v) { o.calls = v; }, 1, 1'000'000'000},
       {"--repetitions", [](BenchOptions& o, int64_t v) { o.repetitions = v; }, 1, 1000},
-      {"--inflight", [](BenchOptions& o, int64_t v) { o.inflight = v; }, 1, 4096},
       {"--features", [](BenchOptions& o, int64_t v) { o.workload = "score"; o.features = v; }, 1, 131072},
   };
   for (const Case& c : cases) {
@@ -128,8 +127,12 @@ TEST(Options, CombinationsThatCannotRunAreRefused) {
   // An option no selected row would use is refused, not silently dropped.
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.features = 64; }),
               HasSubstr("--features has no effect here: it applies to --workload=score"));
-  EXPECT_THAT(Refusal([](BenchOptions& o) { o.throughput_s = 0; o.inflight = 4; }),
-              HasSubstr("--inflight has no effect here"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.throughput_s = 0.2; o.inflight = "1,8"; }),
+              HasSubstr("--throughput has no effect with --inflight"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.baseline = true; o.inflight = "8"; }),
+              HasSubstr("--inflight cannot be combined with --baseline yet"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.ci = true; o.inflight = "8"; }),
+              HasSubstr("--inflight cannot be combined with --ci yet"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.shm_wait = "spin"; }), HasSubstr("--shm-wait has no effect here"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.file_wait = "poll"; }), HasSubstr("--file-wait has no effect here"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.redis_url = "redis://127.0.0.1:6379"; }),
@@ -201,6 +204,43 @@ TEST(Options, APeerFaultGoesToTheRowsCppPeersOnly) {
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.peer_fault = "slow"; }), HasSubstr("delay=NS"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.peers = "python"; o.peer_fault = "delay=5"; }),
               HasSubstr("--peer-fault has no effect here"));
+}
+
+TEST(Options, AnInflightListIsCountsFromOneTo1024EachOnce) {
+  EXPECT_EQ(ParseInflightList("1,8,64"), (std::vector<int>{1, 8, 64}));
+  EXPECT_EQ(ParseInflightList("64,1"), (std::vector<int>{1, 64}));  // rows go in ascending K
+  EXPECT_EQ(ParseInflightList("1024"), (std::vector<int>{1024}));
+  for (const char* bad : {"0", "1025", "-1", "8x", "eight", "1.5"}) {
+    const std::string why = Refusal([bad](BenchOptions& o) { o.inflight = bad; });
+    EXPECT_THAT(why, HasSubstr(std::string("'") + bad + "' is not a count of calls in flight from 1 to 1024")) << bad;
+  }
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.inflight = "8,1,8"; }), HasSubstr("--inflight=8,1,8 names 8 twice"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.inflight = ","; }), HasSubstr("--inflight needs a list of counts"));
+}
+
+TEST(Options, AnInflightListMakesOneRowPerKWithKInItsIdentity) {
+  BenchOptions o;
+  o.transports = "unix,shm-futex";
+  o.peers = "cpp,python";
+  o.inflight = "8,1";
+  const Plan plan = MakePlan(o, 2);
+  std::vector<std::string> keys;
+  for (const RowSpec& row : plan.rows) keys.push_back(IdOf(row, plan.settings).Key());
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "shm-futex/cpp>cpp/add/raw/inflight:1", "shm-futex/cpp>cpp/add/raw/inflight:8",
+                      "shm-futex/cpp>python/add/raw/inflight:1", "shm-futex/cpp>python/add/raw/inflight:8",
+                      "unix/cpp>cpp/add/raw/inflight:1", "unix/cpp>cpp/add/raw/inflight:8",
+                      "unix/cpp>python/add/raw/inflight:1", "unix/cpp>python/add/raw/inflight:8"}));
+  EXPECT_EQ(plan.settings.throughput_s, 0);  // each row's calls/s is its own run's
+  // A client that cannot keep calls in flight says so at K > 1, never silently.
+  for (const RowSpec& row : plan.rows) {
+    const bool sequential = row.inflight > 1 && row.transport->name == "shm-futex";
+    EXPECT_EQ(row.note.find("cannot keep calls in flight yet") != std::string::npos, sequential)
+        << IdOf(row, plan.settings).Key();
+  }
+  // Without the list, the default run: no K in the key.
+  o.inflight.reset();
+  EXPECT_EQ(IdOf(MakePlan(o, 2).rows[0], plan.settings).Key(), "shm-futex/cpp>cpp/add/raw");
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Exporters are pure functions of the records: checked against exact text.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "bench/report.h"
 
 namespace interop {
 namespace {
+
+using ::testing::HasSubstr;
 
 // A row with every field set, its floor (flagged), and a failed row.
 Report ThreeRows() {
@@ -23,7 +26,7 @@ Report ThreeRows() {
   ok.p50_high_ns = 20600;
   ok.cpu_ns_per_call = {3000, 2500, std::nullopt};
   ok.calls_per_s = 228800;
-  ok.inflight = 16;
+  ok.throughput_inflight = 16;
   ok.floor_ratio = 1.7083;
   ok.note = "a remark";
   // Equal calls per repetition, as a run has them: the pooled mean (21000)
@@ -34,7 +37,7 @@ Report ThreeRows() {
   floor.latency_ns.p50 = 12000;
   floor.floor_ratio.reset();
   floor.calls_per_s = 0;
-  floor.inflight = 0;
+  floor.throughput_inflight = 0;
   floor.note.clear();
   floor.recheck_row_p50_ns = {20100, 20900};
   floor.recheck_floor_p50_ns = {11800, 12400};
@@ -78,15 +81,51 @@ TEST(Report, MarkdownTable) {
 
 TEST(Report, Csv) {
   EXPECT_EQ(RenderCsv(ThreeRows()),
-            "tier,key,transport,caller,peer,workload,features,codec,role,pin,status,calls,errors,calls_per_sample,"
-            "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
-            "broker_cpu_ns_per_call,calls_per_s,inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n"
-            "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,row,split,ok,1000,0,1,"
+            "tier,key,transport,caller,peer,workload,features,codec,inflight,role,pin,status,calls,errors,"
+            "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
+            "broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n"
+            "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,0,row,split,ok,1000,0,1,"
             "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\",complete\n"
-            "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,floor,split,ok,1000,0,1,"
+            "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,0,floor,split,ok,1000,0,1,"
             "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\",complete\n"
-            "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,row,same,failed,0,0,1,"
+            "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,0,row,same,failed,0,0,1,"
             "0.0,0.0,0.0,0.0,0.0,0.0,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\",complete\n");
+}
+
+TEST(Report, RowsUnderLoadShowTheirKAndKeepItInEveryFormat) {
+  Report report = ThreeRows();
+  report.rows.resize(1);
+  RowResult at8 = report.rows[0];
+  at8.id.inflight = 8;
+  at8.throughput_inflight = 8;
+  report.rows.push_back(at8);
+  report.rows[0].id.inflight = 1;
+  report.rows[0].throughput_inflight = 1;
+  const std::string console = RenderConsole(report);
+  EXPECT_THAT(console, HasSubstr("codec  K  role"));
+  EXPECT_THAT(console, HasSubstr("raw    8  row"));
+  EXPECT_THAT(RenderMarkdown(report), HasSubstr("| codec | K | role |"));
+  EXPECT_THAT(RenderCsv(report), HasSubstr("unix/cpp>python/add/raw/inflight:8,unix,cpp,python,add,0,raw,8,row"));
+  const Report back = ParseResultsJson(RenderJson(report));
+  ASSERT_EQ(back.rows.size(), 2u);
+  EXPECT_EQ(back.rows[0].id.inflight, 1);
+  EXPECT_EQ(back.rows[1].id.inflight, 8);
+  EXPECT_EQ(back.rows[1].id.Key(), "unix/cpp>python/add/raw/inflight:8");
+  EXPECT_EQ(back.rows[1].throughput_inflight, 8);
+}
+
+TEST(Report, AnOlderResultsFileReadsAsTheDefaultRunWithItsThroughputInflight) {
+  // Schema 3: "inflight" was the throughput run's calls in flight, not an identity.
+  auto j = nlohmann::json::parse(RenderJson(ThreeRows()));
+  j["schema_version"] = 3;
+  for (auto& row : j["rows"]) {
+    row["inflight"] = row["throughput_inflight"];
+    row.erase("throughput_inflight");
+  }
+  const Report back = ParseResultsJson(j.dump());
+  EXPECT_EQ(back.rows[0].id.inflight, 0);
+  EXPECT_EQ(back.rows[0].id.Key(), "unix/cpp>python/add/raw");
+  EXPECT_EQ(back.rows[0].throughput_inflight, 16);
 }
 
 TEST(Report, GbenchJsonCarriesTheRowsOwnPerCallNumbers) {
@@ -139,7 +178,8 @@ void ExpectSameRow(const RowResult& a, const RowResult& b) {
   EXPECT_EQ(a.cpu_ns_per_call.peer, b.cpu_ns_per_call.peer);
   EXPECT_EQ(a.cpu_ns_per_call.broker, b.cpu_ns_per_call.broker);
   EXPECT_EQ(a.calls_per_s, b.calls_per_s);
-  EXPECT_EQ(a.inflight, b.inflight);
+  EXPECT_EQ(a.throughput_inflight, b.throughput_inflight);
+  EXPECT_EQ(a.id.inflight, b.id.inflight);
   ASSERT_EQ(a.repetitions.size(), b.repetitions.size());
   for (std::size_t i = 0; i < a.repetitions.size(); ++i) {
     EXPECT_EQ(a.repetitions[i].calls, b.repetitions[i].calls);

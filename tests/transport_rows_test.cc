@@ -63,7 +63,7 @@ TEST_P(TransportRow, RunsWithEveryReplyCheckedAndLeavesNothingBehind) {
     EXPECT_EQ(r.repetitions[0].calls, r.calls);
     // Floors are a latency reference: only rows get a throughput run.
     if (c.role == RowRole::kRow) EXPECT_GT(r.calls_per_s, 0);
-    else EXPECT_EQ(r.inflight, 0);
+    else EXPECT_EQ(r.throughput_inflight, 0);
     // Every party's CPU is accounted: the caller always, the peer when there
     // is one, the broker (the private redis-server) on the Redis rows.
     EXPECT_TRUE(r.cpu_ns_per_call.caller.has_value());

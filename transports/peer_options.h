@@ -15,6 +15,10 @@ struct PeerOptions {
   // For the harness's own tests only (C++ peer): misbehave on purpose
   // (transports/fault/peer_fault.h, peers/README.md).
   PeerFault fault;
+  // For tests of calls in flight (--count-held): count the most requests
+  // this peer held at once (received, not yet answered) and say so on stderr
+  // each time it grows. Off by default: it costs a syscall per request.
+  bool count_held = false;
 };
 
 }  // namespace interop

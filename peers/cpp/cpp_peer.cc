@@ -43,7 +43,7 @@ constexpr Server kServers[] = {
 };
 
 int Usage(const char* why) {
-  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo] [--fault=MODE]\n"
+  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo] [--fault=MODE] [--inflight=K] [--count-held]\n"
                "transports:", why);
   for (const auto& s : kServers) std::fprintf(stderr, " %.*s", int(s.transport.size()), s.transport.data());
   std::fprintf(stderr, "\n");
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a vanished client is EPIPE on write, not death
   interop::PeerOptions options;
   std::string fault;
+  std::string inflight;  // --inflight=K: accepted as every peer does; the C++ servers need nothing of it
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&](std::string_view key, std::string* out) {
@@ -64,11 +65,13 @@ int main(int argc, char** argv) {
       return true;
     };
     if (value("--transport=", &options.transport) || value("--address=", &options.address) ||
-        value("--codec=", &options.codec) || value("--fault=", &fault)) {
+        value("--codec=", &options.codec) || value("--fault=", &fault) || value("--inflight=", &inflight)) {
       continue;
     }
     if (arg == "--echo") {
       options.echo = true;
+    } else if (arg == "--count-held") {
+      options.count_held = true;
     } else if (arg == "--help" || arg == "-h") {
       Usage("the native C++ peer");
       return 0;

@@ -1,6 +1,6 @@
 """Python peer of interop-spectrum (contract: peers/README.md).
 
-  /usr/bin/python3 peers/python/peer.py --transport=T --address=ADDR [--codec=C] [--echo]
+  /usr/bin/python3 peers/python/peer.py --transport=T --address=ADDR [--codec=C] [--echo] [--inflight=K]
 
 Prints `READY <address>` on stdout once listening, serves until SIGTERM/SIGINT
 (exit 0) or, for pipe, EOF on stdin (exit 0). Exit 2: bad options (unknown
@@ -56,7 +56,12 @@ def parse_args(argv):
     parser.add_argument("--echo", action="store_true",
                         help="floor: send every request's bytes back unchanged, "
                         "decoding nothing (peers/README.md, Echo mode)")
+    parser.add_argument("--inflight", type=int, default=1, metavar="K",
+                        help="the most calls the harness keeps in flight (bench --inflight); "
+                        "this peer's servers queue beyond their pools, so it needs nothing of it")
     args = parser.parse_args(argv)
+    if args.inflight < 1:
+        parser.error(f"--inflight={args.inflight}: at least 1")
     module = importlib.import_module(TRANSPORTS[args.transport])
     if args.codec is None:
         args.codec = module.CODECS[0]

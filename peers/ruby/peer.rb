@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # The Ruby peer (peers/README.md):
-#   ruby peers/ruby/peer.rb --transport=T --address=ADDR [--codec=C] [--echo]
+#   ruby peers/ruby/peer.rb --transport=T --address=ADDR [--codec=C] [--echo] [--inflight=K]
 # Prints "READY <address>" on stdout once listening, then serves until
 # SIGTERM/SIGINT (exit 0) or, for pipe, EOF on stdin. Diagnostics go to
 # stderr; nothing else ever goes to stdout. With --echo every transport
@@ -42,7 +42,7 @@ module Peer
   EXIT_USAGE = 2
 
   # What a transport gets: the parsed options and the handshake.
-  Options = Struct.new(:transport, :address, :codec, :echo, :stdout, keyword_init: true) do
+  Options = Struct.new(:transport, :address, :codec, :echo, :inflight, :stdout, keyword_init: true) do
     # Prints the one READY line on the real stdout and flushes it.
     def ready(address)
       stdout.write("READY #{address}\n")
@@ -58,14 +58,18 @@ module Peer
   end
 
   def parse(argv, stdout)
-    opts = Options.new(echo: false, stdout: stdout)
+    opts = Options.new(echo: false, inflight: 1, stdout: stdout)
     parser = OptionParser.new do |o|
-      o.banner = "usage: ruby peer.rb --transport=T --address=ADDR [--codec=C] [--echo]"
+      o.banner = "usage: ruby peer.rb --transport=T --address=ADDR [--codec=C] [--echo] [--inflight=K]"
       o.on("--transport=T", "one of: #{TRANSPORTS.keys.join(', ')}") { |v| opts.transport = v }
       o.on("--address=ADDR", "unix: socket path; tcp, rest, grpc: 127.0.0.1:PORT; pipe: -; " \
                              "redis: REDIS_URL#PREFIX; shm: /SHM-NAME; file: DIR[?wait=poll]") { |v| opts.address = v }
       o.on("--codec=C", "wire codec (default: the transport's own)") { |v| opts.codec = v }
       o.on("--echo", "floor mode: send each request's bytes back unchanged, undecoded") { opts.echo = true }
+      o.on("--inflight=K", Integer, "the most calls the harness keeps in flight (bench --inflight)") do |v|
+        usage_error("--inflight=#{v}: at least 1") if v < 1
+        opts.inflight = v
+      end
       o.on("-h", "--help") do
         warn o.help
         exit 0

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,15 @@ void LogBadInput(uint64_t id, const std::string& why) {
                static_cast<unsigned long long>(id), why.c_str());
 }
 
+// The requests this side holds (--count-held): the one it is answering,
+// those already read behind it and those waiting in the stream, counted in
+// frames of its size (a row's requests are all one size).
+std::size_t Held(const FrameReader& reader, int fd) {
+  int waiting = 0;
+  if (::ioctl(fd, FIONREAD, &waiting) != 0) waiting = 0;
+  return 1 + (reader.buffered_bytes() + static_cast<std::size_t>(waiting)) / reader.frame().size();
+}
+
 }  // namespace
 
 bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
@@ -35,6 +45,7 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
   FrameReader reader(in_fd);
   std::vector<uint8_t> out;
   std::vector<double> features;  // aligned copy of the request's doubles
+  std::size_t most_held = 0;
   for (;;) {
     using S = FrameReader::Status;
     const S status = reader.Next();
@@ -86,6 +97,13 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
       raw::EncodeError(out, h.id, err);
     }
     SpoilRawFrame(BeforeReply(options.fault), out.data(), out.size());
+    // Counted as the reply is about to go (the client has had all the time
+    // of this call to send more), and said as it grows: we may be stopped
+    // before the stream ends.
+    if (options.count_held && Held(reader, in_fd) > most_held) {
+      most_held = Held(reader, in_fd);
+      std::fprintf(stderr, "cpp peer: held at most %zu requests at once\n", most_held);
+    }
     if (!WriteFull(out_fd, out.data(), out.size())) return false;
   }
 }

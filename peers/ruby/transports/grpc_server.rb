@@ -27,6 +27,13 @@ module Transports
     # The largest valid score request is ~1 MiB; bigger ones are refused by
     # gRPC itself (RESOURCE_EXHAUSTED) before they are decoded.
     MAX_MESSAGE_BYTES = 8 << 20
+    # grpc 1.51 refuses a call (RESOURCE_EXHAUSTED, "No free threads in
+    # thread pool") whenever no worker thread is idle, whatever
+    # max_waiting_requests says: the pool must outnumber the calls the
+    # harness keeps in flight (--inflight), with room for workers that have
+    # replied but are not idle yet. grpc's own default (30) otherwise.
+    DEFAULT_POOL_SIZE = 30
+    POOL_HEADROOM = 16
     STOP_SECONDS = 3
 
     module_function
@@ -152,6 +159,7 @@ module Transports
       # both modes start, or fail to, alike.
       load_generated
       server = GRPC::RpcServer.new(
+        pool_size: [DEFAULT_POOL_SIZE, opts.inflight + POOL_HEADROOM].max,
         server_args: { "grpc.max_receive_message_length" => MAX_MESSAGE_BYTES,
                        "grpc.max_send_message_length" => MAX_MESSAGE_BYTES }
       )
