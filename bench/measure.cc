@@ -121,7 +121,10 @@ class Loop {
       // A row under load (--inflight=K): each repetition keeps K calls in
       // flight and times every one of them; calls/s comes from the same run.
       out_.calls_per_sample = 1;
-      for (int rep = 0; rep < s_.repetitions; ++rep) LoadRepetition(static_cast<std::size_t>(ctx_.inflight), est_ns);
+      for (int rep = 0; rep < s_.repetitions; ++rep) {
+        LoadRepetition(static_cast<std::size_t>(ctx_.inflight), est_ns);
+        if (ctx_.reference) Reference();
+      }
       return;
     }
     // In-process calls are too short to time one by one (reading the clock
@@ -274,10 +277,9 @@ class Loop {
     RepetitionSamples& r = out_.repetitions.emplace_back();
     CpuAccount cpu(ctx_, r, /*windows=*/false);
     AllowRoundsOf(k, est_ns);
-    const auto start = Clock::now();
     uint64_t sent = 0;
-    r.timed_ns = InFlight(k, &r, [&](Clock::time_point now) {
-                   return s_.calls > 0 ? ++sent <= s_.calls : NsBetween(start, now) < s_.duration_s * 1e9;
+    r.timed_ns = InFlight(k, &r, [&](double elapsed_ns) {
+                   return s_.calls > 0 ? ++sent <= s_.calls : elapsed_ns < s_.duration_s * 1e9;
                  }).wall_ns;
     dog_.SetTimeout(s_.call_timeout_s);
   }
@@ -289,12 +291,13 @@ class Loop {
     dog_.SetTimeout(s_.call_timeout_s + 4 * static_cast<double>(k) * est_ns / 1e9);
   }
 
-  // Keeps K calls in flight while keep_sending(now) says so, then receives
-  // the rest: each reply lets one more request go. Each call is timed from
-  // right before its Send() to right after the Receive() that brought its
-  // reply, matched by id; a reply that matches no call in flight is counted
-  // wrong and stands for the oldest one (so the window cannot leak). Right
-  // replies' times go to `r` (if given) and are counted in it.
+  // Keeps K calls in flight while keep_sending(ns since the first send) says
+  // so, then receives the rest: each reply lets one more request go. Each
+  // call is timed from right before its Send() to right after the Receive()
+  // that brought its reply, matched by id; a reply that matches no call in
+  // flight is counted wrong and stands for the oldest one (so the window
+  // cannot leak). Right replies' times go to `r` (if given) and are counted
+  // in it.
   struct InFlightRun {
     double wall_ns = 0;
     uint64_t right = 0;  // calls with a right reply
@@ -311,12 +314,13 @@ class Loop {
     std::deque<uint64_t> order;  // ids in flight in send order (the oldest first)
     Request req;
     Reply rep;
+    t_.BeforeInFlight(k);
     const auto start = Clock::now();
     bool sending = true;
     auto send_one = [&] {
       workload_.Fill(req, next_id_++);
       const auto at = Clock::now();
-      if (!keep_sending(at)) {
+      if (!keep_sending(NsBetween(start, at))) {
         sending = false;
         return;
       }
@@ -366,9 +370,7 @@ class Loop {
   void Throughput(double est_ns) {
     const std::size_t k = static_cast<std::size_t>(std::max(1, s_.inflight));
     AllowRoundsOf(k, est_ns);
-    const auto start = Clock::now();
-    const InFlightRun run =
-        InFlight(k, nullptr, [&](Clock::time_point now) { return NsBetween(start, now) < s_.throughput_s * 1e9; });
+    const InFlightRun run = InFlight(k, nullptr, [&](double elapsed_ns) { return elapsed_ns < s_.throughput_s * 1e9; });
     out_.inflight = static_cast<int>(k);
     out_.calls_per_s = run.wall_ns > 0 ? static_cast<double>(run.right) / (run.wall_ns / 1e9) : 0;
   }

@@ -111,28 +111,30 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
     for (PeerKind p : peers) {
       RowSpec row = MakeRowSpec(t, p);
       if (!codec.empty()) row.codec = codec;
-      for (int k : inflight) {
-        RowSpec at_k = row;
-        at_k.inflight = k;
-        if (k > 1 && t->overlaps.empty()) {
-          at_k.note = "its client cannot keep calls in flight yet: the " + std::to_string(k) +
-                      " go one after another";
-        }
-        rows.push_back(std::move(at_k));
-      }
-      if (!inflight.empty()) continue;
       std::string no_floor;
       if (floors && t->floor_unavailable) {
         no_floor = t->floor_unavailable(s.op, s.op == Op::kScore ? s.features : 0, s.model.size());
         if (!no_floor.empty()) row.note = "no floor: " + no_floor;
       }
-      row.with_reference = references && t->http_request != nullptr;
-      rows.push_back(row);
-      if (floors && no_floor.empty()) {
-        RowSpec floor = row;
-        floor.role = RowRole::kFloor;
-        floor.with_reference = false;
-        rows.push_back(std::move(floor));
+      row.with_reference = references && t->http_request != nullptr;  // wrk, with -cK under load
+      // The default run is one row; --inflight=LIST, one per K.
+      for (int k : inflight.empty() ? std::vector<int>{0} : inflight) {
+        RowSpec at_k = row;
+        at_k.inflight = k;
+        if (k > 1 && t->overlaps.empty()) {
+          at_k.note += std::string(at_k.note.empty() ? "" : "; ") + "its client cannot keep calls in flight yet: the " +
+                       std::to_string(k) + " go one after another";
+        }
+        if (floors && no_floor.empty() && k > 1) {
+          at_k.note += std::string(at_k.note.empty() ? "" : "; ") + "no floor under load: a floor echoes one call at a time";
+        }
+        rows.push_back(at_k);
+        // A floor echoes one call at a time: only the closed loop has one.
+        if (floors && no_floor.empty() && k <= 1) {
+          at_k.role = RowRole::kFloor;
+          at_k.with_reference = false;
+          rows.push_back(std::move(at_k));
+        }
       }
     }
   }

@@ -60,7 +60,8 @@ std::vector<PeerKind> SelectPeers(const std::string& list);
 // --normalize), each row's floor follows it (or the row's note says why it
 // has none); with references (--baseline), an HTTP row gets wrk beside it.
 // With calls in flight (--inflight=LIST, ascending), one row per K instead,
-// K varying fastest (floors and references are refused there: MakePlan).
+// K varying fastest; a floor only after the K=1 row (a floor echoes one call
+// at a time), and wrk -cK beside every HTTP row with references.
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
                               bool references, const RunSettings& settings, const std::vector<int>& inflight = {});

@@ -61,7 +61,7 @@ ReferenceRun RunWrk(const WrkTarget& t) {
   std::ofstream(script) << "wrk.method = \"POST\"\nwrk.body = [==[" << t.body << "]==]\n"
                         << "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
   PeerLaunch launch;
-  launch.argv = {kWrk, "-t1", "-c1", "-d" + std::to_string(t.seconds) + "s", "--latency", "-s", script,
+  launch.argv = {kWrk, "-t1", "-c" + std::to_string(t.connections), "-d" + std::to_string(t.seconds) + "s", "--latency", "-s", script,
                  "http://" + t.address + t.path};
   launch.cpu = t.cpu;
   launch.log_path = t.log_path;  // its stdout and stderr
@@ -85,7 +85,8 @@ RowResult ReferenceRowOf(RowResult& row) {
   ref.tier = row.tier;
   ref.placement = row.placement;
   ref.placement.watchdog_cpu = -1;  // wrk has none; the row's watched it
-  ref.note = "wrk -t1 -c1 against the row's peer, one run after each of the row's repetitions; wrk's own percentiles";
+  ref.note = "wrk -t1 -c" + std::to_string(std::max(1, row.id.inflight)) +
+             " against the row's peer, one run after each of the row's repetitions; wrk's own percentiles";
   if (runs.empty()) {
     ref.status = RowStatus::kFailed;
     ref.reason = !row.reference_error.empty() ? row.reference_error

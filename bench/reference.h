@@ -1,5 +1,6 @@
 // A well-known tool beside a row, against the row's own peer: for the HTTP
-// rows (--baseline), wrk with one connection, the row's body, pinned like the
+// rows (--baseline), wrk with one connection (K for a row under --inflight=K),
+// the row's body, pinned like the
 // row, run after each of the row's repetitions, so row and wrk alternate pair
 // by pair in one process pair. wrk times itself (it gives percentiles, no
 // samples); the row's p50 as a multiple of wrk's, pair by pair, says how much
@@ -21,11 +22,12 @@ struct WrkTarget {
   std::string body;         // what the row POSTs
   int cpu = -1;             // where the row's caller runs
   int seconds = 1;          // wrk -d, whole seconds
+  int connections = 1;      // wrk -c: the row's calls in flight
   std::string script_path;  // its Lua script (written here)
   std::string log_path;     // its output
 };
 
-// One wrk -t1 -c1 --latency run. Throws std::runtime_error when wrk cannot
+// One wrk -t1 -cK --latency run (K = connections). Throws std::runtime_error when wrk cannot
 // run, fails, or saw an error or a non-2xx reply (its output's tail says why).
 ReferenceRun RunWrk(const WrkTarget& target);
 

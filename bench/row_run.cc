@@ -26,7 +26,7 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
   } else {
     address = spec.transport->listen_address(where);
   }
-  launch.argv = PeerCommand(spec.peer, spec, address);
+  launch.argv = PeerCommand(spec.peer, spec, address, MostInFlight(spec, s));
   launch.stdio_channel = spec.transport->peer_uses_stdio;
   launch.cpu = place.peer_cpu;
   launch.log_path = ctx.log_dir + "/" + tag + ".stderr.log";

@@ -34,6 +34,7 @@ WrkTarget WrkTargetOf(const RowSpec& spec, const RunSettings& s, const RunContex
   t.address = peer.address;
   t.cpu = PlacementOf(*spec.transport, ctx).caller_cpu;
   t.seconds = std::max(1, static_cast<int>(s.duration_s + 0.5));
+  t.connections = std::max(1, spec.inflight);  // a row under load: wrk -cK beside it
   t.script_path = ctx.run_dir + "/" + RowTag(spec) + "-wrk.lua";
   t.log_path = ctx.log_dir + "/" + RowTag(spec) + "-wrk.log";
   return t;
@@ -209,7 +210,12 @@ std::string PeerUnavailableReason(PeerKind peer, const TransportSpec& transport)
   return "unknown peer";
 }
 
-std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const std::string& address) {
+int MostInFlight(const RowSpec& spec, const RunSettings& s) {
+  if (spec.inflight > 0) return spec.inflight;
+  return spec.role == RowRole::kRow && s.throughput_s > 0 ? s.inflight : 1;
+}
+
+std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const std::string& address, int inflight) {
   std::vector<std::string> argv;
   switch (peer) {
     case PeerKind::kCpp: argv = {BinaryDir() + "/peers/cpp/cpp_peer"}; break;
@@ -221,7 +227,7 @@ std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const s
   if (spec.codec != spec.transport->default_codec) argv.push_back("--codec=" + spec.codec);
   if (spec.role == RowRole::kFloor) argv.push_back("--echo");
   // So a peer can size what it must (Ruby's gRPC pool refuses calls beyond its size).
-  if (spec.inflight > 1) argv.push_back("--inflight=" + std::to_string(spec.inflight));
+  if (inflight > 1) argv.push_back("--inflight=" + std::to_string(inflight));
   argv.insert(argv.end(), spec.extra_peer_args.begin(), spec.extra_peer_args.end());
   return argv;
 }

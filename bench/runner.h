@@ -65,7 +65,12 @@ RowResult RunRow(const RowSpec& spec, const RunSettings& settings, const RunCont
 std::string RowTag(const RowSpec& spec);
 
 // The command that starts a peer (peers/README.md), or a reason it cannot run here.
-std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const std::string& address);
+// `inflight`: the most calls the row will keep in flight (its K, or its
+// throughput run's), which the peer is told above 1.
+std::vector<std::string> PeerCommand(PeerKind peer, const RowSpec& spec, const std::string& address,
+                                     int inflight = 1);
+// That most: a row's K under --inflight, else its throughput run's, else 1.
+int MostInFlight(const RowSpec& spec, const RunSettings& settings);
 std::string PeerUnavailableReason(PeerKind peer, const TransportSpec& transport);
 
 }  // namespace interop

@@ -526,7 +526,7 @@ class BenchCli(unittest.TestCase):
             (["--inflight=0"], "'0' is not a count of calls in flight from 1 to 1024"),
             (["--inflight=8,8"], "--inflight=8,8 names 8 twice"),
             (["--throughput=0.2", "--inflight=8"], "--throughput has no effect with --inflight"),
-            (["--baseline", "--inflight=8"], "--inflight cannot be combined with --baseline yet"),
+            (["--normalize", "--inflight=8"], "--inflight cannot be combined with --normalize yet"),
             (["--transport=unix,unix"], "--transport selects unix twice"),
             (["--peer=cpp,python,cpp"], "--peer selects cpp twice"),
             (["--transport=shm-spin", "--pin=same"], "--pin=same puts caller and peer on one core"),

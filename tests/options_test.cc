@@ -129,8 +129,8 @@ TEST(Options, CombinationsThatCannotRunAreRefused) {
               HasSubstr("--features has no effect here: it applies to --workload=score"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.throughput_s = 0.2; o.inflight = "1,8"; }),
               HasSubstr("--throughput has no effect with --inflight"));
-  EXPECT_THAT(Refusal([](BenchOptions& o) { o.baseline = true; o.inflight = "8"; }),
-              HasSubstr("--inflight cannot be combined with --baseline yet"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.normalize = true; o.inflight = "8"; }),
+              HasSubstr("--inflight cannot be combined with --normalize yet"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.ci = true; o.inflight = "8"; }),
               HasSubstr("--inflight cannot be combined with --ci yet"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.shm_wait = "spin"; }), HasSubstr("--shm-wait has no effect here"));
@@ -241,6 +241,23 @@ TEST(Options, AnInflightListMakesOneRowPerKWithKInItsIdentity) {
   // Without the list, the default run: no K in the key.
   o.inflight.reset();
   EXPECT_EQ(IdOf(MakePlan(o, 2).rows[0], plan.settings).Key(), "shm-futex/cpp>cpp/add/raw");
+}
+
+TEST(Options, WithBaselineUnderLoadOnlyTheClosedLoopHasAFloorAndWrkRunsAtEveryK) {
+  BenchOptions o;
+  o.transports = "rest";
+  o.peers = "cpp";
+  o.inflight = "1,8";
+  o.baseline = true;
+  const Plan plan = MakePlan(o, 2);
+  std::vector<std::string> keys;
+  for (const RowSpec& row : plan.rows) keys.push_back(IdOf(row, plan.settings).Key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"rest/cpp>cpp/add/json/inflight:1", "rest/cpp>cpp/add/json/inflight:1/floor",
+                                            "rest/cpp>cpp/add/json/inflight:8"}));
+  EXPECT_TRUE(plan.rows[0].with_reference);
+  EXPECT_FALSE(plan.rows[1].with_reference);
+  EXPECT_TRUE(plan.rows[2].with_reference);  // wrk -t1 -c8 beside it
+  EXPECT_THAT(plan.rows[2].note, HasSubstr("no floor under load"));
 }
 
 }  // namespace

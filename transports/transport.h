@@ -94,6 +94,9 @@ class Transport {
   // defaults make the calls one after another (Send queues, Receive makes
   // the oldest queued call), for mechanisms whose client cannot overlap
   // calls: their calls/s then stays at one call's (TransportSpec::overlaps).
+  // BeforeInFlight(k) comes first, outside any timed call: a transport that
+  // needs k of something (connections) makes them there.
+  virtual void BeforeInFlight(std::size_t /*k*/) {}
   virtual void Send(const Request& request) { queued_.push_back(request); }
   virtual void Receive(Reply& reply) {
     if (queued_.empty()) throw TransportError("Receive() with no call in flight");

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a vanished client is EPIPE on write, not death
   interop::PeerOptions options;
   std::string fault;
-  std::string inflight;  // --inflight=K: accepted as every peer does; the C++ servers need nothing of it
+  std::string inflight;  // --inflight=K
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&](std::string_view key, std::string* out) {
@@ -78,6 +79,12 @@ int main(int argc, char** argv) {
     } else {
       return Usage(("unknown option " + std::string(arg)).c_str());
     }
+  }
+  if (!inflight.empty()) {
+    char* end = nullptr;
+    const long k = std::strtol(inflight.c_str(), &end, 10);
+    if (*end != '\0' || k < 1 || k > 1 << 20) return Usage(("--inflight=" + inflight + ": a count from 1").c_str());
+    options.inflight = static_cast<int>(k);
   }
   if (const std::string bad = interop::ParsePeerFault(fault, &options.fault); !bad.empty()) return Usage(bad.c_str());
   if (options.echo && options.fault.SpoilsReplies()) {

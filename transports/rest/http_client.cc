@@ -64,16 +64,38 @@ HttpClient::Response HttpClient::Post(std::string_view path, std::string_view js
 
 HttpClient::Response HttpClient::Get(std::string_view path) { return Exchange("GET", path, {}); }
 
-HttpClient::Response HttpClient::Exchange(std::string_view method, std::string_view path, std::string_view body) {
-  if (aborted_) throw TransportError("the request was given up");
+void HttpClient::FormatHead(std::string_view method, std::string_view path, std::size_t body_size) {
   head_.clear();
   head_.append(method).append(" ").append(path).append(" HTTP/1.1\r\n").append(host_line_);
   if (method == "POST") {
     char length[24];
-    const auto end = std::to_chars(length, length + sizeof length, body.size()).ptr;
+    const auto end = std::to_chars(length, length + sizeof length, body_size).ptr;
     head_.append("Content-Type: application/json\r\nContent-Length: ").append(length, end).append("\r\n");
   }
   head_.append("\r\n");
+}
+
+void HttpClient::StartPost(std::string_view path, std::string_view json_body) {
+  if (aborted_) throw TransportError("the request was given up");
+  if (fd_ < 0) Connect();
+  FormatHead("POST", path, json_body.size());
+  Send(json_body);
+}
+
+HttpClient::Response HttpClient::FinishResponse() {
+  ReadResponse();
+  return Finished();
+}
+
+HttpClient::Response HttpClient::Finished() {
+  const Response response{static_cast<int>(parser_.status_code), body_};
+  if (!http_should_keep_alive(&parser_)) Disconnect();
+  return response;
+}
+
+HttpClient::Response HttpClient::Exchange(std::string_view method, std::string_view path, std::string_view body) {
+  if (aborted_) throw TransportError("the request was given up");
+  FormatHead(method, path, body.size());
   // A kept-alive connection the server has closed since shows as an end of
   // stream before any byte of the response: then once more, on a new one.
   for (int attempt = 0;; ++attempt) {
@@ -88,9 +110,7 @@ HttpClient::Response HttpClient::Exchange(std::string_view method, std::string_v
       Disconnect();
     }
   }
-  const Response response{static_cast<int>(parser_.status_code), body_};
-  if (!http_should_keep_alive(&parser_)) Disconnect();
-  return response;
+  return Finished();
 }
 
 void HttpClient::Send(std::string_view body) {

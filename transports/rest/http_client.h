@@ -39,8 +39,20 @@ class HttpClient {
   // connection fails at once, and every later one too.
   void Abort();
 
+  // A request's two halves, for several connections in flight at once
+  // (REST under --inflight): StartPost() sends the request, and later
+  // FinishResponse() reads its response. No reconnect: a connection the
+  // server closed fails the call. ReadyToFinish(): part of a response is
+  // already buffered, so FinishResponse() need not wait for the socket.
+  void StartPost(std::string_view path, std::string_view json_body);
+  Response FinishResponse();
+  bool ReadyToFinish() const { return in_begin_ < in_end_; }
+  int fd() const { return fd_; }
+
  private:
   Response Exchange(std::string_view method, std::string_view path, std::string_view body);
+  void FormatHead(std::string_view method, std::string_view path, std::size_t body_size);
+  Response Finished();  // the response just read; disconnects if the server will not keep it alive
   void Connect();
   void Disconnect();
   void Send(std::string_view body);

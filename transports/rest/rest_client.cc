@@ -1,8 +1,17 @@
 #include "transports/rest/rest_client.h"
 
+#include <poll.h>
+
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
+
+#include "common/fd_io.h"
 
 #include "transports/echo/echo_check.h"
 #include "transports/json/json_codec.h"
@@ -14,16 +23,17 @@ namespace {
 
 const char* PathOf(Op op) { return op == Op::kAdd ? "/add" : "/score"; }
 
-// One keep-alive connection for the whole row. In echo mode (the floor) the
-// peer answers each POST with its body unchanged.
+// One keep-alive connection for the row's calls one at a time (and K under
+// load, below). In echo mode (the floor) the peer answers each POST with its
+// body unchanged.
 class RestClient final : public Transport {
  public:
   explicit RestClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
 
   void Open(const PeerEndpoint& peer) override {
-    std::string host;
-    int port = 0;
-    ParseHostPort(peer.address, &host, &port);
+    ParseHostPort(peer.address, &host_, &port_);
+    const std::string& host = host_;
+    const int port = port_;
     // READY says the port is bound; /health says the app behind it answers.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     std::string last;
@@ -56,13 +66,88 @@ class RestClient final : public Transport {
     }
   }
 
-  void Close() override { client_.reset(); }
+  // K keep-alive connections under load, as wrk -cK keeps: each request
+  // goes out on an idle one, and Receive() reads whichever response comes
+  // first. (Not HTTP/1.1 pipelining: servers answer a pipelined connection
+  // in order and often one at a time, and wrk does not pipeline either.)
+  void BeforeInFlight(std::size_t k) override {
+    if (echo_) return;  // floors time single calls
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    while (pool_.size() < k) {  // connected now, not inside a timed call
+      pool_.push_back(std::make_unique<HttpClient>(host_, port_, json_codec::kMaxJsonBytes));
+      if (aborted_) pool_.back()->Abort();
+    }
+    idle_.clear();
+    busy_.clear();
+    for (std::size_t i = 0; i < pool_.size(); ++i) idle_.push_back(i);
+  }
+
+  void Send(const Request& r) override {
+    if (echo_) return Transport::Send(r);
+    if (idle_.empty()) throw TransportError("more calls in flight than connections (BeforeInFlight)");
+    const std::size_t i = idle_.back();
+    idle_.pop_back();
+    json_codec::EncodeRequest(r, /*include_op=*/false, {}, body_);
+    pool_[i]->StartPost(PathOf(r.op), body_);
+    busy_.push_back(i);
+    op_ = r.op;  // one workload per row: every call in flight has this op
+  }
+
+  void Receive(Reply& reply) override {
+    if (echo_) return Transport::Receive(reply);
+    const std::size_t at = NextAnswered();
+    const std::size_t i = busy_[at];
+    busy_.erase(busy_.begin() + static_cast<std::ptrdiff_t>(at));
+    idle_.push_back(i);
+    const HttpClient::Response res = pool_[i]->FinishResponse();
+    if (res.status != 200) {
+      reply.error = "HTTP " + std::to_string(res.status) + ": " + std::string(res.body.substr(0, 200));
+    } else {
+      decoder_.Decode(res.body, op_, reply);
+    }
+  }
+
+  void Close() override {
+    client_.reset();
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_.clear();
+  }
   void Abort() override {
+    aborted_ = true;
     if (client_) client_->Abort();
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    for (auto& c : pool_) c->Abort();  // a poll or read on them returns now
   }
 
  private:
+  // The busy connection whose response comes first (its index in busy_):
+  // one with bytes of it buffered already, or the first the socket says.
+  std::size_t NextAnswered() {
+    if (busy_.empty()) throw TransportError("Receive() with no call in flight");
+    for (std::size_t at = 0; at < busy_.size(); ++at) {
+      if (pool_[busy_[at]]->ReadyToFinish()) return at;
+    }
+    fds_.resize(busy_.size());
+    for (std::size_t at = 0; at < busy_.size(); ++at) fds_[at] = {pool_[busy_[at]]->fd(), POLLIN, 0};
+    for (;;) {
+      const int n = ::poll(fds_.data(), fds_.size(), 250);  // short, so a given-up row returns
+      if (aborted_) throw TransportError("no reply (row given up)");
+      if (n < 0 && errno != EINTR) throw TransportError(ErrnoMessage("poll on the connections"));
+      for (std::size_t at = 0; n > 0 && at < fds_.size(); ++at) {
+        if (fds_[at].revents) return at;  // a response, or an error FinishResponse() will say
+      }
+    }
+  }
+
   bool echo_;
+  std::string host_;
+  int port_ = 0;
+  std::mutex pool_mu_;  // pool_ against Abort() from the watchdog's thread
+  std::vector<std::unique_ptr<HttpClient>> pool_;  // under load: one connection per call in flight
+  std::vector<std::size_t> idle_, busy_;           // indexes into pool_
+  std::vector<pollfd> fds_;
+  Op op_ = Op::kAdd;
+  std::atomic<bool> aborted_{false};
   std::optional<HttpClient> client_;
   std::string body_;
   json_codec::ReplyDecoder decoder_;
@@ -86,6 +171,7 @@ TransportSpec RestTransport() {
         *path = PathOf(r.op);
         json_codec::EncodeRequest(r, /*include_op=*/false, {}, *body);
       },
+      .overlaps = "K keep-alive connections, a call on each (as wrk -cK), responses taken as they come",
   };
 }
 

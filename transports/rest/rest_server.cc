@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "transports/json/json_codec.h"
@@ -23,6 +24,11 @@ int ServeRest(const PeerOptions& options) {
   server.set_keep_alive_max_count(1u << 30);
   server.set_keep_alive_timeout(60);
   server.set_payload_max_length(json_codec::kMaxJsonBytes);  // larger bodies: 413
+  // httplib serves each keep-alive connection on one pool thread for as long
+  // as it lives: under --inflight=K the client holds K of them (and one for
+  // its single calls), so the pool needs a thread for each, or the rest wait.
+  const std::size_t threads = std::max<std::size_t>(CPPHTTPLIB_THREAD_POOL_COUNT, options.inflight + 2);
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   auto handler = [&options](Op op) {
     return [op, echo = options.echo, &fault = options.fault](const httplib::Request& req, httplib::Response& res) {
       const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests

@@ -46,6 +46,8 @@ module Transports
     # 1, 2 and 4 threads measured the same here (~90-110 us p50, harness
     # `rest` row); 2 keeps a connection that Puma holds in a thread between
     # requests (up to 0.2 s, its keep-alive fast path) from delaying another.
+    # Under --inflight=K the client keeps K connections busy, and a thread
+    # that holds one in that fast path stalls the others: K threads then.
     THREADS = 2
     STOP_SECONDS = 3
 
@@ -127,11 +129,12 @@ module Transports
                        "to bound request bodies with (written for Debian 12's Puma 5.6)"
       end
       Puma::Client.prepend(BoundedBody) unless Puma::Client <= BoundedBody
+      threads = [THREADS, opts.inflight].max
       log = PumaLog.new
       events = Puma::Events.new(log, log)
       server = Puma::Server.new(
         App.new(echo: opts.echo), events,
-        min_threads: THREADS, max_threads: THREADS,
+        min_threads: threads, max_threads: threads,
         # Not development: errors that reach Puma get no backtrace in the reply.
         environment: "production",
         persistent_timeout: REQUEST_TIMEOUT, first_data_timeout: REQUEST_TIMEOUT,
@@ -143,7 +146,7 @@ module Transports
       end
 
       thread = server.run
-      RawFrame.log_line($stderr, "rest: Puma #{Puma::Const::PUMA_VERSION}, #{THREADS} threads")
+      RawFrame.log_line($stderr, "rest: Puma #{Puma::Const::PUMA_VERSION}, #{threads} threads")
       opts.ready("#{Tcp::LOOPBACK}:#{listener.local_address.ip_port}")
       begin
         thread.join # until SIGTERM/SIGINT raises SystemExit here
