@@ -2,6 +2,7 @@
 // reports what crossing each boundary costs. All argument parsing lives here
 // (CLI11 is expensive to compile); the work is in bench_core.
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -53,6 +54,14 @@ int main(int argc, char** argv) {
   int stack_base_marker = 0;
   interop::RecordStackBase(&stack_base_marker);  // embedded Ruby scans the stack up to here
   interop::InstallProcessGuard();
+  // A row under load holds K connections on each side (REST, and wrk's K
+  // beside it), its peer too: take the hard limit on open files, as load
+  // tools do, rather than fail at a soft limit of 1024.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   BenchOptions o;
   bool list = false;

@@ -35,6 +35,9 @@ using Clock = std::chrono::steady_clock;
 // that the clock's own cost (a pair of reads, ~20-30 ns here) is ~1% of it.
 constexpr double kBatchNs = 2000;
 
+// The most timed samples one repetition keeps (160 MB of them).
+constexpr uint64_t kMaxSamples = 20'000'000;
+
 inline double NsBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::nano>(b - a).count();
 }
@@ -279,7 +282,9 @@ class Loop {
     AllowRoundsOf(k, est_ns);
     uint64_t sent = 0;
     r.timed_ns = InFlight(k, &r, [&](double elapsed_ns) {
-                   return s_.calls > 0 ? ++sent <= s_.calls : elapsed_ns < s_.duration_s * 1e9;
+                   // As many calls as the closed loop would time at most (TimedIterations).
+                   if (++sent > kMaxSamples) return false;
+                   return s_.calls > 0 ? sent <= s_.calls : elapsed_ns < s_.duration_s * 1e9;
                  }).wall_ns;
     dog_.SetTimeout(s_.call_timeout_s);
   }
@@ -339,7 +344,11 @@ class Loop {
       if (it == in_flight.end()) it = in_flight.find(order.front());
       if (Accept(it->second.request, rep)) {
         ++run.right;
-        if (r) r->ns_per_call.push_back(NsBetween(it->second.at, end));
+        if (r) {  // kept as it goes: a repetition cut short keeps calls and time that agree
+          r->ns_per_call.push_back(NsBetween(it->second.at, end));
+          ++r->calls;
+          r->timed_ns = NsBetween(start, end);
+        }
       }
       in_flight.erase(it);
       while (!order.empty() && !in_flight.count(order.front())) order.pop_front();
@@ -347,7 +356,6 @@ class Loop {
       ThrowIfInterrupted();
     }
     run.wall_ns = NsBetween(start, end);
-    if (r) r->calls += run.right;
     return run;
   }
 
@@ -399,7 +407,7 @@ void MeasureCalls(Transport& transport, const MeasureContext& ctx, Measurement& 
 uint64_t TimedIterations(const RunSettings& s, double est_ns_per_call, uint64_t batch) {
   if (s.calls > 0) return std::max<uint64_t>(1, (s.calls + batch - 1) / batch);
   const double per_iter = std::max(est_ns_per_call, 1.0) * static_cast<double>(batch);
-  return std::clamp<uint64_t>(static_cast<uint64_t>(s.duration_s * 1e9 / per_iter), 20, 20'000'000 / batch);
+  return std::clamp<uint64_t>(static_cast<uint64_t>(s.duration_s * 1e9 / per_iter), 20, kMaxSamples / batch);
 }
 
 double TimerOverheadNs() {

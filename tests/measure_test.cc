@@ -165,6 +165,44 @@ TEST(Measure, AReplyToNoCallInFlightIsAnErrorAndTheWindowGoesOn) {
   EXPECT_EQ(t.held(), 0u);
 }
 
+// Answers in order until its `fail_at`th reply, where the peer is "gone".
+class DiesUnderLoad final : public Transport {
+ public:
+  explicit DiesUnderLoad(uint64_t fail_at) : fail_at_(fail_at) {}
+  void Open(const PeerEndpoint&) override {}
+  void Call(const Request& r, Reply& reply) override {
+    reply.id = r.id;
+    reply.result = Add(r.x, r.y);
+    reply.kind = ReplyKind::kAdd;
+  }
+  void Send(const Request& r) override { held_.push_back(r); }
+  void Receive(Reply& reply) override {
+    if (++received_ == fail_at_) throw TransportError("the peer closed the connection");
+    Call(held_.front(), reply);
+    held_.erase(held_.begin());
+  }
+
+ private:
+  uint64_t fail_at_;
+  uint64_t received_ = 0;
+  std::vector<Request> held_;
+};
+
+TEST(Measure, ARepetitionCutShortUnderLoadKeepsCallsAndTimeThatAgree) {
+  DiesUnderLoad t(/*fail_at=*/120);
+  RunSettings s = Short();
+  s.throughput_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  EXPECT_THROW(
+      MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .inflight = 4, .watchdog = &dog}, m),
+      TransportError);
+  ASSERT_EQ(m.repetitions.size(), 1u);
+  EXPECT_EQ(m.repetitions[0].calls, 119u);
+  EXPECT_EQ(m.repetitions[0].ns_per_call.size(), 119u);
+  EXPECT_GT(m.repetitions[0].timed_ns, 0);
+}
+
 TEST(Measure, TheThroughputRunKeepsItsKInFlight) {
   OutOfOrderAdd t;
   const RunSettings s = Short();  // the default run: a throughput run at 4

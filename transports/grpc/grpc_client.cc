@@ -110,6 +110,7 @@ class GrpcUnaryClient final : public Transport {
     auto owned = std::make_unique<UnaryCall>();
     UnaryCall* call = owned.get();
     call->op = r.op;
+    call->id = r.id;
     {
       std::lock_guard<std::mutex> lock(mu_);
       calls_.emplace(call, std::move(owned));
@@ -143,7 +144,10 @@ class GrpcUnaryClient final : public Transport {
       call = std::move(it->second);
       calls_.erase(it);
     }
-    if (!OnStatus(call->status, reply)) return;
+    if (!OnStatus(call->status, reply)) {
+      reply.id = call->id;  // a refused call is still this call's answer: the runner matches it by id
+      return;
+    }
     if (call->op == Op::kAdd) {
       reply.id = call->add_rep.id();
       reply.result = call->add_rep.result();
@@ -200,6 +204,7 @@ class GrpcUnaryClient final : public Transport {
   // One unary call in flight under load, with everything it points at.
   struct UnaryCall {
     Op op = Op::kAdd;
+    uint64_t id = 0;  // the request's
     grpc::ClientContext ctx;
     grpc::Status status;
     pb::AddRequest add_req;

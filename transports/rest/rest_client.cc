@@ -79,6 +79,7 @@ class RestClient final : public Transport {
     }
     idle_.clear();
     busy_.clear();
+    sent_id_.assign(pool_.size(), 0);
     for (std::size_t i = 0; i < pool_.size(); ++i) idle_.push_back(i);
   }
 
@@ -90,6 +91,7 @@ class RestClient final : public Transport {
     json_codec::EncodeRequest(r, /*include_op=*/false, {}, body_);
     pool_[i]->StartPost(PathOf(r.op), body_);
     busy_.push_back(i);
+    sent_id_[i] = r.id;
     op_ = r.op;  // one workload per row: every call in flight has this op
   }
 
@@ -101,6 +103,7 @@ class RestClient final : public Transport {
     idle_.push_back(i);
     const HttpClient::Response res = pool_[i]->FinishResponse();
     if (res.status != 200) {
+      reply.id = sent_id_[i];  // an error status answers the call sent on this connection
       reply.error = "HTTP " + std::to_string(res.status) + ": " + std::string(res.body.substr(0, 200));
     } else {
       decoder_.Decode(res.body, op_, reply);
@@ -145,6 +148,7 @@ class RestClient final : public Transport {
   std::mutex pool_mu_;  // pool_ against Abort() from the watchdog's thread
   std::vector<std::unique_ptr<HttpClient>> pool_;  // under load: one connection per call in flight
   std::vector<std::size_t> idle_, busy_;           // indexes into pool_
+  std::vector<uint64_t> sent_id_;                  // per connection: the id of its call in flight
   std::vector<pollfd> fds_;
   Op op_ = Op::kAdd;
   std::atomic<bool> aborted_{false};

@@ -26,8 +26,9 @@ int ServeRest(const PeerOptions& options) {
   server.set_payload_max_length(json_codec::kMaxJsonBytes);  // larger bodies: 413
   // httplib serves each keep-alive connection on one pool thread for as long
   // as it lives: under --inflight=K the client holds K of them (and one for
-  // its single calls), so the pool needs a thread for each, or the rest wait.
-  const std::size_t threads = std::max<std::size_t>(CPPHTTPLIB_THREAD_POOL_COUNT, options.inflight + 2);
+  // its single calls), idle while wrk -cK runs beside the row (--baseline)
+  // with K more, so the pool needs a thread for each, or the rest wait.
+  const std::size_t threads = std::max<std::size_t>(CPPHTTPLIB_THREAD_POOL_COUNT, 2 * options.inflight + 4);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   auto handler = [&options](Op op) {
     return [op, echo = options.echo, &fault = options.fault](const httplib::Request& req, httplib::Response& res) {
