@@ -100,9 +100,11 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
     // Counted as the reply is about to go (the client has had all the time
     // of this call to send more), and said as it grows: we may be stopped
     // before the stream ends.
-    if (options.count_held && Held(reader, in_fd) > most_held) {
-      most_held = Held(reader, in_fd);
-      std::fprintf(stderr, "cpp peer: held at most %zu requests at once\n", most_held);
+    if (options.count_held) {
+      if (const std::size_t held = Held(reader, in_fd); held > most_held) {  // one ioctl, not two
+        most_held = held;
+        std::fprintf(stderr, "cpp peer: held at most %zu requests at once\n", most_held);
+      }
     }
     if (!WriteFull(out_fd, out.data(), out.size())) return false;
   }
