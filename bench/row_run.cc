@@ -18,6 +18,7 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
   const std::string tag = RowTag(spec);
   PeerLaunch launch;
   AddressContext where{ctx.run_dir, tag, ctx.run_id, ""};
+  where.inflight = MostInFlight(spec, s);
   if (spec.transport->needs_redis) where.redis_url = ctx.services->RedisUrl();
   std::string address;
   if (spec.transport->prepare) {
@@ -26,7 +27,7 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
   } else {
     address = spec.transport->listen_address(where);
   }
-  launch.argv = PeerCommand(spec.peer, spec, address, MostInFlight(spec, s));
+  launch.argv = PeerCommand(spec.peer, spec, address, where.inflight);
   launch.stdio_channel = spec.transport->peer_uses_stdio;
   launch.cpu = place.peer_cpu;
   launch.log_path = ctx.log_dir + "/" + tag + ".stderr.log";

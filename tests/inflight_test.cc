@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <regex>
 
 #include "test_support.h"
@@ -107,8 +109,12 @@ TEST_P(HeldByThePeer, HoldsKRequestsAtOnceUnderLoadAndOneWithout) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(RawStreams, HeldByThePeer, ::testing::Values("unix", "pipe", "tcp"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(CountingPeers, HeldByThePeer, ::testing::Values("unix", "pipe", "tcp", "shm-spin", "shm-futex"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');  // gtest names: [A-Za-z0-9_]
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace interop

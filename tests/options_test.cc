@@ -220,27 +220,27 @@ TEST(Options, AnInflightListIsCountsFromOneTo1024EachOnce) {
 
 TEST(Options, AnInflightListMakesOneRowPerKWithKInItsIdentity) {
   BenchOptions o;
-  o.transports = "unix,shm-futex";
+  o.transports = "unix,ffi";
   o.peers = "cpp,python";
   o.inflight = "8,1";
   const Plan plan = MakePlan(o, 2);
   std::vector<std::string> keys;
   for (const RowSpec& row : plan.rows) keys.push_back(IdOf(row, plan.settings).Key());
   EXPECT_EQ(keys, (std::vector<std::string>{
-                      "shm-futex/cpp>cpp/add/raw/inflight:1", "shm-futex/cpp>cpp/add/raw/inflight:8",
-                      "shm-futex/cpp>python/add/raw/inflight:1", "shm-futex/cpp>python/add/raw/inflight:8",
+                      "ffi/cpp>cpp/add/none/inflight:1", "ffi/cpp>cpp/add/none/inflight:8",
+                      "ffi/cpp>python/add/none/inflight:1", "ffi/cpp>python/add/none/inflight:8",
                       "unix/cpp>cpp/add/raw/inflight:1", "unix/cpp>cpp/add/raw/inflight:8",
                       "unix/cpp>python/add/raw/inflight:1", "unix/cpp>python/add/raw/inflight:8"}));
   EXPECT_EQ(plan.settings.throughput_s, 0);  // each row's calls/s is its own run's
   // A client that cannot keep calls in flight says so at K > 1, never silently.
   for (const RowSpec& row : plan.rows) {
-    const bool sequential = row.inflight > 1 && row.transport->name == "shm-futex";
+    const bool sequential = row.inflight > 1 && row.transport->name == "ffi";
     EXPECT_EQ(row.note.find("cannot keep calls in flight yet") != std::string::npos, sequential)
         << IdOf(row, plan.settings).Key();
   }
   // Without the list, the default run: no K in the key.
   o.inflight.reset();
-  EXPECT_EQ(IdOf(MakePlan(o, 2).rows[0], plan.settings).Key(), "shm-futex/cpp>cpp/add/raw");
+  EXPECT_EQ(IdOf(MakePlan(o, 2).rows[0], plan.settings).Key(), "ffi/cpp>cpp/add/none");
 }
 
 TEST(Options, WithBaselineUnderLoadOnlyTheClosedLoopHasAFloorAndWrkRunsAtEveryK) {

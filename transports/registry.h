@@ -33,6 +33,7 @@ struct AddressContext {
   std::string run_id;     // unique per bench run (key prefixes on shared services)
   std::string redis_url;  // set for transports with needs_redis
   bool wait_spinning_apart = false;  // the two sides run on different cores (may spin)
+  int inflight = 1;  // the most calls the row keeps in flight (shm sizes its ring by it)
 };
 
 struct TransportSpec {

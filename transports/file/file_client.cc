@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <deque>
+#include <unordered_map>
+
 #include "common/temp_dir.h"
 #include "transports/echo/echo_check.h"
 #include "transports/file/handoff_dir.h"
@@ -31,11 +34,53 @@ class FileHandoffClient final : public Transport {
     else decoder_.Decode(got, r.op, reply);
   }
 
+  // Calls in flight: every request file is published at once, and each
+  // reply file is taken as its name appears, in whatever order the peer
+  // answered. Poll mode lists the directory, which shows a reply again
+  // until it is taken: `arrived` keeps each one queued once.
+  void Send(const Request& r) override {
+    json_codec::EncodeRequest(r, /*include_op=*/true, {}, body_);
+    handoff::Publish(address_.dir, "req", r.id, body_);
+    InFlight& call = in_flight_[r.id];
+    call = {r.op, echo_ ? body_ : std::string(), false};
+  }
+
+  void Receive(Reply& reply) override {
+    while (arrived_.empty()) {
+      for (const auto& name : watcher_->Next(100)) {
+        const auto id = handoff::IdOf(name, "rep");
+        if (!id) continue;
+        const auto it = in_flight_.find(*id);
+        if (it == in_flight_.end() || it->second.arrived) continue;
+        it->second.arrived = true;
+        arrived_.push_back(*id);
+      }
+      if (arrived_.empty() && aborted_) throw TransportError("no reply file (row given up)");
+    }
+    const uint64_t id = arrived_.front();
+    arrived_.pop_front();
+    const auto it = in_flight_.find(id);
+    const InFlight call = std::move(it->second);
+    in_flight_.erase(it);
+    const std::string got =
+        handoff::TakeFile(address_.dir + "/rep-" + std::to_string(id) + ".json", json_codec::kMaxJsonBytes);
+    if (echo_) CheckEcho(call.body, got, id, reply);
+    else decoder_.Decode(got, call.op, reply);
+  }
+
   void Close() override { watcher_.reset(); }
   void Abort() override { aborted_ = true; }
 
  private:
+  struct InFlight {
+    Op op;
+    std::string body;  // echo mode: what must come back
+    bool arrived;      // queued in arrived_ already
+  };
+
   bool echo_;
+  std::unordered_map<uint64_t, InFlight> in_flight_;
+  std::deque<uint64_t> arrived_;  // reply files seen and not yet taken, oldest first
   std::string body_;
   json_codec::ReplyDecoder decoder_;
   handoff::Address address_;
@@ -61,6 +106,7 @@ TransportSpec FileSpec(std::string_view name, std::string_view variant) {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<FileHandoffClient>(mode);
       },
+      .overlaps = "K request files in the directory at once, each reply file taken as it appears",
       .family = "file",
       .variant = variant,
   };

@@ -29,14 +29,15 @@ Address ParseAddress(const std::string& text) {
   return a;
 }
 
-std::optional<uint64_t> RequestId(const std::string& name) {
-  constexpr std::string_view prefix = "req-", suffix = ".json";
-  if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix) {
+  constexpr std::string_view suffix = ".json";
+  if (name.size() <= prefix.size() + 1 + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+      name[prefix.size()] != '-' ||
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return std::nullopt;
   }
   uint64_t id = 0;
-  const char* first = name.data() + prefix.size();
+  const char* first = name.data() + prefix.size() + 1;
   const char* last = name.data() + name.size() - suffix.size();
   auto [ptr, ec] = std::from_chars(first, last, id);
   if (ec != std::errc() || ptr != last) return std::nullopt;

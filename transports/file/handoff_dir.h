@@ -6,6 +6,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace interop::handoff {
@@ -19,8 +20,10 @@ struct Address {
 // Throws TransportError on an empty directory.
 Address ParseAddress(const std::string& text);
 
-// "req-7.json" -> 7; nullopt for other names (temporaries, replies).
-std::optional<uint64_t> RequestId(const std::string& name);
+// "req-7.json" -> 7 (prefix "req"), "rep-7.json" -> 7 (prefix "rep");
+// nullopt for other names (temporaries, the other side's files).
+std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix);
+inline std::optional<uint64_t> RequestId(const std::string& name) { return IdOf(name, "req"); }
 
 // Writes `.PREFIX-ID.json.tmp`, then renames it to `PREFIX-ID.json`: a reader
 // can never see the file half-written. Throws TransportError.

@@ -29,12 +29,36 @@ class ShmClient final : public Transport {
     segment_.emplace(Segment::Open(peer.address));
     req_ = segment_->requests();
     rep_ = segment_->replies();
-    seq_ = std::atomic_ref<uint32_t>(*req_.seq).load();
+    seq_ = received_ = segment_->first();
   }
 
   void Call(const Request& r, Reply& reply) override {
-    uint8_t* p = req_.slot;
-    std::size_t frame_size = raw::kHeaderSize + raw::kAddRequestPayload;
+    Post(r);
+    Take(reply);
+  }
+
+  // Calls in flight: up to S requests published in the ring's entries before
+  // the first reply is taken. The peer answers in order, so replies come
+  // back in order too; the runner still matches them by id.
+  void Send(const Request& r) override {
+    if (seq_ - received_ >= req_.slots()) {
+      throw TransportError("more calls in flight than the segment's " + std::to_string(req_.slots()) + " slots");
+    }
+    Post(r);
+  }
+  void Receive(Reply& reply) override {
+    if (seq_ == received_) throw TransportError("Receive() with no call in flight");
+    Take(reply);
+  }
+
+  void Close() override { segment_.reset(); }
+  void Abort() override { aborted_ = true; }
+
+ private:
+  // Writes the request frame into call n's entry and publishes it.
+  void Post(const Request& r) {
+    const uint32_t n = seq_ + 1;
+    uint8_t* p = req_.At(n).slot;
     if (r.op == Op::kAdd) {
       // Build the 40-byte frame off to the side and copy it in at once: the
       // peer is polling this very cache line, and a dozen small stores into
@@ -45,40 +69,47 @@ class ShmClient final : public Transport {
       raw::Store(frame + 32, r.y);
       std::memcpy(p, frame, sizeof frame);
     } else {
-      const std::size_t n = r.features.size();
-      const std::size_t len = raw::ScoreRequestPayload(n, r.model.size());
+      const std::size_t n_features = r.features.size();
+      const std::size_t len = raw::ScoreRequestPayload(n_features, r.model.size());
       if (raw::kHeaderSize + len > req_.capacity) {
         throw TransportError("request of " + std::to_string(raw::kHeaderSize + len) + " bytes does not fit the slot");
       }
       raw::EncodeHeader(p, raw::Kind::kScoreRequest, r.id, static_cast<uint32_t>(len));
-      raw::Store<uint32_t>(p + 24, static_cast<uint32_t>(n));
+      raw::Store<uint32_t>(p + 24, static_cast<uint32_t>(n_features));
       raw::Store<uint32_t>(p + 28, static_cast<uint32_t>(r.model.size()));
-      std::memcpy(p + 32, r.features.data(), 8 * n);
-      std::memcpy(p + 32 + 8 * n, r.model.data(), r.model.size());
-      frame_size = raw::kHeaderSize + len;
+      std::memcpy(p + 32, r.features.data(), 8 * n_features);
+      std::memcpy(p + 32 + 8 * n_features, r.model.data(), r.model.size());
     }
-    const uint32_t n = ++seq_;
-    shm::Publish(*segment_, req_, n);
-    const uint32_t got = shm::WaitForChange(*segment_, rep_, n - 1, aborted_);
+    shm::Publish(*segment_, req_.At(n), n);
+    seq_ = n;
+  }
+
+  // Waits for the reply to the oldest call not yet taken, and reads it.
+  void Take(Reply& reply) {
+    const uint32_t n = received_ + 1;
+    const shm::Channel rep = rep_.At(n);
+    const uint32_t got = shm::WaitForChange(*segment_, rep, n - rep_.slots(), aborted_);
     if (got != n) throw TransportError(aborted_ ? "no reply (row given up)" : "reply sequence out of step");
+    received_ = n;
     if (echo_) {
-      CheckEcho({req_.slot, frame_size}, {rep_.slot, std::min<std::size_t>(frame_size, rep_.capacity)}, r.id, reply);
+      // The request entry is not written again until this reply is taken.
+      const uint8_t* request = req_.At(n).slot;
+      const std::size_t frame_size =
+          std::min<std::size_t>(raw::kHeaderSize + raw::Load<uint32_t>(request + 16), req_.capacity);
+      CheckEcho({request, frame_size}, {rep.slot, std::min<std::size_t>(frame_size, rep.capacity)},
+                raw::Load<uint64_t>(request + 8), reply);
     } else {
-      Decode(reply);
+      Decode(rep, reply);
     }
   }
 
-  void Close() override { segment_.reset(); }
-  void Abort() override { aborted_ = true; }
-
- private:
-  void Decode(Reply& reply) {
+  static void Decode(const shm::Channel& rep, Reply& reply) {
     raw::Header h;
-    if (raw::DecodeHeader(rep_.slot, &h) != raw::HeaderStatus::kOk ||
-        raw::kHeaderSize + h.payload_len > rep_.capacity) {
+    if (raw::DecodeHeader(rep.slot, &h) != raw::HeaderStatus::kOk ||
+        raw::kHeaderSize + h.payload_len > rep.capacity) {
       throw TransportError("the reply slot holds no valid frame");
     }
-    const std::span<const uint8_t> payload(rep_.slot + raw::kHeaderSize, h.payload_len);
+    const std::span<const uint8_t> payload(rep.slot + raw::kHeaderSize, h.payload_len);
     reply.id = h.id;
     if (h.kind == raw::Kind::kAddReply) {
       reply.error = raw::ParseAddReply(payload, &reply.result);
@@ -97,8 +128,9 @@ class ShmClient final : public Transport {
 
   bool echo_;
   std::optional<Segment> segment_;
-  shm::Channel req_{}, rep_{};
-  uint32_t seq_ = 0;
+  shm::Ring req_{}, rep_{};
+  uint32_t seq_ = 0;       // the last call published
+  uint32_t received_ = 0;  // the last call whose reply was taken
   std::atomic<bool> aborted_{false};
 };
 
@@ -106,7 +138,8 @@ class ShmClient final : public Transport {
 std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode mode, std::string* address) {
   *address = "/interop-spectrum-" + std::to_string(::getpid()) + "-" + where.tag;
   const uint32_t budget = mode == shm::WaitMode::kFutex && where.wait_spinning_apart ? kFutexSpinBudget : 0;
-  return std::make_shared<Segment>(Segment::Create(*address, mode, budget));
+  // One entry each way per call in flight (rounded up to a power of two).
+  return std::make_shared<Segment>(Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight)));
 }
 
 TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle wait) {
@@ -129,6 +162,7 @@ TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle
         return "the echoed request (" + std::to_string(frame) + " B) does not fit the " +
                std::to_string(shm::kReplyCapacity) + "-byte reply slot";
       },
+      .overlaps = "K entries in a ring of request and reply slots, each with its own sequence word",
       .family = "shm",
       .variant = variant,
   };

@@ -36,29 +36,42 @@ long Futex(uint32_t* word, int op, uint32_t value, const timespec* timeout) {
 using Word = std::atomic_ref<uint32_t>;
 static_assert(Word::is_always_lock_free);
 
-void* MapFd(int fd) {
-  void* p = ::mmap(nullptr, kSegmentSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+void* MapFd(int fd, std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
+bool ValidSlots(uint32_t slots) { return slots >= 1 && slots <= kMaxSlots && (slots & (slots - 1)) == 0; }
+
 }  // namespace
 
-Segment Segment::Create(const std::string& name, WaitMode mode, uint32_t spin_budget) {
+uint32_t SlotsFor(int k) {
+  uint32_t slots = 1;
+  while (static_cast<int>(slots) < k && slots < kMaxSlots) slots *= 2;
+  return slots;
+}
+
+Segment Segment::Create(const std::string& name, WaitMode mode, uint32_t spin_budget, uint32_t slots,
+                        uint32_t first) {
+  if (!ValidSlots(slots)) throw TransportError("shm: " + std::to_string(slots) + " slots is not a power of two up to " +
+                                               std::to_string(kMaxSlots));
+  const std::size_t size = SegmentSize(slots);
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw TransportError(ErrnoMessage("shm_open " + name));
-  if (::ftruncate(fd, kSegmentSize) != 0) {
+  // tmpfs allocates pages as they are touched: S entries of 1 MiB each are
+  // address space, and only the lines the frames use become memory.
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
     const std::string msg = ErrnoMessage("ftruncate " + name);
     ::close(fd);
     ::shm_unlink(name.c_str());
     throw TransportError(msg);
   }
-  void* base = MapFd(fd);
+  void* base = MapFd(fd, size);
   ::close(fd);
   if (!base) {
     ::shm_unlink(name.c_str());
     throw TransportError(ErrnoMessage("mmap " + name));
   }
-  // A fresh object is zero-filled: the sequence words start at 0.
   auto* h = static_cast<uint32_t*>(base);
   h[0] = kMagic;
   h[1] = kVersion;
@@ -66,35 +79,50 @@ Segment Segment::Create(const std::string& name, WaitMode mode, uint32_t spin_bu
   h[3] = kRequestCapacity;
   h[4] = kReplyCapacity;
   h[5] = spin_budget;
-  return Segment(base, name, /*owner=*/true);
+  h[6] = slots;
+  h[7] = first;
+  Segment s(base, size, name, /*owner=*/true);
+  // Entry of call n holds n-S until call n is published: as if the S calls
+  // before the first had passed, so no starting value can look published.
+  for (uint32_t k = 1; k <= slots; ++k) {
+    const uint32_t n = first + k;
+    *s.requests().At(n).seq = n - slots;
+    *s.replies().At(n).seq = n - slots;
+  }
+  return s;
 }
 
 Segment Segment::Open(const std::string& name) {
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) throw TransportError(ErrnoMessage("shm_open " + name));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < kSegmentSize) {
+  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < SegmentSize(1)) {
     ::close(fd);
     throw TransportError("segment " + name + " is smaller than the layout needs");
   }
-  void* base = MapFd(fd);
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* base = MapFd(fd, size);
   ::close(fd);
   if (!base) throw TransportError(ErrnoMessage("mmap " + name));
-  Segment s(base, name, /*owner=*/false);
+  Segment s(base, size, name, /*owner=*/false);
   if (s.Word(0) != kMagic || s.Word(4) != kVersion || s.Word(12) != kRequestCapacity ||
-      s.Word(16) != kReplyCapacity || s.Word(8) > 1) {
+      s.Word(16) != kReplyCapacity || s.Word(8) > 1 || !ValidSlots(s.Word(24))) {
     throw TransportError("segment " + name + " has an unexpected header");
+  }
+  if (size < SegmentSize(s.slots())) {
+    throw TransportError("segment " + name + " is smaller than its " + std::to_string(s.slots()) + " slots need");
   }
   return s;
 }
 
-Segment::Segment(Segment&& other) noexcept : base_(other.base_), name_(std::move(other.name_)), owner_(other.owner_) {
+Segment::Segment(Segment&& other) noexcept
+    : base_(other.base_), size_(other.size_), name_(std::move(other.name_)), owner_(other.owner_) {
   other.base_ = nullptr;
   other.owner_ = false;
 }
 
 Segment::~Segment() {
-  if (base_) ::munmap(base_, kSegmentSize);
+  if (base_) ::munmap(base_, size_);
   if (owner_) ::shm_unlink(name_.c_str());
 }
 

@@ -9,20 +9,30 @@
 namespace interop::shm {
 
 inline constexpr uint32_t kMagic = 0x4D485349;  // "ISHM"
-inline constexpr uint32_t kVersion = 2;
-inline constexpr std::size_t kReqSeqOffset = 64;
-inline constexpr std::size_t kReqSlotOffset = 72;  // on the same cache line as req_seq
+inline constexpr uint32_t kVersion = 3;
 inline constexpr uint32_t kRequestCapacity = 1052696;  // 24 + MAX_PAYLOAD
-inline constexpr std::size_t kRepSeqOffset = 1052800;  // 64 + round_up(8 + kRequestCapacity, 64)
-inline constexpr std::size_t kRepSlotOffset = kRepSeqOffset + 8;
 inline constexpr uint32_t kReplyCapacity = 4096;
-inline constexpr std::size_t kSegmentSize = kRepSlotOffset + kReplyCapacity;
-static_assert(kRepSeqOffset % 64 == 0 && kRepSeqOffset >= kReqSlotOffset + kRequestCapacity);
+// An entry is [seq u32][sleeping u32][frame], starting a cache line, so a
+// small frame travels with the number that publishes it.
+inline constexpr std::size_t kEntryHeader = 8;
+inline constexpr std::size_t RoundUp64(std::size_t n) { return (n + 63) / 64 * 64; }
+inline constexpr std::size_t kRequestStride = RoundUp64(kEntryHeader + kRequestCapacity);  // 1,052,736
+inline constexpr std::size_t kReplyStride = RoundUp64(kEntryHeader + kReplyCapacity);      // 4,160
+inline constexpr std::size_t kRequestsOffset = 64;
+// The most entries per direction: --inflight's bound. A power of two, as every
+// slot count is, so an entry's index (n-1) mod S holds across the wrap of n.
+inline constexpr uint32_t kMaxSlots = 1024;
+inline constexpr std::size_t RepliesOffset(uint32_t slots) { return kRequestsOffset + slots * kRequestStride; }
+inline constexpr std::size_t SegmentSize(uint32_t slots) { return RepliesOffset(slots) + slots * kReplyStride; }
+static_assert(RepliesOffset(1) == 1052800, "one slot keeps version 2's offsets");
+
+// The smallest power of two >= k (1..kMaxSlots): the slots a row at k calls in flight needs.
+uint32_t SlotsFor(int k);
 
 enum class WaitMode : uint32_t { kSpin = 0, kFutex = 1 };
 
-// One side's view of the sequence protocol: the word the writer publishes,
-// and the flag its reader raises while it sleeps on that word.
+// One entry of a ring: the word its writer publishes, the flag its reader
+// raises while it sleeps on that word, and the frame.
 struct Channel {
   uint32_t* seq;
   uint32_t* sleeping;
@@ -30,30 +40,48 @@ struct Channel {
   uint32_t capacity;
 };
 
+// One direction's S entries. Call n (u32, wrapping) uses entry (n-1) mod S,
+// whose seq holds n-S until call n is published and n after.
+struct Ring {
+  uint8_t* base;
+  std::size_t stride;
+  uint32_t mask;  // S - 1
+  uint32_t capacity;
+  uint32_t slots() const { return mask + 1; }
+  Channel At(uint32_t n) const {
+    uint8_t* e = base + static_cast<std::size_t>((n - 1) & mask) * stride;
+    return {reinterpret_cast<uint32_t*>(e), reinterpret_cast<uint32_t*>(e + 4), e + kEntryHeader, capacity};
+  }
+};
+
 // A mapping of the segment. The creator owns the name and unlinks it.
 class Segment {
  public:
-  // Creates /dev/shm/<name> (0600, O_EXCL) and writes the header. Throws TransportError.
-  static Segment Create(const std::string& name, WaitMode mode, uint32_t spin_budget);
+  // Creates /dev/shm/<name> (0600, O_EXCL) with `slots` entries each way
+  // (a power of two, 1..kMaxSlots), and writes the header and every entry's
+  // starting seq. `first` is the number before the first call (0; tests
+  // start near the wrap). Throws TransportError.
+  static Segment Create(const std::string& name, WaitMode mode, uint32_t spin_budget, uint32_t slots = 1,
+                        uint32_t first = 0);
   // Maps an existing segment and checks its header. Throws TransportError.
   static Segment Open(const std::string& name);
   Segment(Segment&& other) noexcept;
   Segment& operator=(Segment&&) = delete;
   ~Segment();
 
-  Channel requests() const { return At(kReqSeqOffset, kReqSlotOffset, kRequestCapacity); }
-  Channel replies() const { return At(kRepSeqOffset, kRepSlotOffset, kReplyCapacity); }
+  Ring requests() const { return {base_ + kRequestsOffset, kRequestStride, slots() - 1, kRequestCapacity}; }
+  Ring replies() const { return {base_ + RepliesOffset(slots()), kReplyStride, slots() - 1, kReplyCapacity}; }
   WaitMode mode() const { return static_cast<WaitMode>(Word(8)); }
   uint32_t spin_budget() const { return Word(20); }
+  uint32_t slots() const { return Word(24); }
+  uint32_t first() const { return Word(28); }
 
  private:
-  Segment(void* base, std::string name, bool owner) : base_(static_cast<uint8_t*>(base)), name_(std::move(name)), owner_(owner) {}
+  Segment(void* base, std::size_t size, std::string name, bool owner)
+      : base_(static_cast<uint8_t*>(base)), size_(size), name_(std::move(name)), owner_(owner) {}
   uint32_t Word(std::size_t offset) const { return *reinterpret_cast<const uint32_t*>(base_ + offset); }
-  Channel At(std::size_t seq, std::size_t slot, uint32_t capacity) const {
-    return {reinterpret_cast<uint32_t*>(base_ + seq), reinterpret_cast<uint32_t*>(base_ + seq + 4), base_ + slot,
-            capacity};
-  }
   uint8_t* base_;
+  std::size_t size_;
   std::string name_;
   bool owner_;
 };

@@ -71,30 +71,48 @@ void Echo(const shm::Channel& req, const shm::Channel& rep) {
   std::memcpy(rep.slot, out.data(), out.size());
 }
 
+// --count-held, for the tests of calls in flight: request n and every one
+// published after it, counted as reply n is about to go (the harness has had
+// all of call n to publish more). Said as it grows: we may be stopped at any time.
+void CountHeld(const shm::Ring& requests, uint32_t n, uint32_t* most_held) {
+  uint32_t held = 1;
+  while (held < requests.slots() && std::atomic_ref<uint32_t>(*requests.At(n + held).seq).load() == n + held) ++held;
+  if (held > *most_held) {
+    *most_held = held;
+    std::fprintf(stderr, "cpp peer: held at most %u requests at once\n", held);
+  }
+}
+
 }  // namespace
 
 int ServeShm(const PeerOptions& options) {
   try {
     const shm::Segment segment = shm::Segment::Open(options.address);
-    const shm::Channel req = segment.requests();
-    const shm::Channel rep = segment.replies();
-    // Read where the sequence stands BEFORE saying READY: once READY is out the
-    // harness may publish request 1 at once, and a peer that read the word
-    // after that would wait for a change that already happened.
-    uint32_t last = std::atomic_ref<uint32_t>(*req.seq).load();
+    const shm::Ring requests = segment.requests();
+    const shm::Ring replies = segment.replies();
+    const uint32_t slots = requests.slots();
     AnnounceReady(options.address, options);
     // SIGTERM's default action ends us; the segment is the harness's to remove.
     const std::atomic<bool> never{false};
     std::vector<double> features;
-    for (;;) {
-      last = shm::WaitForChange(segment, req, last, never);
+    uint32_t most_held = 0;
+    // Calls are served in order, one entry after another round the ring:
+    // request n is published when its entry's seq turns from n-S to n.
+    for (uint32_t n = segment.first() + 1;; ++n) {
+      const shm::Channel req = requests.At(n);
+      const shm::Channel rep = replies.At(n);
+      if (shm::WaitForChange(segment, req, n - slots, never) != n) {
+        std::fprintf(stderr, "cpp peer: request entry out of step (expected call %u)\n", n);
+        return 1;
+      }
       if (options.echo) {
         BeforeReply(options.fault);  // counts: crash-after and hang-after hold in echo mode too
         Echo(req, rep);
       } else {
         Answer(req, rep, features, options.fault);
       }
-      shm::Publish(segment, rep, last);
+      if (options.count_held) CountHeld(requests, n, &most_held);
+      shm::Publish(segment, rep, n);
     }
   } catch (const TransportError& e) {
     std::fprintf(stderr, "cpp peer: %s\n", e.what());

@@ -23,13 +23,12 @@ import raw_frame as rf  # noqa: E402
 import workload  # noqa: E402
 from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, header  # noqa: E402
 
-# The layout (version 2), written out from the spec (not imported from the peer).
-MAGIC, VERSION = 0x4D485349, 2
+# The layout (version 3), written out from the spec (not imported from the peer).
+MAGIC, VERSION = 0x4D485349, 3
 REQ_CAP, REP_CAP = 1052696, 4096
-REQ_SLOT, REP_SLOT = 72, 1052808
-SEGMENT_SIZE = REP_SLOT + REP_CAP
-REQ_SEQ, REQ_SLEEPING, REP_SEQ, REP_SLEEPING = 16, 17, 263200, 263201  # u32 indexes
+REQ_STRIDE, REP_STRIDE = 1052736, 4160  # round_up(8 + capacity, 64)
 SPIN, FUTEX = 0, 1
+U32 = 0xFFFFFFFF
 
 RAMP_65536_HEX = "3fc0a764fd292938"  # "ramp 65536, 4-byte UTF-8 model"
 RAMP_65536_MODEL = "モデル-αβγ-😀"
@@ -54,25 +53,39 @@ def futex(address, op, value, timeout_s=None):
 
 
 class Segment:
-    """The harness's side of one segment."""
+    """The harness's side of one segment: `slots` entries each way, call n in
+    entry (n-1) mod slots, whose seq words hold n-slots until n is published."""
 
-    def __init__(self, name, wait=SPIN, budget=1000, magic=MAGIC, req_cap=REQ_CAP, seq=0):
+    def __init__(self, name, wait=SPIN, budget=1000, magic=MAGIC, req_cap=REQ_CAP, seq=0, slots=1):
         self.name = name
         self.path = "/dev/shm" + name
+        self.slots = slots
+        self.mask = max(slots, 1) - 1
+        self.replies = 64 + max(slots, 1) * REQ_STRIDE
+        size = self.replies + max(slots, 1) * REP_STRIDE
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.ftruncate(fd, SEGMENT_SIZE)
-            self.mm = mmap.mmap(fd, SEGMENT_SIZE)
+            os.ftruncate(fd, size)
+            self.mm = mmap.mmap(fd, size)
         finally:
             os.close(fd)
-        struct.pack_into("<6I", self.mm, 0, magic, VERSION, wait, req_cap, REP_CAP, budget)
+        struct.pack_into("<8I", self.mm, 0, magic, VERSION, wait, req_cap, REP_CAP, budget, slots, seq)
         self.words = memoryview(self.mm).cast("I")
-        self.words[REQ_SEQ] = self.words[REP_SEQ] = seq
-        self.seq = seq
+        for k in range(1, max(slots, 1) + 1):
+            n = (seq + k) & U32
+            self.words[self.req(n) // 4] = self.words[self.rep(n) // 4] = (n - slots) & U32
+        self.seq = self.taken = seq
         self.wait = wait
         anchor = ctypes.c_char.from_buffer(self.mm)
         self.base = ctypes.addressof(anchor)
         del anchor
+
+    def req(self, n):
+        """Offset of call n's request entry (its seq word; the frame is at +8)."""
+        return 64 + ((n - 1) & self.mask) * REQ_STRIDE
+
+    def rep(self, n):
+        return self.replies + ((n - 1) & self.mask) * REP_STRIDE
 
     def close(self):
         self.words.release()
@@ -84,32 +97,49 @@ class Segment:
 
     def call(self, frame, sleep_on_reply=False):
         """(kind, id, payload) of the reply to `frame`."""
-        self.exchange(frame, sleep_on_reply)
-        kind, id, plen = rf.decode_header(self.mm, REP_SLOT)
-        return kind, id, bytes(self.mm[REP_SLOT + 24:REP_SLOT + 24 + plen])
+        self.post(frame)
+        return self.take(sleep_on_reply)
 
-    def exchange(self, frame, sleep_on_reply=False):
-        """Publishes `frame` and waits for the reply to it (left in the slot)."""
-        self.mm[REQ_SLOT:REQ_SLOT + len(frame)] = frame
-        n = self.seq = (self.seq + 1) & 0xFFFFFFFF
-        self.words[REQ_SEQ] = n
+    def post(self, frame):
+        """Publishes `frame` as the next call, without waiting."""
+        n = self.seq = (self.seq + 1) & U32
+        slot = self.req(n) + 8
+        self.mm[slot:slot + len(frame)] = frame
+        self.words[self.req(n) // 4] = n
         if self.wait == FUTEX:
-            futex(self.base + REQ_SEQ * 4, 1, 1)  # FUTEX_WAKE, always (no fence here)
+            futex(self.base + self.req(n), 1, 1)  # FUTEX_WAKE, always (no fence here)
+
+    def take(self, sleep_on_reply=False):
+        """Waits for the reply to the oldest call not taken; (kind, id, payload)."""
+        n = self.taken = (self.taken + 1) & U32
+        self.wait_reply(n, sleep_on_reply)
+        slot = self.rep(n) + 8
+        kind, id, plen = rf.decode_header(self.mm, slot)
+        return kind, id, bytes(self.mm[slot + 24:slot + 24 + plen])
+
+    def wait_reply(self, n, sleep_on_reply):
         deadline = time.monotonic() + TIMEOUT
-        words = self.words
-        while words[REP_SEQ] != n:
+        words, seq_i = self.words, self.rep(n) // 4
+        while words[seq_i] != n:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no reply to request {n} within {TIMEOUT}s")
             if sleep_on_reply:
-                words[REP_SLEEPING] = 1
-                if words[REP_SEQ] != n:
-                    futex(self.base + REP_SEQ * 4, 0, (n - 1) & 0xFFFFFFFF, 1.0)
-                words[REP_SLEEPING] = 0
+                words[seq_i + 1] = 1
+                if words[seq_i] != n:
+                    futex(self.base + seq_i * 4, 0, (n - self.slots) & U32, 1.0)
+                words[seq_i + 1] = 0
+
+    def peer_sleeping(self):
+        """Is the peer asleep on the next call's request entry?"""
+        return self.words[self.req((self.seq + 1) & U32) // 4 + 1] == 1
 
     def echo(self, frame):
         """The first len(frame) bytes of the reply slot after `frame`."""
-        self.exchange(frame)
-        return bytes(self.mm[REP_SLOT:REP_SLOT + len(frame)])
+        self.post(frame)
+        n = self.taken = (self.taken + 1) & U32
+        self.wait_reply(n, False)
+        slot = self.rep(n) + 8
+        return bytes(self.mm[slot:slot + len(frame)])
 
 
 @unittest.skipUnless(platform.machine() == "x86_64", "the Python shm peer runs on x86-64 only")
@@ -143,7 +173,26 @@ class ShmPeerTest(PeerTestCase):
         seg = self.segment(wait=SPIN, seq=0xFFFFFFFE)  # the sequence wraps at 2^32
         self.start_peer(seg)
         self.check_calls(seg)
-        self.assertEqual(seg.words[REQ_SLEEPING], 0)
+        self.assertFalse(seg.peer_sleeping())
+
+    def test_calls_in_flight_round_the_ring(self):
+        """Eight calls published before any reply is taken, in a ring of 8
+        (and of 16, half used), across the wrap of the sequence at 2^32:
+        every reply in its own entry, answering its own request."""
+        for wait, slots in ((SPIN, 8), (FUTEX, 8), (SPIN, 16)):
+            with self.subTest(wait=wait, slots=slots):
+                seg = self.segment(wait=wait, budget=50, slots=slots, seq=U32 - 20)
+                self.start_peer(seg)
+                next_id = 1
+                for _ in range(6):
+                    ids = range(next_id, next_id + 8)
+                    for i in ids:
+                        seg.post(rf.encode_add_request(i, i, 1000))
+                    for i in ids:
+                        self.assertEqual(seg.take(sleep_on_reply=wait == FUTEX),
+                                         (rf.KIND_ADD_REPLY, i, struct.pack("<q", i + 1000)))
+                    next_id += 8
+                self.check_calls(seg)
 
     def test_largest_score_vector_bit_for_bit(self):
         seg = self.segment(wait=SPIN)
@@ -167,7 +216,7 @@ class ShmPeerTest(PeerTestCase):
         latencies = []
         for i in range(8):
             deadline = time.monotonic() + TIMEOUT
-            while seg.words[REQ_SLEEPING] != 1:
+            while not seg.peer_sleeping():
                 self.assertLess(time.monotonic(), deadline, "the peer never slept")
                 time.sleep(0.005)
             started = time.monotonic()
@@ -223,7 +272,8 @@ class ShmPeerTest(PeerTestCase):
 
     def test_refused_segments_exit_2(self):
         cases = [("bad magic", dict(magic=0x12345678)), ("bad capacity", dict(req_cap=4096)),
-                 ("bad wait mode", dict(wait=7))]
+                 ("bad wait mode", dict(wait=7)), ("slots not a power of two", dict(slots=3)),
+                 ("no slots", dict(slots=0))]
         for what, options in cases:
             with self.subTest(what):
                 seg = self.segment(**options)

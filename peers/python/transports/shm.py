@@ -1,18 +1,23 @@
-"""Shared memory: one request slot and one reply slot in a POSIX shm segment
-made by the harness (schemas/shm_layout.md, version 2), raw frames in the slots.
+"""Shared memory: a ring of request and reply entries in a POSIX shm segment
+made by the harness (schemas/shm_layout.md, version 3), raw frames in the
+entries.
 
 Address: the shm name, e.g. /interop-spectrum-123-shm-spin-python, opened as
 /dev/shm/interop-spectrum-123-shm-spin-python. The peer checks the segment's
-header (wrong: exit 2), maps it, reads req_seq, prints READY, then serves:
-wait until req_seq changes, read the request frame in place, write the reply
-frame, store rep_seq = req_seq. The wait is a tight load loop (`spin`) or
-spin-then-futex (`futex`), as the header says, whatever the transport's name
-(shm, shm-spin, shm-futex). The peer never unlinks the segment: the harness
-owns it. With --echo the reply is the request frame itself, copied unchanged
-(a frame larger than the reply slot gets an error frame).
+header (wrong: exit 2), maps it, prints READY, then serves calls in order:
+call n (from the header's `first` + 1) uses entry (n-1) mod S each way; wait
+until the request entry's seq turns to n, read the request frame in place,
+write the reply frame in the reply entry, store its seq = n. With S > 1 the
+harness may have published the next calls meanwhile (calls in flight): they
+are served one after another, no wait between. The wait is a tight load loop
+(`spin`) or spin-then-futex (`futex`), as the header says, whatever the
+transport's name (shm, shm-spin, shm-futex). The peer never unlinks the
+segment: the harness owns it. With --echo the reply is the request frame
+itself, copied unchanged (a frame larger than the reply slot gets an error
+frame).
 
-Python cannot fence. The reply slot is written before the rep_seq store, the
-request slot read after the req_seq load that saw the new number, and x86-64
+Python cannot fence. The reply frame is written before its seq store, the
+request frame read after the seq load that saw the new number, and x86-64
 keeps those in order (TSO): aligned 4-byte stores are releases and loads are
 acquires. So the peer refuses to run on any other architecture. For the same
 reason it cannot tell reliably whether the harness sleeps, and in futex mode
@@ -34,30 +39,37 @@ CODECS = ("raw",)
 DEFAULT_ADDRESS = None
 
 SHM_MAGIC = 0x4D485349  # "ISHM"
-SHM_VERSION = 2
+SHM_VERSION = 3
 WAIT_SPIN = 0
 WAIT_FUTEX = 1
-# Each sequence word starts a 64-byte cache line and its slot follows on the
-# same line, so a small frame travels with the number that publishes it.
-REQ_SEQ, REQ_SLEEPING, REQ_SLOT = 64, 68, 72
+# An entry is [seq u32][sleeping u32][frame] and starts a 64-byte cache line,
+# so a small frame travels with the number that publishes it.
+ENTRY_HEADER = 8
 REQ_CAP = 1052696  # 24 + MAX_PAYLOAD
-REP_SEQ, REP_SLEEPING, REP_SLOT = 1052800, 1052804, 1052808
 REP_CAP = 4096
-SEGMENT_SIZE = REP_SLOT + REP_CAP  # 1,056,904
-# The sequence words as indexes of the segment viewed as u32.
-_REQ_SEQ_I, _REQ_SLEEPING_I, _REP_SEQ_I = REQ_SEQ // 4, REQ_SLEEPING // 4, REP_SEQ // 4
-# The request frame's payload_len (frame offset 16), likewise.
-_REQ_PAYLOAD_LEN_I = (REQ_SLOT + 16) // 4
+REQ_STRIDE = 1052736  # round_up(8 + REQ_CAP, 64)
+REP_STRIDE = 4160  # round_up(8 + REP_CAP, 64)
+REQUESTS = 64
+MAX_SLOTS = 1024
 
-# magic, version, wait mode, REQ_CAP, REP_CAP, spin budget
-_SEGMENT_HEADER = struct.Struct("<6I")
+
+def replies_offset(slots: int) -> int:
+    return REQUESTS + slots * REQ_STRIDE
+
+
+def segment_size(slots: int) -> int:
+    return replies_offset(slots) + slots * REP_STRIDE
+
+
+# magic, version, wait mode, REQ_CAP, REP_CAP, spin budget, slots, first
+_SEGMENT_HEADER = struct.Struct("<8I")
 # An add request frame as (magic..reserved as one u64, id, payload_len, x, y),
 # and a whole add reply frame.
 _ADD_REQUEST_HEAD = struct.Struct("<QQI4xqq")
 _ADD_REQUEST_FIRST_WORD = MAGIC | VERSION << 32 | KIND_ADD_REQUEST << 40
 _ADD_REPLY = struct.Struct("<IBBHQIIq")
 _ID_LEN = struct.Struct("<QI")
-_U32 = struct.Struct("<I")
+_U32 = 0xFFFFFFFF
 
 SYS_FUTEX = 202  # x86-64
 FUTEX_WAIT = 0
@@ -70,14 +82,13 @@ class _Timespec(ctypes.Structure):
 
 
 class Futex:
-    """FUTEX_WAIT / FUTEX_WAKE on one u32 of the mapping (shared, not PRIVATE)."""
+    """FUTEX_WAIT / FUTEX_WAKE on u32 words of the mapping (shared, not PRIVATE)."""
 
-    def __init__(self, address: int):
+    def __init__(self):
         libc = ctypes.CDLL(None, use_errno=True)
         self._syscall = libc.syscall
         self._syscall.restype = ctypes.c_long
         self._nr = ctypes.c_long(SYS_FUTEX)
-        self._addr = ctypes.c_void_p(address)
         self._wait_op = ctypes.c_int(FUTEX_WAIT)
         self._wake_op = ctypes.c_int(FUTEX_WAKE)
         self._one = ctypes.c_uint(1)
@@ -85,14 +96,15 @@ class Futex:
         self._timeout = _Timespec(WAIT_TIMEOUT_NS // 10**9, WAIT_TIMEOUT_NS % 10**9)
         self._timeout_ref = ctypes.byref(self._timeout)
 
-    def wait(self, expected: int) -> None:
-        """Sleep while the word holds `expected`: until woken, 100 ms, or a
-        signal. The kernel checks the value itself, so no wake-up is lost."""
-        self._syscall(self._nr, self._addr, self._wait_op, ctypes.c_uint(expected),
+    def wait(self, address, expected: int) -> None:
+        """Sleep while the word at `address` (a c_void_p) holds `expected`:
+        until woken, 100 ms, or a signal. The kernel checks the value itself,
+        so no wake-up is lost."""
+        self._syscall(self._nr, address, self._wait_op, ctypes.c_uint(expected),
                       self._timeout_ref, None, self._zero)
 
-    def wake(self) -> None:
-        self._syscall(self._nr, self._addr, self._wake_op, self._one, None, None, self._zero)
+    def wake(self, address) -> None:
+        self._syscall(self._nr, address, self._wake_op, self._one, None, None, self._zero)
 
 
 def shm_path(address: str) -> str:
@@ -103,9 +115,9 @@ def shm_path(address: str) -> str:
     return "/dev/shm/" + name
 
 
-def check_header(mm) -> "tuple[int, int]":
-    """(wait mode, spin budget); UsageError if the header is not ours."""
-    magic, version, wait, req_cap, rep_cap, budget = _SEGMENT_HEADER.unpack_from(mm, 0)
+def check_header(mm) -> "tuple[int, int, int, int]":
+    """(wait mode, spin budget, slots, first); UsageError if the header is not ours."""
+    magic, version, wait, req_cap, rep_cap, budget, slots, first = _SEGMENT_HEADER.unpack_from(mm, 0)
     if magic != SHM_MAGIC or version != SHM_VERSION:
         raise UsageError(f"shm segment has magic 0x{magic:08x} version {version}, "
                          f"expected 0x{SHM_MAGIC:08x} version {SHM_VERSION}")
@@ -114,10 +126,14 @@ def check_header(mm) -> "tuple[int, int]":
                          f"expected {REQ_CAP}/{REP_CAP}")
     if wait not in (WAIT_SPIN, WAIT_FUTEX):
         raise UsageError(f"shm segment has unknown wait mode {wait}")
-    return wait, budget
+    if not 1 <= slots <= MAX_SLOTS or slots & (slots - 1):
+        raise UsageError(f"shm segment has {slots} slots, not a power of two up to {MAX_SLOTS}")
+    if len(mm) < segment_size(slots):
+        raise UsageError(f"shm segment is {len(mm)} bytes, its {slots} slots need {segment_size(slots)}")
+    return wait, budget, slots, first
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     if platform.machine() not in ("x86_64", "AMD64"):
         raise UsageError(f"the Python shm peer needs x86-64 memory ordering (TSO); "
                          f"this is {platform.machine()}")
@@ -128,70 +144,92 @@ def run(address: str, codec: str, echo: bool) -> int:
         raise PeerError(f"cannot open shm segment {path}: {e}") from None
     try:
         size = os.fstat(fd).st_size
-        if size < SEGMENT_SIZE:
-            raise UsageError(f"shm segment {path} is {size} bytes, expected {SEGMENT_SIZE}")
-        mm = mmap.mmap(fd, SEGMENT_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        if size < segment_size(1):
+            raise UsageError(f"shm segment {path} is {size} bytes, expected at least {segment_size(1)}")
+        mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     finally:
         os.close(fd)
     try:
-        wait, budget = check_header(mm)
-        anchor = ctypes.c_char.from_buffer(mm)
-        base = ctypes.addressof(anchor)
-        del anchor  # an export: mm could not be closed while it lives
-        futexes = None
-        if wait == WAIT_FUTEX:
-            futexes = (Futex(base + REQ_SEQ), Futex(base + REP_SEQ))
-        # Before READY: the harness may publish request 1 the moment it reads
-        # READY, and a number read after that would never change again.
-        last = _U32.unpack_from(mm, REQ_SEQ)[0]
+        wait, budget, slots, first = check_header(mm)
         announce(address)
-        _serve(mm, futexes, budget, echo, last)
+        _serve(mm, wait == WAIT_FUTEX, budget, slots, echo, first)
     finally:
         mm.close()
     return 0
 
 
-def _serve(mm, futexes, budget: int, echo: bool, last: int) -> None:
-    """Answer requests until a signal ends the process (SystemExit)."""
-    whole = memoryview(mm)
-    words = whole.cast("I")
-    reply_ids = whole[REP_SLOT + 8:REP_SLOT + 16].cast("Q")
-    reply_results = whole[REP_SLOT + 24:REP_SLOT + 32].cast("q")
-    request = whole[REQ_SLOT:REQ_SLOT + REQ_CAP]
-    reply = whole[REP_SLOT:REP_SLOT + REP_CAP]
-    views = (reply, request, reply_results, reply_ids, words, whole)
-    sleep = wake = None
-    if futexes is not None:
-        req_futex, rep_futex = futexes
-        sleep = _sleeper(words, req_futex, budget)
-        wake = rep_futex.wake
-    try:
-        if echo:
-            _echo_loop(mm, words, request, reply, sleep, wake, last)
-        else:
-            _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake, last)
-    finally:
-        for view in views:
+class _Entry:
+    """Call n's request and reply entries (n-1 mod S): where their words and
+    frames are, as u32 indexes, offsets, memoryviews and futex addresses."""
+
+    __slots__ = ("req_i", "sleeping_i", "rep_i", "req_slot", "rep_slot", "request", "reply",
+                 "reply_ids", "reply_results", "req_word", "rep_word", "head_ok", "hot")
+
+    def __init__(self, whole, base: int, req: int, rep: int):
+        self.req_i, self.sleeping_i, self.rep_i = req // 4, req // 4 + 1, rep // 4
+        self.req_slot, self.rep_slot = req + ENTRY_HEADER, rep + ENTRY_HEADER
+        self.request = whole[self.req_slot:self.req_slot + REQ_CAP]
+        self.reply = whole[self.rep_slot:self.rep_slot + REP_CAP]
+        self.reply_ids = whole[self.rep_slot + 8:self.rep_slot + 16].cast("Q")
+        self.reply_results = whole[self.rep_slot + 24:self.rep_slot + 32].cast("q")
+        self.req_word = ctypes.c_void_p(base + req)
+        self.rep_word = ctypes.c_void_p(base + rep)
+        self.head_ok = False  # does the reply frame hold an add reply's fixed header?
+        # What the loops read per call, as one tuple: one unpack, not ten attribute loads.
+        self.hot = (self.req_i, self.req_slot, self.rep_i, self.rep_slot, self.reply_ids,
+                    self.reply_results, self.rep_word)
+
+    def release(self) -> None:
+        for view in (self.request, self.reply, self.reply_ids, self.reply_results):
             view.release()
 
 
-def _sleeper(words, futex: Futex, budget: int):
-    """futex mode's wait: spin `budget` rounds, then sleep on req_seq
-    (announced in req_sleeping) until it changes; returns the new value."""
-    req_i, sleeping_i = _REQ_SEQ_I, _REQ_SLEEPING_I
+def _serve(mm, futex_mode: bool, budget: int, slots: int, echo: bool, first: int) -> None:
+    """Answer requests until a signal ends the process (SystemExit)."""
+    whole = memoryview(mm)
+    words = whole.cast("I")
+    anchor = ctypes.c_char.from_buffer(mm)
+    base = ctypes.addressof(anchor)
+    del anchor  # an export: mm could not be closed while it lives
+    replies = replies_offset(slots)
+    entries = [_Entry(whole, base, REQUESTS + e * REQ_STRIDE, replies + e * REP_STRIDE)
+               for e in range(slots)]
+    sleep = wake = None
+    if futex_mode:
+        futex = Futex()
+        sleep = _sleeper(words, futex, budget, slots)
+        wake = futex.wake
+    try:
+        if echo:
+            _echo_loop(mm, words, entries, sleep, wake, first)
+        else:
+            _loop(mm, words, entries, sleep, wake, first)
+    finally:
+        for entry in entries:
+            entry.release()
+        words.release()
+        whole.release()
+
+
+def _sleeper(words, futex: Futex, budget: int, slots: int):
+    """futex mode's wait for call n in `entry`: spin `budget` rounds, then
+    sleep on the entry's seq (announced in its sleeping word) until it
+    turns to n; returns n."""
     futex_wait = futex.wait
 
-    def sleep(last: int) -> int:
+    def sleep(entry, n: int) -> int:
+        req_i, sleeping_i = entry.req_i, entry.sleeping_i
+        before = (n - slots) & _U32
         spins = budget
         seq = words[req_i]
-        while seq == last and spins:
+        while seq != n and spins:
             seq = words[req_i]
             spins -= 1
-        while seq == last:
+        while seq != n:
             words[sleeping_i] = 1
             seq = words[req_i]  # once more: the harness may have published meanwhile
-            if seq == last:
-                futex_wait(last)
+            if seq == before:
+                futex_wait(entry.req_word, before)
                 seq = words[req_i]
             words[sleeping_i] = 0
         return seq
@@ -199,68 +237,76 @@ def _sleeper(words, futex: Futex, budget: int):
     return sleep
 
 
-def _loop(mm, words, request, reply, reply_ids, reply_results, sleep, wake,
-          last: int) -> None:
-    """The benchmarked loop. Spin mode waits inline, in a tight load loop; an
-    add request is answered inline (the reply's fixed header stays in the slot
-    between add replies, so only id and result are written); anything else
-    goes through raw_frame.answer_frame."""
+def _loop(mm, words, entries, sleep, wake, n: int) -> None:
+    """The benchmarked loop, call after call round the ring. Spin mode waits
+    inline, in a tight load loop; an add request is answered inline (the
+    reply's fixed header stays in its entry between add replies, so only id
+    and result are written); anything else goes through raw_frame.answer_frame.
+    With one slot (no calls in flight) the entry's fields stay in locals."""
     unpack_add = _ADD_REQUEST_HEAD.unpack_from
     pack_add_head = _ADD_REPLY.pack_into
     answer = raw_frame.answer_frame
     add = _add
-    req_i, rep_i, req_slot, rep_slot = _REQ_SEQ_I, _REP_SEQ_I, REQ_SLOT, REP_SLOT
     add_head = _ADD_REQUEST_FIRST_WORD
-    head_ok = False  # does the reply slot hold an add reply's fixed header?
+    mask = len(entries) - 1
+    entry = entries[n & mask]
+    req_i, req_slot, rep_i, rep_slot, reply_ids, reply_results, rep_word = entry.hot
     while True:
-        seq = words[req_i]
-        if seq == last:
+        n = (n + 1) & _U32
+        if mask:
+            entry = entries[(n - 1) & mask]
+            req_i, req_slot, rep_i, rep_slot, reply_ids, reply_results, rep_word = entry.hot
+        if words[req_i] != n:
             if sleep is None:
-                while seq == last:
-                    seq = words[req_i]
+                while words[req_i] != n:
+                    pass
             else:
-                seq = sleep(last)
+                sleep(entry, n)
         head, rid, plen, x, y = unpack_add(mm, req_slot)
         if head == add_head and plen == 16:
-            if not head_ok:
+            if not entry.head_ok:
                 pack_add_head(mm, rep_slot, MAGIC, VERSION, KIND_ADD_REPLY, 0, 0, 8, 0, 0)
-                head_ok = True
+                entry.head_ok = True
             reply_ids[0] = rid
             reply_results[0] = add(x, y)
         else:
-            answer(request, reply)
-            head_ok = False
-        words[rep_i] = seq
-        last = seq
+            answer(entry.request, entry.reply)
+            entry.head_ok = False
+        words[rep_i] = n
         if wake is not None:
-            wake()  # always: without a fence we cannot trust rep_sleeping
+            wake(rep_word)  # always: without a fence we cannot trust rep_sleeping
 
 
-def _echo_loop(mm, words, request, reply, sleep, wake, last: int) -> None:
+def _echo_loop(mm, words, entries, sleep, wake, n: int) -> None:
     """--echo, the floor: the loop above with the request frame copied to the
-    reply slot unchanged, inline (one memmove: mmap.move makes no slice
+    reply entry unchanged, inline (one memmove: mmap.move makes no slice
     objects). Only payload_len is read, and bounded by the reply slot."""
     move = mm.move
-    req_i, rep_i, plen_i = _REQ_SEQ_I, _REP_SEQ_I, _REQ_PAYLOAD_LEN_I
-    req_slot, rep_slot = REQ_SLOT, REP_SLOT
     room = REP_CAP - HEADER_SIZE
+    mask = len(entries) - 1
+    entry = entries[n & mask]
+    req_i, req_slot, rep_i, rep_slot, _, _, rep_word = entry.hot
+    plen_i = (req_slot + 16) // 4
     while True:
-        seq = words[req_i]
-        if seq == last:
+        n = (n + 1) & _U32
+        if mask:
+            entry = entries[(n - 1) & mask]
+            req_i, req_slot, rep_i, rep_slot, _, _, rep_word = entry.hot
+            plen_i = (req_slot + 16) // 4
+        if words[req_i] != n:
             if sleep is None:
-                while seq == last:
-                    seq = words[req_i]
+                while words[req_i] != n:
+                    pass
             else:
-                seq = sleep(last)
+                sleep(entry, n)
         plen = words[plen_i]
         if plen <= room:
             move(rep_slot, req_slot, HEADER_SIZE + plen)
         else:
-            _refuse_oversized(request, reply)
-        words[rep_i] = seq
-        last = seq
+            _refuse_oversized(entry.request, entry.reply)
+        words[rep_i] = n
         if wake is not None:
-            wake()  # always: without a fence we cannot trust rep_sleeping
+            wake(rep_word)  # always: without a fence we cannot trust rep_sleeping
 
 
 def _refuse_oversized(request, reply) -> None:

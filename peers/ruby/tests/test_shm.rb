@@ -17,60 +17,87 @@ class TestPeerShm < Minitest::Test
   R = RawFrame
   RAMP_65536_HEX = "3fc0a764fd292938" # schemas/test_vectors.json, "ramp 65536, 4-byte UTF-8 model"
 
-  # The harness side of one segment.
+  # The harness side of one segment: `slots` entries each way, call n in
+  # entry (n-1) mod slots, whose seq words hold n-slots until n is published.
   class Harness
     attr_reader :name, :path, :buf
 
-    def initialize(mode:, budget: 1000, magic: S::MAGIC, version: S::VERSION, req_cap: S::REQ_CAP, start_seq: 0)
+    def initialize(mode:, budget: 1000, magic: S::MAGIC, version: S::VERSION, req_cap: S::REQ_CAP, start_seq: 0,
+                   slots: 1)
       @name = "/interop-spectrum-test-#{Process.pid}"
       @path = "/dev/shm#{@name}"
       File.unlink(@path) if File.exist?(@path) # a leftover of this very process
       @file = File.open(@path, File::RDWR | File::CREAT | File::EXCL, 0o600)
-      @file.truncate(S::SEGMENT_SIZE)
+      @slots = slots
+      @mask = [slots, 1].max - 1
+      @replies = S.replies_offset([slots, 1].max)
+      size = S.segment_size([slots, 1].max)
+      @file.truncate(size)
       Warning[:experimental] = false
-      @buf = IO::Buffer.map(@file, S::SEGMENT_SIZE, 0, 0)
+      @buf = IO::Buffer.map(@file, size, 0, 0)
       @buf.set_value(:u32, S::OFF_MAGIC, magic)
       @buf.set_value(:u32, S::OFF_VERSION, version)
       @buf.set_value(:u32, S::OFF_WAIT_MODE, mode)
       @buf.set_value(:u32, S::OFF_REQ_CAP, req_cap)
       @buf.set_value(:u32, S::OFF_REP_CAP, S::REP_CAP)
       @buf.set_value(:u32, S::OFF_SPIN_BUDGET, budget)
-      @buf.set_value(:u32, S::OFF_REQ_SEQ, start_seq)
-      @buf.set_value(:u32, S::OFF_REP_SEQ, start_seq)
-      @seq = start_seq
+      @buf.set_value(:u32, S::OFF_SLOTS, slots)
+      @buf.set_value(:u32, S::OFF_FIRST, start_seq)
+      (1..[slots, 1].max).each do |k|
+        n = (start_seq + k) & S::U32
+        @buf.set_value(:u32, req(n), (n - slots) & S::U32)
+        @buf.set_value(:u32, rep(n), (n - slots) & S::U32)
+      end
+      @seq = @taken = start_seq
       @futex = mode == S::WAIT_FUTEX ? S::Futex.new(@file) : nil
     end
 
-    def req_sleeping
-      @buf.get_value(:u32, S::OFF_REQ_SLEEPING)
+    # Offsets of call n's request and reply entries (the seq word; the frame is at +8).
+    def req(n) = S::REQUESTS + (((n - 1) & @mask) * S::REQ_STRIDE)
+    def rep(n) = @replies + (((n - 1) & @mask) * S::REP_STRIDE)
+
+    # Is the peer asleep on the next call's request entry?
+    def peer_sleeping?
+      @buf.get_value(:u32, req((@seq + 1) & S::U32) + 4) == 1
     end
 
     # Publishes one request frame and returns [kind, id, payload] of the reply.
     def call(frame, timeout: PeerTestSupport::TIMEOUT)
+      post(frame)
+      take(timeout: timeout)
+    end
+
+    # Publishes `frame` as the next call, without waiting.
+    def post(frame)
       raise ArgumentError, "frame larger than the request slot" if frame.bytesize > S::REQ_CAP
 
-      @buf.set_string(frame, S::REQ_OFF)
-      @seq = (@seq + 1) & 0xFFFF_FFFF
-      @buf.set_value(:u32, S::OFF_REQ_SEQ, @seq)
-      wake_peer if @futex # no fence here either: always wake
+      @seq = (@seq + 1) & S::U32
+      @buf.set_string(frame, req(@seq) + S::ENTRY_HEADER)
+      @buf.set_value(:u32, req(@seq), @seq)
+      @futex&.wake(req(@seq)) # no fence here either: always wake
+    end
+
+    # Waits for the reply to the oldest call not taken: [kind, id, payload].
+    def take(timeout: PeerTestSupport::TIMEOUT)
+      @taken = (@taken + 1) & S::U32
       deadline = PeerTestSupport.now + timeout
       spins = 0
-      until @buf.get_value(:u32, S::OFF_REP_SEQ) == @seq
+      until @buf.get_value(:u32, rep(@taken)) == @taken
         spins += 1
         next unless (spins & 0x3FF).zero?
-        raise PeerTestSupport::Timeout, "no reply to seq #{@seq} within #{timeout}s" if PeerTestSupport.now > deadline
+        raise PeerTestSupport::Timeout, "no reply to seq #{@taken} within #{timeout}s" if PeerTestSupport.now > deadline
 
         Thread.pass
       end
-      status, kind, id, len = R.decode_header(@buf.get_string(S::REP_OFF, R::HEADER_SIZE))
+      slot = last_reply
+      status, kind, id, len = R.decode_header(@buf.get_string(slot, R::HEADER_SIZE))
       raise "bad reply header" unless status == :ok && R::HEADER_SIZE + len <= S::REP_CAP
 
-      [kind, id, @buf.get_string(S::REP_OFF + R::HEADER_SIZE, len)]
+      [kind, id, @buf.get_string(slot + R::HEADER_SIZE, len)]
     end
 
-    def wake_peer
-      @futex.wake_peer
-    end
+    # Where the frame of the last reply taken starts.
+    def last_reply = rep(@taken) + S::ENTRY_HEADER
 
     def cleanup
       @buf&.free
@@ -122,18 +149,38 @@ class TestPeerShm < Minitest::Test
   def test_spin_mode_round_trips_and_sequence_wrap
     h = start(mode: S::WAIT_SPIN, start_seq: 0xFFFF_FFFE) # wraps to 0 on the 2nd call
     check_calls(h)
-    assert_equal 0, h.req_sleeping
+    refute h.peer_sleeping?
+  end
+
+  # Eight calls published before any reply is taken, round a ring of 8 (and
+  # of 16, half used), across the wrap at 2^32: every reply in its own
+  # entry, answering its own request.
+  def test_calls_in_flight_round_the_ring
+    [[S::WAIT_SPIN, 8], [S::WAIT_FUTEX, 8], [S::WAIT_SPIN, 16]].each do |mode, slots|
+      h = start(mode: mode, budget: 50, slots: slots, start_seq: S::U32 - 20)
+      6.times do |round|
+        ids = (1..8).map { |i| (round * 8) + i }
+        ids.each { |i| h.post(R.encode_add_request(i, i, 1000)) }
+        ids.each do |i|
+          kind, id, payload = h.take
+          assert_equal [R::KIND_ADD_REPLY, i, i + 1000], [kind, id, R.parse_add_reply(payload)]
+        end
+      end
+      check_calls(h)
+      @peer.cleanup
+      @harness.cleanup
+    end
   end
 
   def test_futex_mode_sleeps_when_idle_and_is_woken
     h = start(mode: S::WAIT_FUTEX, budget: 100, start_seq: 0xFFFF_FFF0) # sleeps on a seq > INT32_MAX
-    wait_until("the peer to sleep on req_seq") { h.req_sleeping == 1 }
+    wait_until("the peer to sleep on its request entry") { h.peer_sleeping? }
     check_calls(h)
-    wait_until("the peer to sleep on req_seq") { h.req_sleeping == 1 }
+    wait_until("the peer to sleep on its request entry") { h.peer_sleeping? }
     # Woken by the FUTEX_WAKE of the call (or, were the wake lost, by its
     # 100 ms timeout: not timed here, a loaded machine would make it flaky).
     assert_equal 7, add(h, 9, 3, 4)
-    wait_until("the peer to sleep again") { h.req_sleeping == 1 }
+    wait_until("the peer to sleep again") { h.peer_sleeping? }
   end
 
   def test_bad_frames_get_error_replies_and_serving_goes_on
@@ -151,7 +198,7 @@ class TestPeerShm < Minitest::Test
   # The reply slot holds exactly the request frame after the call.
   def assert_echoed(h, frame)
     h.call(frame)
-    assert_equal frame, h.buf.get_string(S::REP_OFF, frame.bytesize)
+    assert_equal frame, h.buf.get_string(h.last_reply, frame.bytesize)
   end
 
   # --echo: every frame that fits the 4,096-byte reply slot comes back byte
@@ -177,7 +224,7 @@ class TestPeerShm < Minitest::Test
   def test_echo_futex
     h = start(mode: S::WAIT_FUTEX, budget: 100, echo: true)
     check_echo(h)
-    wait_until("the peer to sleep on req_seq") { h.req_sleeping == 1 }
+    wait_until("the peer to sleep on its request entry") { h.peer_sleeping? }
     assert_echoed h, R.encode_add_request(9, 3, 4)
   end
 
@@ -203,6 +250,11 @@ class TestPeerShm < Minitest::Test
     st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
     assert_equal 2, st.exitstatus
     assert_includes err, "version"
+    @harness.cleanup
+    @harness = Harness.new(mode: S::WAIT_SPIN, slots: 3)
+    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
+    assert_equal 2, st.exitstatus
+    assert_includes err, "power of two"
     st, = run_peer_to_exit("--transport=shm", "--address=/interop-spectrum-test-missing-#{Process.pid}")
     assert_equal 2, st.exitstatus
   end
