@@ -58,7 +58,7 @@ def parse_args(argv):
                         "decoding nothing (peers/README.md, Echo mode)")
     parser.add_argument("--inflight", type=int, default=1, metavar="K",
                         help="the most calls the harness keeps in flight (bench --inflight); "
-                        "this peer's servers queue beyond their pools, so it needs nothing of it")
+                        "the Redis peers pop up to K requests at once")
     args = parser.parse_args(argv)
     if args.inflight < 1:
         parser.error(f"--inflight={args.inflight}: at least 1")
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     args, module = parse_args(argv)
     from transports import PeerError, UsageError
     try:
-        return module.run(args.address, args.codec, args.echo)
+        return module.run(args.address, args.codec, args.echo, args.inflight)
     except UsageError as e:
         print(f"peer.py: error: {e}", file=sys.stderr, flush=True)
         return 2

@@ -1,6 +1,7 @@
 #include "transports/redis/redis_client.h"
 
 #include <atomic>
+#include <deque>
 
 #include "transports/echo/echo_check.h"
 #include "transports/json/json_codec.h"
@@ -35,19 +36,40 @@ class RedisClient final : public Transport {
 
   // K requests on the queue: Send() appends the enqueue to hiredis's output
   // buffer; Receive() sends what is buffered, reads the enqueues' acks and
-  // pops the next reply, whichever request it answers.
+  // pops every reply that is there, up to the calls in flight, in one BLMPOP
+  // (Redis 7), which waits only when none is. The first is this Receive()'s,
+  // the others wait in `popped_` for the next ones: one round trip per batch
+  // of replies, as the peers take their requests.
   void Send(const Request& r) override {
     if (echo_) return Transport::Send(r);  // floors time single calls
     Append(r);
     op_ = r.op;
     ++unacked_;
+    ++in_flight_;
   }
   void Receive(Reply& reply) override {
     if (echo_) return Transport::Receive(reply);
+    if (in_flight_ == 0) throw TransportError("Receive() with no call in flight");
     for (; unacked_ > 0; --unacked_) Expect(REDIS_REPLY_INTEGER, use_stream_ ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
-    Request of;
-    of.op = op_;  // one workload per row: every request in flight has this op
-    Pop(of, {}, reply);
+    while (popped_.empty()) {
+      if (aborted_) throw TransportError("no reply (row given up)");
+      const std::string count = std::to_string(in_flight_);  // hiredis's format has no %zu
+      RedisReplyPtr r(static_cast<redisReply*>(
+          redisCommand(conn_.get(), "BLMPOP 0.25 1 %s RIGHT COUNT %s", receive_from_.c_str(), count.c_str())));
+      if (!r) throw TransportError(std::string("Redis connection failed: ") + conn_->errstr);
+      if (r->type == REDIS_REPLY_NIL) continue;
+      // [key, [reply, ...]]
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        throw TransportError(r->type == REDIS_REPLY_ERROR ? std::string("BLMPOP (Redis 7) failed: ") + r->str
+                                                          : std::string("unexpected BLMPOP reply"));
+      }
+      for (std::size_t i = 0; i < r->element[1]->elements; ++i) {
+        popped_.emplace_back(r->element[1]->element[i]->str, r->element[1]->element[i]->len);
+      }
+    }
+    --in_flight_;
+    decoder_.Decode(popped_.front(), op_, reply);  // one workload per row: every call in flight has op_
+    popped_.pop_front();
   }
 
   void Close() override {
@@ -111,6 +133,8 @@ class RedisClient final : public Transport {
   std::string body_;
   Op op_ = Op::kAdd;         // of the requests in flight (Send)
   std::size_t unacked_ = 0;  // enqueues sent whose acks are not read yet
+  std::size_t in_flight_ = 0;       // sent, and not yet received
+  std::deque<std::string> popped_;  // replies popped ahead of their Receive()
   json_codec::ReplyDecoder decoder_;
   std::atomic<bool> aborted_{false};
 };
@@ -133,7 +157,7 @@ TransportSpec RedisQueueTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<RedisClient>(false, mode);
       },
-      .overlaps = "K requests on the queue (hiredis pipelining), replies taken as they come",
+      .overlaps = "K requests on the queue (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP",
       .needs_redis = true,
   };
 }
@@ -145,7 +169,7 @@ TransportSpec RedisStreamTransport() {
   spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
     return std::make_unique<RedisClient>(true, mode);
   };
-  spec.overlaps = "K entries on the stream (hiredis pipelining), replies taken as they come";
+  spec.overlaps = "K entries on the stream (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP";
   return spec;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <optional>
+#include <algorithm>
 
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
@@ -21,8 +23,52 @@ RedisReplyPtr Command(redisContext* c, const char* format, ...) {
   return RedisReplyPtr(static_cast<redisReply*>(r));
 }
 
-// Answers one queued request and pushes the reply to its reply_to list.
-void Answer(redisContext* c, const char* data, std::size_t len, Spoil spoil) {
+// The commands a peer has appended and not yet read the replies of: its
+// pushes (LPUSH, XACK, XDEL) go out with its next pop, so a call costs one
+// round trip to the broker, and a batch of calls in flight costs one too.
+class Pipeline {
+ public:
+  explicit Pipeline(redisContext* c) : c_(c) {}
+
+  void Append(const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    const int status = redisvAppendCommand(c_, format, ap);
+    va_end(ap);
+    if (status != REDIS_OK) throw TransportError(std::string("Redis connection failed: ") + c_->errstr);
+    ++pending_;
+  }
+
+  // Sends what was appended and the command, and returns the command's reply
+  // (the appended ones' are read and dropped: a failed push costs that reply).
+  RedisReplyPtr Exchange(const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    const int status = redisvAppendCommand(c_, format, ap);
+    va_end(ap);
+    if (status != REDIS_OK) throw TransportError(std::string("Redis connection failed: ") + c_->errstr);
+    for (; pending_ > 0; --pending_) {
+      RedisReplyPtr pushed = Next();
+      if (pushed->type == REDIS_REPLY_ERROR) std::fprintf(stderr, "cpp peer: a push failed: %s\n", pushed->str);
+    }
+    return Next();
+  }
+
+ private:
+  RedisReplyPtr Next() {
+    void* r = nullptr;
+    if (redisGetReply(c_, &r) != REDIS_OK || !r) {
+      throw TransportError(std::string("Redis connection failed: ") + c_->errstr);
+    }
+    return RedisReplyPtr(static_cast<redisReply*>(r));
+  }
+
+  redisContext* c_;
+  int pending_ = 0;
+};
+
+// Answers one queued request and appends the push of its reply to its reply_to list.
+void Answer(Pipeline& p, const char* data, std::size_t len, Spoil spoil) {
   std::string reply_to;
   auto answer = json_codec::AnswerRequest({data, len}, std::nullopt, &reply_to);
   if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
@@ -31,17 +77,17 @@ void Answer(redisContext* c, const char* data, std::size_t len, Spoil spoil) {
     std::fprintf(stderr, "cpp peer: dropped a request without reply_to\n");
     return;
   }
-  Command(c, "LPUSH %b %b", reply_to.data(), reply_to.size(), answer.body.data(), answer.body.size());
+  p.Append("LPUSH %b %b", reply_to.data(), reply_to.size(), answer.body.data(), answer.body.size());
 }
 
 // Answers one request, or with --echo pushes its bytes unread to PREFIX:echo
 // (the reply_to inside the JSON is not read in echo mode). --fault applies
 // to both (for the harness's tests).
-void Respond(redisContext* c, const RedisAddress& a, const PeerOptions& o, const char* data, std::size_t len) {
+void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const redisReply* request) {
   const Spoil spoil = BeforeReply(o.fault);
-  if (!o.echo) return Answer(c, data, len, spoil);
+  if (!o.echo) return Answer(p, request->str, request->len, spoil);
   const std::string echo_list = a.prefix + ":echo";
-  Command(c, "LPUSH %b %b", echo_list.data(), echo_list.size(), data, len);
+  p.Append("LPUSH %b %b", echo_list.data(), echo_list.size(), request->str, request->len);
 }
 
 // Runs serve_one until SIGTERM/SIGINT; serve_one waits at most ~1 s.
@@ -63,26 +109,48 @@ int Serve(const PeerOptions& options, ServeOne serve_one) {
 
 }  // namespace
 
+// One request at a time (BRPOP), or, with calls in flight (--inflight=K), as
+// many as are queued, up to K, in one BLMPOP (Redis 7), which waits only
+// when none are.
 int ServeRedisQueue(const PeerOptions& options) {
-  return Serve(options, [&options](redisContext* c, const RedisAddress& a, bool setup) {
-    if (setup) return;
+  std::optional<Pipeline> pipe;
+  return Serve(options, [&options, &pipe](redisContext* c, const RedisAddress& a, bool setup) {
+    if (setup) {
+      pipe.emplace(c);
+      return;
+    }
     const std::string queue = a.prefix + ":requests";
-    RedisReplyPtr r = Command(c, "BRPOP %s 1", queue.c_str());
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Respond(c, a, options, r->element[1]->str, r->element[1]->len);
+    if (options.inflight > 1) {
+      RedisReplyPtr r = pipe->Exchange("BLMPOP 1 1 %s RIGHT COUNT %d", queue.c_str(), options.inflight);
+      if (r->type == REDIS_REPLY_ERROR) throw TransportError(std::string("BLMPOP (Redis 7) failed: ") + r->str);
+      // [key, [request, ...]], or nil after the 1 s wait
+      if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_ARRAY) {
+        const redisReply* requests = r->element[1];
+        for (std::size_t i = 0; i < requests->elements; ++i) Respond(*pipe, a, options, requests->element[i]);
+      }
+      return;
+    }
+    RedisReplyPtr r = pipe->Exchange("BRPOP %s 1", queue.c_str());
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Respond(*pipe, a, options, r->element[1]);
   });
 }
 
+// Up to K entries per XREADGROUP (COUNT K, 1 without calls in flight); each
+// answered, acknowledged and deleted with the next read.
 int ServeRedisStream(const PeerOptions& options) {
-  return Serve(options, [&options](redisContext* c, const RedisAddress& a, bool setup) {
+  std::optional<Pipeline> pipe;
+  return Serve(options, [&options, &pipe](redisContext* c, const RedisAddress& a, bool setup) {
     const std::string stream = a.prefix + ":stream";
     if (setup) {
+      pipe.emplace(c);
       RedisReplyPtr r = Command(c, "XGROUP CREATE %s workers $ MKSTREAM", stream.c_str());
       if (r->type == REDIS_REPLY_ERROR && std::string(r->str).find("BUSYGROUP") == std::string::npos) {
         throw TransportError(std::string("XGROUP CREATE failed: ") + r->str);
       }
       return;
     }
-    RedisReplyPtr r = Command(c, "XREADGROUP GROUP workers cpp BLOCK 1000 COUNT 1 STREAMS %s >", stream.c_str());
+    RedisReplyPtr r = pipe->Exchange("XREADGROUP GROUP workers cpp BLOCK 1000 COUNT %d STREAMS %s >",
+                                     std::max(1, options.inflight), stream.c_str());
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return;  // timed out
     // [[stream, [[entry-id, [field, value, ...]]]]]
     const redisReply* entries = r->element[0]->element[1];
@@ -93,13 +161,13 @@ int ServeRedisStream(const PeerOptions& options) {
       bool answered = false;
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
         if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "req") {
-          Respond(c, a, options, fields->element[f + 1]->str, fields->element[f + 1]->len);
+          Respond(*pipe, a, options, fields->element[f + 1]);
           answered = true;
         }
       }
       if (!answered) std::fprintf(stderr, "cpp peer: stream entry %s has no req field\n", id.c_str());
-      Command(c, "XACK %s workers %s", stream.c_str(), id.c_str());
-      Command(c, "XDEL %s %s", stream.c_str(), id.c_str());
+      pipe->Append("XACK %s workers %s", stream.c_str(), id.c_str());
+      pipe->Append("XDEL %s %s", stream.c_str(), id.c_str());
     }
   });
 }

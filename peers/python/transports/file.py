@@ -210,7 +210,7 @@ class Inotify:
         return out
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     directory, mode = parse_address(address)
     if not os.path.isdir(directory):
         raise PeerError(f"{directory} is not a directory")

@@ -133,7 +133,7 @@ def add_service(server, echo: bool) -> None:
     pb2_grpc.add_InteropServicer_to_server(make_servicer(pb2, pb2_grpc), server)
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     host, port = parse_address(address)
     import grpc
 

@@ -18,7 +18,7 @@ def _write_all(data, _write=os.write) -> None:
             rest = rest[_write(1, rest):]
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     if address != "-":
         raise UsageError(f"pipe address must be '-', got {address!r}")
     stdin = io.FileIO(0, "rb", closefd=False)

@@ -5,6 +5,9 @@ redis://127.0.0.1:6379; PREFIX starts every key the peer touches. Requests are
 popped with `BRPOP PREFIX:requests 1` (1 s, so SIGTERM is seen between waits)
 and each reply is pushed with `LPUSH reply_to`. The reply and the next BRPOP go
 out together in one pipeline: one round trip to Redis per call instead of two.
+With calls in flight (--inflight=K above 1) the pop is `BLMPOP 1 1
+PREFIX:requests RIGHT COUNT K` (Redis 7), which takes as many as are queued,
+up to K, and waits only when none are: under load, one round trip per batch.
 With --echo the request itself is pushed, undecoded, to PREFIX:echo (its
 reply_to is inside the JSON), by the same loop.
 
@@ -109,7 +112,7 @@ class Outage:
             self.down = False
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     import redis
 
     url, prefix = parse_address(address)
@@ -117,27 +120,40 @@ def run(address: str, codec: str, echo: bool) -> int:
     key = prefix + ":requests"
     echo_key = echo_list(prefix)
     outage = Outage()
-    reply = None  # (reply_to, reply) still to be pushed
+    replies = []  # (reply_to, reply) still to be pushed
     try:
         announce(address)
         while True:
             try:
-                if reply is None:
-                    item = client.brpop(key, BLOCK_SECONDS)
-                else:
-                    pipe = client.pipeline(transaction=False)
-                    pipe.lpush(*reply)
-                    pipe.brpop(key, BLOCK_SECONDS)
-                    pushed, item = pipe.execute(raise_on_error=False)
-                    reply = None
-                    report_errors((pushed,), "cannot push a reply")
-                    if isinstance(item, Exception):
-                        raise item
+                items = _pop(client, key, replies, inflight)
+                replies = []
                 outage.ok()
-            except redis.RedisError as e:  # connection lost, or BRPOP failed
+            except redis.RedisError as e:  # connection lost, or a pop failed
                 outage.failed(e)
                 continue
-            if item is not None:
-                reply = (echo_key, item[1]) if echo else handle(item[1], prefix)
+            for data in items:
+                reply = (echo_key, data) if echo else handle(data, prefix)
+                if reply is not None:
+                    replies.append(reply)
     finally:
         client.close()
+
+
+def _pop(client, key: str, replies, inflight: int) -> list:
+    """Pushes `replies` and pops the next requests, in one round trip: one
+    with BRPOP, or with calls in flight (inflight > 1) as many as are queued,
+    up to K, with BLMPOP (Redis 7), which waits only when none are."""
+    pipe = client.pipeline(transaction=False)
+    for reply in replies:
+        pipe.lpush(*reply)
+    if inflight > 1:
+        pipe.blmpop(BLOCK_SECONDS, 1, key, direction="RIGHT", count=inflight)
+    else:
+        pipe.brpop(key, BLOCK_SECONDS)
+    *pushed, got = pipe.execute(raise_on_error=False)
+    report_errors(pushed, "cannot push a reply")
+    if isinstance(got, Exception):
+        raise got
+    if not got:
+        return []
+    return got[1] if inflight > 1 else [got[1]]

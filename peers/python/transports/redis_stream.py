@@ -2,9 +2,10 @@
 
 Address `REDIS_URL#PREFIX`, as for `redis`. At start the peer creates group
 `workers` on PREFIX:stream (MKSTREAM; BUSYGROUP means it exists, fine). Each
-entry (field `req`) is read with XREADGROUP BLOCK 1000 COUNT 1, answered with
-LPUSH reply_to, then acknowledged and deleted (XACK, XDEL). Those three and
-the next XREADGROUP go out together in one pipeline, one round trip per call.
+entry (field `req`) is read with XREADGROUP BLOCK 1000 COUNT K (K from
+--inflight, 1 without calls in flight), answered with LPUSH reply_to, then
+acknowledged and deleted (XACK, XDEL). Those and the next XREADGROUP go out
+together in one pipeline: one round trip per call, or per batch under load.
 With --echo the value of `req` is pushed, undecoded, to PREFIX:echo instead,
 by the same loop and pipeline.
 """
@@ -33,7 +34,7 @@ def create_group(client, stream: str) -> None:
         raise PeerError(f"cannot create consumer group {GROUP} on {stream}: {e}") from None
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     import redis
 
     url, prefix = parse_address(address)
@@ -42,22 +43,22 @@ def run(address: str, codec: str, echo: bool) -> int:
     echo_key = echo_list(prefix)
     create_group(client, stream)
     outage = Outage()
-    reply = None  # (reply_to, reply) still to be pushed
-    done = None  # id of the entry still to be acknowledged and deleted
+    replies = []  # (reply_to, reply) still to be pushed
+    done = []  # ids of the entries still to be acknowledged and deleted
     block_ms = BLOCK_SECONDS * 1000
     try:
         announce(address)
         while True:
             try:
                 pipe = client.pipeline(transaction=False)
-                if reply is not None:
+                for reply in replies:
                     pipe.lpush(*reply)
-                if done is not None:
-                    pipe.xack(stream, GROUP, done)
-                    pipe.xdel(stream, done)
-                pipe.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=1, block=block_ms)
+                if done:
+                    pipe.xack(stream, GROUP, *done)
+                    pipe.xdel(stream, *done)
+                pipe.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=inflight, block=block_ms)
                 results = pipe.execute(raise_on_error=False)
-                reply = done = None
+                replies, done = [], []
                 report_errors(results[:-1], "cannot reply or acknowledge")
                 entries = results[-1]
                 if isinstance(entries, Exception):
@@ -69,11 +70,13 @@ def run(address: str, codec: str, echo: bool) -> int:
             # [[stream, [(entry_id, {field: value})]]], or empty after BLOCK
             for _, stream_entries in entries or ():
                 for entry_id, fields in stream_entries:
-                    done = entry_id
+                    done.append(entry_id)
                     data = fields.get(FIELD) if fields else None
                     if data is None:
                         log(f"dropped stream entry {entry_id!r}: no field 'req'")
-                    else:
-                        reply = (echo_key, data) if echo else handle(data, prefix)
+                        continue
+                    reply = (echo_key, data) if echo else handle(data, prefix)
+                    if reply is not None:
+                        replies.append(reply)
     finally:
         client.close()

@@ -197,7 +197,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     host, port = parse_address(address)
 
     import uvicorn

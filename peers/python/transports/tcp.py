@@ -29,7 +29,7 @@ def _nodelay(conn: socket.socket) -> None:
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     host, port = parse_address(address)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

@@ -37,7 +37,7 @@ def _remove_stale(path: str) -> None:
     raise PeerError(f"{path} is in use by another server")
 
 
-def run(address: str, codec: str, echo: bool) -> int:
+def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     path = address
     if not path or path.startswith("\0"):
         raise UsageError("unix address must be a socket file path")

@@ -9,6 +9,9 @@
 #   peer:    BRPOP PREFIX:requests 1, computes, LPUSH <reply_to> <reply>
 #   --echo:  BRPOP PREFIX:requests 1, LPUSH PREFIX:echo <the same bytes>
 #            (reply_to is inside the JSON, which echo does not read)
+#   --inflight=K above 1: BLMPOP 1 1 PREFIX:requests RIGHT COUNT K takes up
+#            to K at once, and their replies go out with the next BLMPOP, in
+#            one pipeline
 #
 # The 1 s BRPOP timeout is how SIGTERM/SIGINT is noticed: the signal sets a
 # flag, checked between waits (exit 0 within ~1 s). Garbage gets an error
@@ -86,7 +89,9 @@ module Transports
       redis = connect(url)
       queue = "#{prefix}:requests"
       opts.ready(opts.address)
-      if opts.echo
+      if opts.inflight > 1
+        serve_batches(redis, queue, prefix, opts.echo ? "#{prefix}:echo" : nil, opts.inflight, stop)
+      elsif opts.echo
         serve_echo(redis, queue, "#{prefix}:echo", stop)
       else
         serve(redis, queue, prefix, stop)
@@ -103,6 +108,32 @@ module Transports
 
         reply_to, body = answer(raw, prefix)
         redis.lpush(reply_to, body) if reply_to
+      end
+    end
+
+    # With calls in flight (--inflight=K above 1): the replies of one batch go
+    # out in one pipeline with the pop of the next, BLMPOP (Redis 7; redis-rb
+    # 4.8 has no method for it), which takes as many as are queued, up to K,
+    # and waits (1 s at most) only when none are. Under load, one round trip
+    # per batch. With echo_list, each request's bytes go back unread, as in
+    # serve_echo.
+    def serve_batches(redis, queue, prefix, echo_list, inflight, stop)
+      replies = []
+      until stop[0]
+        got = redis.pipelined do |p|
+          replies.each { |to, body| p.lpush(to, body) }
+          p.call("BLMPOP", BLOCK_SECONDS, 1, queue, "RIGHT", "COUNT", inflight)
+        end.last
+        replies = []
+        raws = got.is_a?(Array) ? got[1] : [] # [key, [request, ...]], or nil after the wait
+        raws.each do |raw|
+          if echo_list
+            replies << [echo_list, raw]
+          else
+            reply_to, body = answer(raw, prefix)
+            replies << [reply_to, body] if reply_to
+          end
+        end
       end
     end
 

@@ -6,8 +6,9 @@
 #   peer, at start: XGROUP CREATE PREFIX:stream workers $ MKSTREAM
 #                   (BUSYGROUP: the group exists, fine)
 #   harness:        XADD PREFIX:stream MAXLEN ~ 10000 * req <request>
-#   peer:           XREADGROUP GROUP workers ruby BLOCK 1000 COUNT 1 STREAMS PREFIX:stream >
-#                   computes, then in one round trip LPUSH <reply_to> <reply>,
+#   peer:           XREADGROUP GROUP workers ruby BLOCK 1000 COUNT K STREAMS PREFIX:stream >
+#                   (K from --inflight, 1 without calls in flight)
+#                   computes, then in one round trip for the batch LPUSH <reply_to> <reply>,
 #                   XACK PREFIX:stream workers <entry-id>, XDEL PREFIX:stream <entry-id>
 #   --echo:         the same, but LPUSH PREFIX:echo <the entry's req field>
 #                   instead of computing (the JSON is not read)
@@ -37,30 +38,37 @@ module Transports
       create_group(redis, stream)
       opts.ready(opts.address)
       until stop[0]
-        got = redis.xreadgroup(GROUP, CONSUMER, stream, ">", block: BLOCK_MS, count: 1)
-        (got[stream] || []).each { |entry_id, fields| serve(redis, prefix, stream, entry_id, fields, echo_list) }
+        # Up to K entries at once under load (--inflight=K), one without.
+        got = redis.xreadgroup(GROUP, CONSUMER, stream, ">", block: BLOCK_MS, count: opts.inflight)
+        entries = got[stream] || []
+        next if entries.empty?
+
+        # Every entry's reply pushed, then acknowledged and deleted, in one round trip.
+        pushes = entries.map { |entry_id, fields| [entry_id, reply(prefix, entry_id, fields, echo_list)] }
+        redis.pipelined do |p|
+          pushes.each do |entry_id, (reply_to, body)|
+            p.lpush(reply_to, body) if reply_to
+            p.xack(stream, GROUP, entry_id)
+            p.xdel(stream, entry_id)
+          end
+        end
       end
       0
     ensure
       redis&.close
     end
 
-    # One entry: its reply (or, with echo_list, its req bytes) pushed, then
-    # acknowledged and deleted, in one round trip.
-    def serve(redis, prefix, stream, entry_id, fields, echo_list)
+    # One entry's [reply_to, body]: its reply (or, with echo_list, its req
+    # bytes); [nil, nil] when it has nothing to answer.
+    def reply(prefix, entry_id, fields, echo_list)
       raw = fields.is_a?(Hash) ? fields["req"] : nil
       if raw.nil?
         RedisList.log("stream entry #{entry_id} has no req field; dropped")
+        [nil, nil]
       elsif echo_list
-        reply_to = echo_list
-        body = raw
+        [echo_list, raw]
       else
-        reply_to, body = RedisList.answer(raw, prefix)
-      end
-      redis.pipelined do |p|
-        p.lpush(reply_to, body) if reply_to
-        p.xack(stream, GROUP, entry_id)
-        p.xdel(stream, entry_id)
+        RedisList.answer(raw, prefix) || [nil, nil]
       end
     end
   end
