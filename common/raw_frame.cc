@@ -22,7 +22,7 @@ HeaderStatus DecodeHeader(const uint8_t* in, Header* out) {
   out->kind = static_cast<Kind>(in[5]);
   out->id = Load<uint64_t>(in + 8);
   out->payload_len = Load<uint32_t>(in + 16);
-  if (out->payload_len > kMaxPayload) return HeaderStatus::kTooLong;
+  if (out->payload_len > MaxPayload(out->kind)) return HeaderStatus::kTooLong;
   return HeaderStatus::kOk;
 }
 
@@ -112,6 +112,86 @@ std::string ParseScoreReply(std::span<const uint8_t> payload, double* score,
   }
   *score = Load<double>(payload.data());
   *label = std::string_view(reinterpret_cast<const char*>(payload.data()) + 16, len);
+  return {};
+}
+
+BatchWriter::BatchWriter(std::vector<uint8_t>& out, Kind batch_kind, uint64_t id) : out_(out) {
+  out_.assign(kHeaderSize + 8, 0);  // header, count, reserved
+  EncodeHeader(out_.data(), batch_kind, id, 0);
+}
+
+uint8_t* BatchWriter::Item(Kind kind, std::size_t len) {
+  const std::size_t at = out_.size();
+  out_.resize(at + kItemHeaderSize + (len + 7) / 8 * 8, 0);  // resize zero-fills the padding
+  out_[at] = static_cast<uint8_t>(kind);
+  Store<uint32_t>(out_.data() + at + 4, static_cast<uint32_t>(len));
+  ++count_;
+  return out_.data() + at + kItemHeaderSize;
+}
+
+void BatchWriter::AddAddRequest(int64_t x, int64_t y) {
+  uint8_t* p = Item(Kind::kAddRequest, kAddRequestPayload);
+  Store(p, x);
+  Store(p + 8, y);
+}
+
+void BatchWriter::AddScoreRequest(std::span<const double> features, std::string_view model) {
+  uint8_t* p = Item(Kind::kScoreRequest, ScoreRequestPayload(features.size(), model.size()));
+  Store<uint32_t>(p, static_cast<uint32_t>(features.size()));
+  Store<uint32_t>(p + 4, static_cast<uint32_t>(model.size()));
+  if (!features.empty()) std::memcpy(p + 8, features.data(), 8 * features.size());
+  std::memcpy(p + 8 + 8 * features.size(), model.data(), model.size());
+}
+
+void BatchWriter::AddAddReply(int64_t result) { Store(Item(Kind::kAddReply, 8), result); }
+
+void BatchWriter::AddScoreReply(double score, std::string_view label) {
+  uint8_t* p = Item(Kind::kScoreReply, 16 + label.size());
+  Store(p, score);
+  Store<uint32_t>(p + 8, static_cast<uint32_t>(label.size()));
+  std::memcpy(p + 16, label.data(), label.size());
+}
+
+void BatchWriter::AddError(std::string_view message) {
+  message = message.substr(0, kMaxErrorBytes);
+  std::memcpy(Item(Kind::kError, message.size()), message.data(), message.size());
+}
+
+void BatchWriter::AddItem(Kind kind, std::span<const uint8_t> payload) {
+  uint8_t* p = Item(kind, payload.size());
+  if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
+}
+
+std::size_t BatchWriter::Finish() {
+  Store<uint32_t>(out_.data() + kHeaderSize, count_);
+  Store<uint32_t>(out_.data() + 16, static_cast<uint32_t>(out_.size() - kHeaderSize));
+  return out_.size();
+}
+
+std::string ParseBatch(std::span<const uint8_t> payload, std::vector<BatchItem>* items) {
+  items->clear();
+  if (payload.size() > kMaxBatchPayload) return "batch payload longer than 16777216 bytes";
+  if (payload.size() < 8) return "batch payload shorter than 8 bytes";
+  const uint32_t count = Load<uint32_t>(payload.data());
+  if (count < 1 || count > kMaxBatchItems) return "batch count " + std::to_string(count) + " not in 1..100000";
+  std::size_t at = 8;
+  auto overrun = [items](uint32_t i) {
+    items->clear();
+    return "batch item " + std::to_string(i) + " overruns the payload";
+  };
+  for (uint32_t i = 0; i < count; ++i) {
+    if (payload.size() - at < kItemHeaderSize) return overrun(i);
+    const auto kind = static_cast<Kind>(payload[at]);
+    const std::size_t len = Load<uint32_t>(payload.data() + at + 4);
+    const std::size_t padded = (len + 7) / 8 * 8;
+    if (payload.size() - at - kItemHeaderSize < padded) return overrun(i);
+    items->push_back({kind, payload.subspan(at + kItemHeaderSize, len)});
+    at += kItemHeaderSize + padded;
+  }
+  if (at != payload.size()) {
+    items->clear();
+    return std::to_string(payload.size() - at) + " bytes after the last batch item";
+  }
   return {};
 }
 

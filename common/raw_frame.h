@@ -18,12 +18,18 @@ inline constexpr uint32_t kMaxPayload = 1052672;  // 1 MiB + 4 KiB
 inline constexpr uint32_t kMaxFeatures = 131072;
 inline constexpr uint32_t kMaxModelBytes = 1024;
 inline constexpr uint32_t kMaxErrorBytes = 1024;
+// Batches: B calls in one frame (schemas/raw_frame.md, Batches).
+inline constexpr uint32_t kMaxBatchItems = 100000;
+inline constexpr uint32_t kMaxBatchPayload = 16777216;  // 16 MiB
+inline constexpr std::size_t kItemHeaderSize = 8;
 
 enum class Kind : uint8_t {
   kAddRequest = 1,
   kScoreRequest = 2,
+  kBatchRequest = 0x10,
   kAddReply = 0x81,
   kScoreReply = 0x82,
+  kBatchReply = 0x90,
   kError = 0xFF,
 };
 
@@ -47,6 +53,11 @@ inline T Load(const uint8_t* p) {
 template <typename T>
 inline void Store(uint8_t* p, T v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+// The most payload a frame of this kind may carry: a batch's bound, or MAX_PAYLOAD.
+inline constexpr uint32_t MaxPayload(Kind kind) {
+  return kind == Kind::kBatchRequest || kind == Kind::kBatchReply ? kMaxBatchPayload : kMaxPayload;
 }
 
 void EncodeHeader(uint8_t* out, Kind kind, uint64_t id, uint32_t payload_len);
@@ -78,6 +89,38 @@ std::string ParseScoreRequest(std::span<const uint8_t> payload, ScoreRequestView
 std::string ParseAddReply(std::span<const uint8_t> payload, int64_t* result);
 std::string ParseScoreReply(std::span<const uint8_t> payload, double* score,
                             std::string_view* label);
+
+// Builds one batch frame in `out` (cleared first), item by item, each item
+// laid out as that kind's payload would be in a frame of its own.
+class BatchWriter {
+ public:
+  BatchWriter(std::vector<uint8_t>& out, Kind batch_kind, uint64_t id);
+  void AddAddRequest(int64_t x, int64_t y);
+  void AddScoreRequest(std::span<const double> features, std::string_view model);
+  void AddAddReply(int64_t result);
+  void AddScoreReply(double score, std::string_view label);
+  void AddError(std::string_view message);
+  // Any kind and payload, checked by nobody: for tests of bad items.
+  void AddItem(Kind kind, std::span<const uint8_t> payload);
+  // Writes the count and the header's payload_len; returns the frame's size.
+  std::size_t Finish();
+
+ private:
+  uint8_t* Item(Kind kind, std::size_t len);  // the item's payload, padding zeroed
+  std::vector<uint8_t>& out_;
+  uint32_t count_ = 0;
+};
+
+// One item of a batch payload: its kind and its payload (without padding).
+struct BatchItem {
+  Kind kind;
+  std::span<const uint8_t> payload;
+};
+// Splits a batch payload into its items, after checking its shape (count in
+// bounds, every item inside, nothing left over); an error message if the
+// batch as a whole is refused, empty when `items` holds them all. Items are
+// not checked in themselves: that is each kind's Parse*.
+std::string ParseBatch(std::span<const uint8_t> payload, std::vector<BatchItem>* items);
 
 bool IsValidUtf8(std::string_view s);
 

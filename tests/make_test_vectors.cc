@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/raw_frame.h"
 #include "common/workload.h"
 
 namespace {
@@ -29,6 +30,101 @@ struct ScoreInput {
   long ramp_n;                   // >= 0: features are RampFeatures(ramp_n)
   std::string model;
 };
+
+std::string HexBytes(const std::vector<uint8_t>& bytes) {
+  std::string out;
+  char buf[3];
+  for (uint8_t b : bytes) {
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    out += buf;
+  }
+  return out;
+}
+
+// FNV-1a, 64 bits: a digest every language writes in a few lines, for the
+// frames too long to spell out.
+std::string Fnv1a64(const std::vector<uint8_t>& bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ULL;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+using nlohmann::ordered_json;
+
+// One batch item: a call the vector spells out, or raw bytes of a given kind
+// (a wrong item), with what the reply's item must hold.
+struct BatchCase {
+  ordered_json item;   // as written in the vector
+  ordered_json reply;  // likewise
+};
+
+// Adds `c` to the request and its answer (computed here by the C++
+// reference) to the reply; the reply's error messages are C++'s.
+void AddCase(const ordered_json& item, interop::raw::BatchWriter& request, interop::raw::BatchWriter& reply,
+             ordered_json* reply_json) {
+  namespace raw = interop::raw;
+  if (item.contains("add")) {
+    const int64_t x = item["add"][0], y = item["add"][1];
+    request.AddAddRequest(x, y);
+    reply.AddAddReply(interop::Add(x, y));
+    reply_json->push_back({{"add", interop::Add(x, y)}});
+  } else if (item.contains("score")) {
+    const auto& f = item["score"]["features"];
+    const std::vector<double> features =
+        f.is_object() ? interop::RampFeatures(f["ramp"].get<long>()) : f.get<std::vector<double>>();
+    const std::string model = item["score"]["model"];
+    request.AddScoreRequest(features, model);
+    const auto r = interop::Score(features);
+    reply.AddScoreReply(r.score, r.label);
+    reply_json->push_back({{"score_hex", Hex(r.score)}, {"label", std::string(r.label)}});
+  } else {
+    const std::string hex = item["payload_hex"];
+    std::vector<uint8_t> payload;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) payload.push_back(std::stoi(hex.substr(i, 2), nullptr, 16));
+    const auto kind = static_cast<raw::Kind>(item["kind"].get<int>());
+    request.AddItem(kind, payload);
+    // What the C++ parsers say of it.
+    std::string why;
+    if (kind == raw::Kind::kAddRequest) {
+      int64_t x, y;
+      why = raw::ParseAddRequest(payload, &x, &y);
+    } else {
+      raw::ScoreRequestView v;
+      why = raw::ParseScoreRequest(payload, &v);
+    }
+    reply.AddError(why);
+    reply_json->push_back({{"error", why}});
+  }
+}
+
+ordered_json BatchVector(const std::string& name, uint64_t id, const std::vector<ordered_json>& items,
+                         const ordered_json& generated) {
+  namespace raw = interop::raw;
+  std::vector<uint8_t> request_bytes, reply_bytes;
+  raw::BatchWriter request(request_bytes, raw::Kind::kBatchRequest, id);
+  raw::BatchWriter reply(reply_bytes, raw::Kind::kBatchReply, id);
+  ordered_json reply_json = ordered_json::array();
+  for (const auto& item : items) AddCase(item, request, reply, &reply_json);
+  request.Finish();
+  reply.Finish();
+  ordered_json v = {{"name", name}, {"id", id}};
+  if (generated.is_null()) {
+    v["items"] = items;
+    v["request_hex"] = HexBytes(request_bytes);
+    v["reply_items"] = reply_json;
+    v["reply_hex"] = HexBytes(reply_bytes);
+  } else {
+    v["generated"] = generated;
+    v["request_bytes"] = request_bytes.size();
+    v["request_fnv1a64"] = Fnv1a64(request_bytes);
+    v["reply_bytes"] = reply_bytes.size();
+    v["reply_fnv1a64"] = Fnv1a64(reply_bytes);
+    v["wrong_reply_item"] = reply_json[generated["wrong"].get<std::size_t>()];
+  }
+  return v;
+}
 
 }  // namespace
 
@@ -79,6 +175,32 @@ int main() {
     v["label"] = std::string(r.label);
     doc["score"].push_back(v);
   }
+  // Batches (raw_frame.md, Batches): B = 1, 3 and 1,000, with a wrong item
+  // in the middle; the reply's error items carry the C++ parsers' messages.
+  doc["raw_batch_about"] =
+      "Batch frames: request_hex is what encoding `items` must give, bit for bit; answering it must give "
+      "reply_items (an error item's message is each language's own), and encoding reply_items with these "
+      "messages must give reply_hex. `generated` vectors are too long to spell out: item i is add(x = i * "
+      "1000003, y = 7 - i), except item `wrong`, an add item whose payload is 8 zero bytes; their frames are "
+      "given by length and FNV-1a 64 (offset 0xcbf29ce484222325, prime 0x100000001b3).";
+  doc["raw_batch"] = ordered_json::array();
+  doc["raw_batch"].push_back(BatchVector("one add", 7, {{{"add", {2, 3}}}}, nullptr));
+  doc["raw_batch"].push_back(BatchVector(
+      "three adds, the middle one 8 bytes long", 8,
+      {{{"add", {2, 3}}}, {{"kind", 1}, {"payload_hex", "0000000000000000"}}, {{"add", {kMax, 1}}}}, nullptr));
+  doc["raw_batch"].push_back(BatchVector(
+      "three scores, the middle one's model not UTF-8", 9,
+      {{{"score", {{"features", {{"ramp", 4}}}, {"model", "m"}}}},
+       {{"kind", 2}, {"payload_hex", "000000000200000" "0c0af"}},
+       {{"score", {{"features", {0.4, 1.2}}, {"model", "modèle-ü"}}}}},
+      nullptr));
+  std::vector<ordered_json> thousand;
+  for (int64_t i = 0; i < 1000; ++i) {
+    if (i == 500) thousand.push_back({{"kind", 1}, {"payload_hex", "0000000000000000"}});
+    else thousand.push_back({{"add", {i * 1000003, 7 - i}}});
+  }
+  doc["raw_batch"].push_back(
+      BatchVector("1000 adds, item 500 8 bytes long", 10, thousand, {{"count", 1000}, {"wrong", 500}}));
   std::puts(doc.dump(1).c_str());
   return 0;
 }

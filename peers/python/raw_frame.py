@@ -26,6 +26,11 @@ KIND_SCORE_REQUEST = 0x02
 KIND_ADD_REPLY = 0x81
 KIND_SCORE_REPLY = 0x82
 KIND_ERROR = 0xFF
+KIND_BATCH_REQUEST = 0x10
+KIND_BATCH_REPLY = 0x90
+# Batches: B calls in one frame (schemas/raw_frame.md, Batches).
+MAX_BATCH_ITEMS = 100_000
+MAX_BATCH_PAYLOAD = 16_777_216  # 16 MiB
 
 # What serve_stream / echo_stream return.
 STREAM_EOF = 0  # the other side closed between frames
@@ -61,9 +66,15 @@ def decode_header(data, offset: int = 0) -> "tuple[int, int, int]":
     magic, version, kind, _, id, payload_len, _ = HEADER.unpack_from(data, offset)
     if magic != MAGIC or version != VERSION:
         raise FrameError("bad magic or version")
-    if payload_len > MAX_PAYLOAD:
-        raise FrameError(f"payload_len {payload_len} exceeds {MAX_PAYLOAD}")
+    bound = max_payload(kind)
+    if payload_len > bound:
+        raise FrameError(f"payload_len {payload_len} exceeds {bound}")
     return kind, id, payload_len
+
+
+def max_payload(kind: int) -> int:
+    """The most payload a frame of this kind may carry: a batch's bound, or MAX_PAYLOAD."""
+    return MAX_BATCH_PAYLOAD if kind in (KIND_BATCH_REQUEST, KIND_BATCH_REPLY) else MAX_PAYLOAD
 
 
 def encode_add_request(id: int, x: int, y: int) -> bytes:
@@ -144,6 +155,57 @@ def parse_score_reply(payload) -> "tuple[float, str]":
 
 def parse_error(payload) -> str:
     return bytes(payload).decode("utf-8", "replace")
+
+
+_BATCH_HEAD = struct.Struct("<II")  # count, reserved
+_ITEM_HEAD = struct.Struct("<BBHI")  # kind, reserved, reserved, len
+
+
+def encode_batch(kind: int, id: int, items) -> bytes:
+    """A batch frame (KIND_BATCH_REQUEST or KIND_BATCH_REPLY) of `items`,
+    each (item kind, payload bytes) as that kind's own frame would carry it,
+    padded with zeros to a multiple of 8."""
+    body = bytearray(_BATCH_HEAD.pack(len(items), 0))
+    for item_kind, payload in items:
+        body += _ITEM_HEAD.pack(item_kind, 0, 0, len(payload))
+        body += payload
+        body += bytes(-len(payload) % 8)
+    return encode_header(kind, id, len(body)) + bytes(body)
+
+
+def payload_of(frame: bytes) -> bytes:
+    """The payload of one encoded frame: what a batch item of its kind holds."""
+    return frame[HEADER_SIZE:]
+
+
+def parse_batch(payload) -> "list[tuple[int, memoryview]]":
+    """The items of a batch payload as (kind, payload view), after checking
+    its shape (count in bounds, every item inside, nothing left over);
+    FrameError refuses the batch as a whole. Items are not checked in
+    themselves: that is each kind's parse_*."""
+    mv = memoryview(payload).cast("B")
+    size = len(mv)
+    if size > MAX_BATCH_PAYLOAD:
+        raise FrameError(f"batch payload longer than {MAX_BATCH_PAYLOAD} bytes")
+    if size < 8:
+        raise FrameError("batch payload shorter than 8 bytes")
+    count, _ = _BATCH_HEAD.unpack_from(mv)
+    if not 1 <= count <= MAX_BATCH_ITEMS:
+        raise FrameError(f"batch count {count} not in 1..{MAX_BATCH_ITEMS}")
+    items = []
+    at = 8
+    for i in range(count):
+        if size - at < _ITEM_HEAD.size:
+            raise FrameError(f"batch item {i} overruns the payload")
+        kind, _, _, length = _ITEM_HEAD.unpack_from(mv, at)
+        start = at + _ITEM_HEAD.size
+        if size - start < length + (-length % 8):
+            raise FrameError(f"batch item {i} overruns the payload")
+        items.append((kind, mv[start:start + length]))
+        at = start + length + (-length % 8)
+    if at != size:
+        raise FrameError(f"{size - at} bytes after the last batch item")
+    return items
 
 
 # ---------------------------------------------------------------- serving

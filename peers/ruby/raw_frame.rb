@@ -23,6 +23,11 @@ module RawFrame
   KIND_ADD_REPLY = 0x81
   KIND_SCORE_REPLY = 0x82
   KIND_ERROR = 0xFF
+  KIND_BATCH_REQUEST = 0x10
+  KIND_BATCH_REPLY = 0x90
+  # Batches: B calls in one frame (schemas/raw_frame.md, Batches).
+  MAX_BATCH_ITEMS = 100_000
+  MAX_BATCH_PAYLOAD = 16_777_216 # 16 MiB
 
   HEADER_FORMAT = "L<CCS<Q<L<L<"
   ADD_REQUEST_FORMAT = "#{HEADER_FORMAT}q<q<".freeze
@@ -51,9 +56,14 @@ module RawFrame
   def decode_header(bytes)
     magic, version, kind, _r1, id, payload_len, _r2 = bytes.unpack(HEADER_FORMAT)
     return [:bad_magic, kind, id, payload_len] if magic != MAGIC || version != VERSION
-    return [:too_long, kind, id, payload_len] if payload_len > MAX_PAYLOAD
+    return [:too_long, kind, id, payload_len] if payload_len > max_payload(kind)
 
     [:ok, kind, id, payload_len]
+  end
+
+  # The most payload a frame of this kind may carry: a batch's bound, or MAX_PAYLOAD.
+  def max_payload(kind)
+    [KIND_BATCH_REQUEST, KIND_BATCH_REPLY].include?(kind) ? MAX_BATCH_PAYLOAD : MAX_PAYLOAD
   end
 
   def encode_add_request(id, x, y)
@@ -132,6 +142,53 @@ module RawFrame
     end
 
     [score, payload.byteslice(16, len).force_encoding(UTF_8)]
+  end
+
+  # A batch frame (KIND_BATCH_REQUEST or KIND_BATCH_REPLY) of `items`, each
+  # [item kind, payload] as that kind's own frame would carry it, padded
+  # with zeros to a multiple of 8.
+  def encode_batch(kind, id, items)
+    body = +"".b
+    body << [items.size, 0].pack("L<L<")
+    items.each do |item_kind, payload|
+      body << [item_kind, 0, 0, payload.bytesize].pack("CCS<L<") << payload.b
+      body << ("\0".b * (-payload.bytesize % 8))
+    end
+    encode_header(kind, id, body.bytesize) + body
+  end
+
+  # The payload of one encoded frame: what a batch item of its kind holds.
+  def payload_of(frame)
+    frame.byteslice(HEADER_SIZE, frame.bytesize - HEADER_SIZE)
+  end
+
+  # The items of a batch payload as [kind, payload], after checking its shape
+  # (count in bounds, every item inside, nothing left over); FrameError
+  # refuses the batch as a whole. Items are not checked in themselves: that
+  # is each kind's parse_*.
+  def parse_batch(payload)
+    size = payload.bytesize
+    raise FrameError, "batch payload longer than #{MAX_BATCH_PAYLOAD} bytes" if size > MAX_BATCH_PAYLOAD
+    raise FrameError, "batch payload shorter than 8 bytes" if size < 8
+
+    count = payload.unpack1("L<")
+    raise FrameError, "batch count #{count} not in 1..#{MAX_BATCH_ITEMS}" unless count.between?(1, MAX_BATCH_ITEMS)
+
+    at = 8
+    items = Array.new(count) do |i|
+      raise FrameError, "batch item #{i} overruns the payload" if size - at < 8
+
+      kind, _r1, _r2, len = payload.unpack("CCS<L<", offset: at)
+      padded = len + (-len % 8)
+      raise FrameError, "batch item #{i} overruns the payload" if size - at - 8 < padded
+
+      item = [kind, payload.byteslice(at + 8, len)]
+      at += 8 + padded
+      item
+    end
+    raise FrameError, "#{size - at} bytes after the last batch item" if at != size
+
+    items
   end
 
   def valid_utf8?(bytes)

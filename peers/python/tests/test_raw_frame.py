@@ -297,6 +297,112 @@ class AnswerFrame(QuietLog):
         self.assertEqual(self.answer(b"\0" * 10, slack=0)[0][:2], (rf.KIND_ERROR, 0))
 
 
+def fnv1a64(data: bytes) -> str:
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def batch_items(vector):
+    """A raw_batch vector's items as written: spelled out, or generated."""
+    if "items" in vector:
+        return vector["items"]
+    wrong = vector["generated"]["wrong"]
+    return [{"kind": 1, "payload_hex": "00" * 8} if i == wrong else {"add": [i * 1000003, 7 - i]}
+            for i in range(vector["generated"]["count"])]
+
+
+def request_item(item):
+    """(kind, payload) of one request item of a vector."""
+    if "add" in item:
+        return rf.KIND_ADD_REQUEST, rf.payload_of(rf.encode_add_request(0, *item["add"]))
+    if "score" in item:
+        f = item["score"]["features"]
+        features = workload.ramp_features(f["ramp"]) if isinstance(f, dict) else f
+        return rf.KIND_SCORE_REQUEST, rf.payload_of(rf.encode_score_request(0, features, item["score"]["model"]))
+    return item["kind"], bytes.fromhex(item["payload_hex"])
+
+
+def answer_item(kind, payload):
+    """The reply item to one request item: what a peer computes for it."""
+    try:
+        if kind == rf.KIND_ADD_REQUEST:
+            return rf.KIND_ADD_REPLY, rf.payload_of(rf.encode_add_reply(0, workload.add(*rf.parse_add_request(payload))))
+        if kind == rf.KIND_SCORE_REQUEST:
+            score, label = workload.score(*rf.parse_score_request(payload))
+            return rf.KIND_SCORE_REPLY, rf.payload_of(rf.encode_score_reply(0, score, label))
+        raise rf.FrameError("unknown kind")
+    except rf.FrameError as e:
+        return rf.KIND_ERROR, rf.payload_of(rf.encode_error(0, str(e)))
+
+
+class Batches(unittest.TestCase):
+    """schemas/test_vectors.json's raw_batch: the C++ reference's frames, bit for bit."""
+
+    def vectors(self):
+        import json
+        path = PEER_DIR.parent.parent / "schemas" / "test_vectors.json"
+        with open(path, encoding="utf-8") as f:
+            vectors = json.load(f)["raw_batch"]
+        self.assertEqual(len(vectors), 4)
+        return vectors
+
+    def check_bytes(self, vector, which, data):
+        if which + "_hex" in vector:
+            self.assertEqual(data.hex(), vector[which + "_hex"], vector["name"])
+        else:
+            self.assertEqual((len(data), fnv1a64(data)),
+                             (vector[which + "_bytes"], vector[which + "_fnv1a64"]), vector["name"])
+
+    def test_requests_encode_bit_for_bit(self):
+        for v in self.vectors():
+            frame = rf.encode_batch(rf.KIND_BATCH_REQUEST, v["id"], [request_item(i) for i in batch_items(v)])
+            self.check_bytes(v, "request", frame)
+
+    def test_answers_match_item_by_item_and_encode_bit_for_bit(self):
+        for v in self.vectors():
+            frame = rf.encode_batch(rf.KIND_BATCH_REQUEST, v["id"], [request_item(i) for i in batch_items(v)])
+            kind, rid, plen = rf.decode_header(frame)
+            self.assertEqual((kind, rid, plen), (rf.KIND_BATCH_REQUEST, v["id"], len(frame) - 24))
+            answers = [answer_item(k, p) for k, p in rf.parse_batch(frame[24:])]
+            self.check_bytes(v, "reply", rf.encode_batch(rf.KIND_BATCH_REPLY, v["id"], answers))
+            wrong = [i for i, (k, _) in enumerate(answers) if k == rf.KIND_ERROR]
+            if "reply_items" in v:  # only the wrong items, and not their batch
+                self.assertEqual(wrong, [i for i, x in enumerate(v["reply_items"]) if "error" in x], v["name"])
+                for (k, p), want in zip(answers, v["reply_items"]):
+                    if "add" in want:
+                        self.assertEqual((k, rf.parse_add_reply(p)), (rf.KIND_ADD_REPLY, want["add"]))
+                    elif "score_hex" in want:
+                        score, label = rf.parse_score_reply(p)
+                        self.assertEqual((struct.pack(">d", score).hex(), label), (want["score_hex"], want["label"]))
+            else:
+                self.assertEqual(wrong, [v["generated"]["wrong"]], v["name"])
+
+    def test_only_batch_frames_may_carry_up_to_the_batch_bound(self):
+        self.assertEqual(rf.decode_header(header(rf.KIND_BATCH_REQUEST, 1, rf.MAX_BATCH_PAYLOAD))[2],
+                         rf.MAX_BATCH_PAYLOAD)
+        for kind, plen in ((rf.KIND_BATCH_REPLY, rf.MAX_BATCH_PAYLOAD + 1), (rf.KIND_SCORE_REQUEST, rf.MAX_PAYLOAD + 1)):
+            with self.assertRaises(rf.FrameError):
+                rf.decode_header(header(kind, 1, plen))
+
+    def test_bad_shapes_refuse_the_whole_batch(self):
+        good = rf.encode_batch(rf.KIND_BATCH_REQUEST, 1, [request_item({"add": [1, 2]})])[24:]
+        cases = {
+            "shorter than 8": good[:4],
+            "count 0": struct.pack("<II", 0, 0),
+            "count over the bound": struct.pack("<II", rf.MAX_BATCH_ITEMS + 1, 0) + good[8:],
+            "item overruns": good[:-1],
+            "count says two": struct.pack("<II", 2, 0) + good[8:],
+            "bytes left over": good + b"\0" * 8,
+        }
+        for what, payload in cases.items():
+            with self.subTest(what):
+                with self.assertRaises(rf.FrameError):
+                    rf.parse_batch(payload)
+        self.assertEqual(len(rf.parse_batch(good)), 1)
+
+
 def load_big_vectors():
     import json
     path = PEER_DIR.parent.parent / "schemas" / "test_vectors.json"

@@ -1,0 +1,190 @@
+// Batch frames (schemas/raw_frame.md, Batches) against schemas/test_vectors.json's
+// raw_batch, which Python and Ruby check too: the same bytes in every language.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/paths.h"
+#include "common/raw_frame.h"
+#include "common/workload.h"
+
+namespace interop::raw {
+namespace {
+
+nlohmann::json BatchVectors() {
+  std::ifstream in(SourceDir() + "/schemas/test_vectors.json");
+  return nlohmann::json::parse(in).at("raw_batch");
+}
+
+std::string HexOf(const std::vector<uint8_t>& bytes) {
+  std::string out;
+  char buf[3];
+  for (uint8_t b : bytes) {
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    out += buf;
+  }
+  return out;
+}
+
+std::string Fnv1a64(const std::vector<uint8_t>& bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ULL;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// A vector's items as written: spelled out, or generated.
+nlohmann::json ItemsOf(const nlohmann::json& v) {
+  if (v.contains("items")) return v.at("items");
+  nlohmann::json items = nlohmann::json::array();
+  const int64_t wrong = v.at("generated").at("wrong");
+  for (int64_t i = 0; i < v.at("generated").at("count").get<int64_t>(); ++i) {
+    if (i == wrong) items.push_back({{"kind", 1}, {"payload_hex", "0000000000000000"}});
+    else items.push_back({{"add", {i * 1000003, 7 - i}}});
+  }
+  return items;
+}
+
+std::vector<uint8_t> RequestFrame(const nlohmann::json& v) {
+  std::vector<uint8_t> frame;
+  BatchWriter w(frame, Kind::kBatchRequest, v.at("id").get<uint64_t>());
+  for (const auto& item : ItemsOf(v)) {
+    if (item.contains("add")) {
+      w.AddAddRequest(item["add"][0].get<int64_t>(), item["add"][1].get<int64_t>());
+    } else if (item.contains("score")) {
+      const auto& f = item["score"]["features"];
+      const auto features = f.is_object() ? RampFeatures(f["ramp"].get<std::size_t>()) : f.get<std::vector<double>>();
+      w.AddScoreRequest(features, item["score"]["model"].get<std::string>());
+    } else {
+      const std::string hex = item["payload_hex"];
+      std::vector<uint8_t> payload;
+      for (std::size_t i = 0; i + 1 < hex.size(); i += 2) payload.push_back(std::stoi(hex.substr(i, 2), nullptr, 16));
+      w.AddItem(static_cast<Kind>(item["kind"].get<int>()), payload);
+    }
+  }
+  w.Finish();
+  return frame;
+}
+
+// What a peer computes for each item of a batch request.
+std::vector<uint8_t> Answer(uint64_t id, std::span<const uint8_t> payload, std::size_t* errors) {
+  std::vector<BatchItem> items;
+  EXPECT_EQ(ParseBatch(payload, &items), "");
+  std::vector<uint8_t> frame;
+  BatchWriter w(frame, Kind::kBatchReply, id);
+  for (const BatchItem& item : items) {
+    std::string why = "unknown kind";
+    if (item.kind == Kind::kAddRequest) {
+      int64_t x, y;
+      why = ParseAddRequest(item.payload, &x, &y);
+      if (why.empty()) w.AddAddReply(Add(x, y));
+    } else if (item.kind == Kind::kScoreRequest) {
+      ScoreRequestView view;
+      why = ParseScoreRequest(item.payload, &view);
+      if (why.empty()) {
+        std::vector<double> f(view.n);
+        if (view.n) std::memcpy(f.data(), view.features_le.data(), view.features_le.size());
+        const ScoreResult r = Score(f);
+        w.AddScoreReply(r.score, r.label);
+      }
+    }
+    if (!why.empty()) {
+      w.AddError(why);
+      ++*errors;
+    }
+  }
+  w.Finish();
+  return frame;
+}
+
+void ExpectBytes(const nlohmann::json& v, const std::string& which, const std::vector<uint8_t>& bytes) {
+  if (v.contains(which + "_hex")) {
+    EXPECT_EQ(HexOf(bytes), v.at(which + "_hex").get<std::string>()) << v.at("name");
+  } else {
+    EXPECT_EQ(bytes.size(), v.at(which + "_bytes").get<std::size_t>()) << v.at("name");
+    EXPECT_EQ(Fnv1a64(bytes), v.at(which + "_fnv1a64").get<std::string>()) << v.at("name");
+  }
+}
+
+TEST(RawBatch, RequestsAndRepliesMatchTheSharedVectorsBitForBit) {
+  const auto vectors = BatchVectors();
+  ASSERT_EQ(vectors.size(), 4u);
+  for (const auto& v : vectors) {
+    const std::vector<uint8_t> request = RequestFrame(v);
+    ExpectBytes(v, "request", request);
+    Header h{};
+    ASSERT_EQ(DecodeHeader(request.data(), &h), HeaderStatus::kOk);
+    EXPECT_EQ(h.kind, Kind::kBatchRequest);
+    EXPECT_EQ(h.payload_len, request.size() - kHeaderSize);
+    std::size_t errors = 0;
+    ExpectBytes(v, "reply", Answer(h.id, std::span(request).subspan(kHeaderSize), &errors));
+    // A wrong item costs itself, not its batch.
+    std::size_t wrong = v.contains("generated") ? 1 : 0;
+    if (v.contains("reply_items")) {
+      for (const auto& item : v.at("reply_items")) wrong += item.contains("error") ? 1 : 0;
+    }
+    EXPECT_EQ(errors, wrong) << v.at("name");
+  }
+}
+
+TEST(RawBatch, OnlyBatchFramesMayCarryUpToTheBatchBound) {
+  uint8_t h[kHeaderSize];
+  Header out{};
+  EncodeHeader(h, Kind::kBatchRequest, 1, kMaxBatchPayload);
+  EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kOk);
+  EncodeHeader(h, Kind::kBatchReply, 1, kMaxBatchPayload + 1);
+  EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kTooLong);
+  EncodeHeader(h, Kind::kScoreRequest, 1, kMaxPayload + 1);
+  EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kTooLong);
+}
+
+TEST(RawBatch, ItemsStayEightByteAligned) {
+  std::vector<uint8_t> frame;
+  BatchWriter w(frame, Kind::kBatchRequest, 1);
+  const std::vector<double> features = {1.5, -2.25};
+  w.AddScoreRequest(features, "abc");  // 8 + 16 + 3 bytes: padded to 32
+  w.AddAddRequest(1, 2);
+  EXPECT_EQ(w.Finish(), kHeaderSize + 8 + (8 + 32) + (8 + 16));
+  std::vector<BatchItem> items;
+  ASSERT_EQ(ParseBatch(std::span(frame).subspan(kHeaderSize), &items), "");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].payload.size(), 27u);
+  EXPECT_EQ((items[1].payload.data() - frame.data()) % 8, 0);
+}
+
+TEST(RawBatch, ABadShapeRefusesTheWholeBatch) {
+  std::vector<uint8_t> frame;
+  BatchWriter w(frame, Kind::kBatchRequest, 1);
+  w.AddAddRequest(1, 2);
+  w.Finish();
+  const std::vector<uint8_t> good(frame.begin() + kHeaderSize, frame.end());
+  auto with_count = [&](uint32_t count) {
+    std::vector<uint8_t> p = good;
+    Store(p.data(), count);
+    return p;
+  };
+  std::vector<uint8_t> longer = good;
+  longer.resize(good.size() + 8, 0);
+  const std::vector<std::pair<std::string, std::vector<uint8_t>>> cases = {
+      {"shorter than 8", {good.begin(), good.begin() + 4}},
+      {"count 0", with_count(0)},
+      {"count over the bound", with_count(kMaxBatchItems + 1)},
+      {"count says two", with_count(2)},
+      {"item overruns", {good.begin(), good.end() - 1}},
+      {"bytes left over", longer},
+  };
+  std::vector<BatchItem> items;
+  for (const auto& [what, payload] : cases) {
+    EXPECT_NE(ParseBatch(payload, &items), "") << what;
+    EXPECT_TRUE(items.empty()) << what;
+  }
+  EXPECT_EQ(ParseBatch(good, &items), "");
+  EXPECT_EQ(items.size(), 1u);
+}
+
+}  // namespace
+}  // namespace interop::raw
