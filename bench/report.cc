@@ -73,9 +73,10 @@ ordered_json RowToJson(const RowResult& r) {
   j["throughput_inflight"] = r.throughput_inflight;
   j["floor_ratio"] = Nullable(r.floor_ratio);
   j["reference"] = r.reference ? ordered_json{{"tool", r.reference->tool},
-                                              {"p50_ratio_median", r.reference->median},
-                                              {"p50_ratio_low", r.reference->low},
-                                              {"p50_ratio_high", r.reference->high},
+                                              {"measure", r.reference->measure},
+                                              {"ratio_median", r.reference->median},
+                                              {"ratio_low", r.reference->low},
+                                              {"ratio_high", r.reference->high},
                                               {"pairs", r.reference->pairs}}
                                : ordered_json();
   j["recheck"] = {{"row_p50_ns", r.recheck_row_p50_ns}, {"floor_p50_ns", r.recheck_floor_p50_ns},
@@ -88,7 +89,8 @@ ordered_json RowToJson(const RowResult& r) {
                                 {"p50_ns", rep.p50_ns},
                                 {"caller_cpu_ns_per_call", Nullable(rep.caller_cpu_ns_per_call)},
                                 {"peer_cpu_ns_per_call", Nullable(rep.peer_cpu_ns_per_call)},
-                                {"broker_cpu_ns_per_call", Nullable(rep.broker_cpu_ns_per_call)}});
+                                {"broker_cpu_ns_per_call", Nullable(rep.broker_cpu_ns_per_call)},
+                                {"calls_per_s", rep.calls_per_s}});
   }
   return j;
 }
@@ -133,8 +135,12 @@ RowResult RowFromJson(const nlohmann::json& j) {
   r.throughput_inflight = j.contains("throughput_inflight") ? j.at("throughput_inflight") : j.at("inflight");
   r.floor_ratio = Nullable(j.at("floor_ratio"));
   if (const auto& ref = j.at("reference"); !ref.is_null()) {
-    r.reference = ReferenceRatio{ref.at("tool"), ref.at("p50_ratio_median"), ref.at("p50_ratio_low"),
-                                 ref.at("p50_ratio_high"), ref.at("pairs")};
+    // Before schema 5 the only measure was p50, and its keys said so.
+    const bool old = !ref.contains("measure");
+    r.reference = ReferenceRatio{ref.at("tool"), old ? "p50" : ref.at("measure").get<std::string>(),
+                                 ref.at(old ? "p50_ratio_median" : "ratio_median"),
+                                 ref.at(old ? "p50_ratio_low" : "ratio_low"),
+                                 ref.at(old ? "p50_ratio_high" : "ratio_high"), ref.at("pairs")};
   }
   r.recheck_row_p50_ns = j.at("recheck").at("row_p50_ns").get<std::vector<double>>();
   r.recheck_floor_p50_ns = j.at("recheck").at("floor_p50_ns").get<std::vector<double>>();
@@ -143,7 +149,7 @@ RowResult RowFromJson(const nlohmann::json& j) {
   for (const auto& rep : j.at("repetitions")) {
     r.repetitions.push_back({rep.at("calls"), rep.at("mean_ns"), rep.at("p50_ns"),
                              Nullable(rep.at("caller_cpu_ns_per_call")), Nullable(rep.at("peer_cpu_ns_per_call")),
-                             Nullable(rep.at("broker_cpu_ns_per_call"))});
+                             Nullable(rep.at("broker_cpu_ns_per_call")), rep.value("calls_per_s", 0.0)});
   }
   return r;
 }
@@ -205,7 +211,8 @@ std::string Note(const RowResult& r) {
   if (Ok(r) && r.calls_per_sample > 1) parts.push_back("timed in batches of " + std::to_string(r.calls_per_sample));
   if (r.reference) {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "p50 %.2fx %s's (median of %d pairs, %.2fx-%.2fx)", r.reference->median,
+    std::snprintf(buf, sizeof buf, "%s %.2fx %s's (median of %d pairs, %.2fx-%.2fx)",
+                  r.reference->measure == "calls_per_s" ? "calls/s" : "p50", r.reference->median,
                   r.reference->tool.c_str(), r.reference->pairs, r.reference->low, r.reference->high);
     parts.push_back(buf);
   }
@@ -495,8 +502,9 @@ Report ParseResultsJson(const std::string& text) {
   Report report;
   try {
     const auto j = nlohmann::json::parse(text);
-    // Schemas 3 and 4 only added fields (4 also renamed the throughput run's
-    // "inflight", RowFromJson): an older reference reads as is.
+    // Schemas 3 to 5 only added fields (4 also renamed the throughput run's
+    // "inflight", 5 the reference's p50_ratio_* to a measure and ratio_*,
+    // RowFromJson): an older reference reads as is.
     const int version = j.at("schema_version");
     if (version < 2 || version > kResultsSchemaVersion) {
       throw std::runtime_error("unsupported schema_version " + j.at("schema_version").dump() + " (this bench reads 2 to " +

@@ -17,7 +17,10 @@ namespace interop {
 // 3: p50_mad, and unstable decided by it (bench/summarize.h); settings
 // say normalize and peer_fault; the environment says how repetitions were
 // interleaved.
-inline constexpr int kResultsSchemaVersion = 4;
+// 5: the reference's ratio says what it compares ("measure": "p50", or
+// "calls_per_s" for rows under load) in ratio_median/low/high (were
+// p50_ratio_*); each repetition says its calls_per_s.
+inline constexpr int kResultsSchemaVersion = 5;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {

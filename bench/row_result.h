@@ -29,6 +29,7 @@ struct RepetitionStats {
   std::optional<double> caller_cpu_ns_per_call;
   std::optional<double> peer_cpu_ns_per_call;
   std::optional<double> broker_cpu_ns_per_call;
+  double calls_per_s = 0;  // right replies over the repetition's timed wall time (0: not kept)
 };
 
 // CPU time per timed call of each party of the row; absent parts are null
@@ -53,8 +54,13 @@ struct ReferenceRun {
 
 // A row with a reference tool beside it (wrk, --baseline): its p50 over the
 // tool's, pair by pair (the median pair, and the range of all of them).
+// The row against a reference tool run beside it, repetition by repetition:
+// on p50 in the closed loop; under load on calls/s, since there the tools
+// time different things (wrk's latency leaves out the wait between a
+// response and its connection's next request; ours is send to reply).
 struct ReferenceRatio {
   std::string tool;
+  std::string measure = "p50";  // "p50": ours / the tool's; "calls_per_s": likewise
   double median = 0;
   double low = 0;
   double high = 0;

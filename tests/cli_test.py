@@ -133,7 +133,7 @@ class BenchCli(unittest.TestCase):
     def check_results(self, out, workload, features):
         with open(os.path.join(out, "results.json")) as f:
             doc = json.load(f)
-        self.assertEqual(doc["schema_version"], 4)
+        self.assertEqual(doc["schema_version"], 5)
         env = doc["environment"]
         for key in ("cpu_model", "cores", "kernel", "compiler", "python", "ruby", "git_commit",
                     "command_line", "pinning", "timer_overhead_ns"):

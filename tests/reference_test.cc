@@ -53,6 +53,7 @@ TEST(Reference, TheRowIsJudgedPairByPair) {
   // Pairs: 40/30, 60/40, 33/30 -> 1.10, 1.33, 1.50: the median pair is 1.33.
   ASSERT_TRUE(row.reference.has_value());
   EXPECT_EQ(row.reference->tool, "wrk");
+  EXPECT_EQ(row.reference->measure, "p50");
   EXPECT_EQ(row.reference->pairs, 3);
   EXPECT_NEAR(row.reference->median, 1.3333, 1e-3);
   EXPECT_NEAR(row.reference->low, 1.10, 1e-9);
@@ -61,6 +62,23 @@ TEST(Reference, TheRowIsJudgedPairByPair) {
   EXPECT_EQ(ref.status, RowStatus::kOk);
   EXPECT_DOUBLE_EQ(ref.latency_ns.p50, 30000);  // the median run's
   EXPECT_EQ(ref.calls, 3000u);
+}
+
+// Under load wrk's latency leaves out the wait between a response and the
+// next request on its connection, so the pairs compare calls/s instead.
+TEST(Reference, UnderLoadTheRowIsJudgedOnCallsPerSecond) {
+  RowResult row;
+  row.id = {"rest", "cpp", "cpp", "add", 0, "json", RowRole::kRow};
+  row.id.inflight = 8;
+  row.repetitions = {{100, 0, 600000, {}, {}, {}, 12000}, {100, 0, 700000, {}, {}, {}, 13000},
+                     {100, 0, 900000, {}, {}, {}, 9000}};
+  row.reference_runs = {{90000, 0, 0, 0, 1000, 10000}, {90000, 0, 0, 0, 1000, 10000}, {90000, 0, 0, 0, 1000, 10000}};
+  ReferenceRowOf(row);
+  ASSERT_TRUE(row.reference.has_value());
+  EXPECT_EQ(row.reference->measure, "calls_per_s");
+  EXPECT_NEAR(row.reference->median, 1.2, 1e-9);  // 1.2, 1.3, 0.9
+  EXPECT_NEAR(row.reference->low, 0.9, 1e-9);
+  EXPECT_NEAR(row.reference->high, 1.3, 1e-9);
 }
 
 TEST(Reference, NoWrkRunIsAFailedReferenceWithItsReason) {

@@ -1,10 +1,13 @@
 #include "transports/rest/rest_client.h"
 
-#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +32,7 @@ const char* PathOf(Op op) { return op == Op::kAdd ? "/add" : "/score"; }
 class RestClient final : public Transport {
  public:
   explicit RestClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+  ~RestClient() override { CloseFd(epoll_fd_); }
 
   void Open(const PeerEndpoint& peer) override {
     ParseHostPort(peer.address, &host_, &port_);
@@ -79,7 +83,13 @@ class RestClient final : public Transport {
     }
     idle_.clear();
     busy_.clear();
+    ready_.clear();
     sent_id_.assign(pool_.size(), 0);
+    registered_.assign(pool_.size(), -1);
+    queued_.assign(pool_.size(), false);
+    if (epoll_fd_ < 0 && (epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC)) < 0) {
+      throw TransportError(ErrnoMessage("epoll_create1"));
+    }
     for (std::size_t i = 0; i < pool_.size(); ++i) idle_.push_back(i);
   }
 
@@ -90,6 +100,7 @@ class RestClient final : public Transport {
     idle_.pop_back();
     json_codec::EncodeRequest(r, /*include_op=*/false, {}, body_);
     pool_[i]->StartPost(PathOf(r.op), body_);
+    Watch(i);
     busy_.push_back(i);
     sent_id_[i] = r.id;
     op_ = r.op;  // one workload per row: every call in flight has this op
@@ -101,7 +112,15 @@ class RestClient final : public Transport {
     const std::size_t i = busy_[at];
     busy_.erase(busy_.begin() + static_cast<std::ptrdiff_t>(at));
     idle_.push_back(i);
+    if (queued_[i]) {
+      ready_.erase(std::find(ready_.begin(), ready_.end(), i));
+      queued_[i] = false;
+    }
     const HttpClient::Response res = pool_[i]->FinishResponse();
+    // A server that closed the connection (Puma does, now and then) leaves
+    // the epoll set with its fd, and the next connection may get the very
+    // same number: it must be added again, not taken as watched.
+    if (pool_[i]->fd() < 0) registered_[i] = -1;
     if (res.status != 200) {
       reply.id = sent_id_[i];  // an error status answers the call sent on this connection
       reply.error = "HTTP " + std::to_string(res.status) + ": " + std::string(res.body.substr(0, 200));
@@ -123,21 +142,45 @@ class RestClient final : public Transport {
   }
 
  private:
+  // Connection i's socket in the epoll set (a reconnect gives it a new fd).
+  void Watch(std::size_t i) {
+    const int fd = pool_[i]->fd();
+    if (registered_[i] == fd) return;
+    if (registered_[i] >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, registered_[i], nullptr);  // may be closed already
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) throw TransportError(ErrnoMessage("epoll_ctl"));
+    registered_[i] = fd;
+  }
+
   // The busy connection whose response comes first (its index in busy_):
-  // one with bytes of it buffered already, or the first the socket says.
+  // one with bytes of it buffered already, else one the sockets said is
+  // readable. As wrk does, one epoll_wait can say several, and the next
+  // Receive()s take them without asking the kernel again.
   std::size_t NextAnswered() {
     if (busy_.empty()) throw TransportError("Receive() with no call in flight");
     for (std::size_t at = 0; at < busy_.size(); ++at) {
       if (pool_[busy_[at]]->ReadyToFinish()) return at;
     }
-    fds_.resize(busy_.size());
-    for (std::size_t at = 0; at < busy_.size(); ++at) fds_[at] = {pool_[busy_[at]]->fd(), POLLIN, 0};
     for (;;) {
-      const int n = ::poll(fds_.data(), fds_.size(), 250);  // short, so a given-up row returns
+      if (!ready_.empty()) {
+        const auto it = std::find(busy_.begin(), busy_.end(), ready_.front());
+        if (it != busy_.end()) return static_cast<std::size_t>(it - busy_.begin());
+        queued_[ready_.front()] = false;  // not busy: nothing to take from it
+        ready_.pop_front();
+        continue;
+      }
+      epoll_event events[64];
+      const int n = ::epoll_wait(epoll_fd_, events, 64, 250);  // short, so a given-up row returns
       if (aborted_) throw TransportError("no reply (row given up)");
-      if (n < 0 && errno != EINTR) throw TransportError(ErrnoMessage("poll on the connections"));
-      for (std::size_t at = 0; n > 0 && at < fds_.size(); ++at) {
-        if (fds_[at].revents) return at;  // a response, or an error FinishResponse() will say
+      if (n < 0 && errno != EINTR) throw TransportError(ErrnoMessage("epoll_wait on the connections"));
+      for (int e = 0; e < n; ++e) {  // a response, or an error FinishResponse() will say
+        const auto i = static_cast<std::size_t>(events[e].data.u64);
+        if (!queued_[i]) {
+          queued_[i] = true;
+          ready_.push_back(i);
+        }
       }
     }
   }
@@ -149,7 +192,10 @@ class RestClient final : public Transport {
   std::vector<std::unique_ptr<HttpClient>> pool_;  // under load: one connection per call in flight
   std::vector<std::size_t> idle_, busy_;           // indexes into pool_
   std::vector<uint64_t> sent_id_;                  // per connection: the id of its call in flight
-  std::vector<pollfd> fds_;
+  int epoll_fd_ = -1;                  // the pool's sockets, for the next readable one
+  std::vector<int> registered_;        // per connection: its fd in the epoll set (-1: none)
+  std::vector<bool> queued_;           // per connection: in ready_
+  std::deque<std::size_t> ready_;      // connections said readable, not yet read
   Op op_ = Op::kAdd;
   std::atomic<bool> aborted_{false};
   std::optional<HttpClient> client_;
