@@ -1,6 +1,7 @@
 #include "transports/rest/rest_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -30,6 +31,17 @@ int ServeRest(const PeerOptions& options) {
   // with K more, so the pool needs a thread for each, or the rest wait.
   const std::size_t threads = std::max<std::size_t>(CPPHTTPLIB_THREAD_POOL_COUNT, 2 * options.inflight + 4);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, built
+  // into Debian's library). K connections opened at once under --inflight
+  // (and wrk -cK beside them) overflow it, and the kernel then drops their
+  // SYNs for a second or more: the row stalls before its first call. So the
+  // listening socket is kept here and listened on again with a deep backlog.
+  int listen_fd = -1;
+  server.set_socket_options([&listen_fd](int sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // what httplib's default does
+    listen_fd = sock;
+  });
   auto handler = [&options](Op op) {
     return [op, echo = options.echo, &fault = options.fault](const httplib::Request& req, httplib::Response& res) {
       const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
@@ -59,6 +71,7 @@ int ServeRest(const PeerOptions& options) {
     std::perror(("cpp peer: cannot listen on " + options.address).c_str());
     return 1;
   }
+  if (listen_fd >= 0 && ::listen(listen_fd, SOMAXCONN) != 0) std::perror("cpp peer: listen backlog");
   std::thread serving([&server] { server.listen_after_bind(); });
   AnnounceReady(host + ":" + std::to_string(bound), options);
   stop.Wait();

@@ -31,7 +31,8 @@ module Transports
     # thread pool") whenever no worker thread is idle, whatever
     # max_waiting_requests says: the pool must outnumber the calls the
     # harness keeps in flight (--inflight), with room for workers that have
-    # replied but are not idle yet. grpc's own default (30) otherwise.
+    # replied but are not idle yet: under the GVL as many again can be (K + 16
+    # still ran out at K=64). grpc's own default (30) otherwise.
     DEFAULT_POOL_SIZE = 30
     POOL_HEADROOM = 16
     STOP_SECONDS = 3
@@ -159,7 +160,7 @@ module Transports
       # both modes start, or fail to, alike.
       load_generated
       server = GRPC::RpcServer.new(
-        pool_size: [DEFAULT_POOL_SIZE, opts.inflight + POOL_HEADROOM].max,
+        pool_size: [DEFAULT_POOL_SIZE, (2 * opts.inflight) + POOL_HEADROOM].max,
         server_args: { "grpc.max_receive_message_length" => MAX_MESSAGE_BYTES,
                        "grpc.max_send_message_length" => MAX_MESSAGE_BYTES }
       )
