@@ -60,7 +60,7 @@ void Summarize(const Measurement& m, RowResult& row) {
     stats.broker_cpu_ns_per_call = PerCall(r.broker_cpu_ns, r.calls);
     // Under load, the repetition's own calls/s, to set beside a reference
     // tool's run (bench/reference.cc).
-    if (row.id.inflight > 0 && r.timed_ns > 0) stats.calls_per_s = static_cast<double>(r.calls) / (r.timed_ns / 1e9);
+    if (row.id.inflight > 1 && r.timed_ns > 0) stats.calls_per_s = static_cast<double>(r.calls) / (r.timed_ns / 1e9);
     row.repetitions.push_back(stats);
     row.calls += r.calls;
     all.insert(all.end(), r.ns_per_call.begin(), r.ns_per_call.end());

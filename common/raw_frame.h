@@ -55,11 +55,6 @@ inline void Store(uint8_t* p, T v) {
   std::memcpy(p, &v, sizeof v);
 }
 
-// The most payload a frame of this kind may carry: a batch's bound, or MAX_PAYLOAD.
-inline constexpr uint32_t MaxPayload(Kind kind) {
-  return kind == Kind::kBatchRequest || kind == Kind::kBatchReply ? kMaxBatchPayload : kMaxPayload;
-}
-
 void EncodeHeader(uint8_t* out, Kind kind, uint64_t id, uint32_t payload_len);
 HeaderStatus DecodeHeader(const uint8_t* in, Header* out);
 

@@ -74,6 +74,26 @@ TEST_P(InflightRow, KeepsKCallsInFlightWithEveryReplyChecked) {
 
 INSTANTIATE_TEST_SUITE_P(Peers, InflightRow, ::testing::ValuesIn(OverlappingCases()), CaseName);
 
+// Repetitions of one pass reuse the client: its K connections (REST) or
+// slots stay set up from one load repetition to the next.
+TEST(InflightRepetitions, EveryTransportKeepsKInFlightAcrossRepetitionsOfOnePass) {
+  Fixture f;
+  for (const char* t : {"rest", "shm-futex", "file-inotify", "redis", "unix"}) {
+    RowSpec spec = Spec(t, PeerKind::kCpp, RowRole::kRow);
+    spec.inflight = 8;
+    RunSettings s = Brief();
+    s.throughput_s = 0;
+    s.repetitions = 3;
+    const RowResult r = RunRow(spec, s, f.context);
+    ASSERT_EQ(r.status, RowStatus::kOk) << t << ": " << r.reason;
+    EXPECT_EQ(r.errors, 0u) << t;
+    EXPECT_EQ(r.repetitions.size(), 3u) << t;
+    EXPECT_EQ(r.calls, 3 * s.calls) << t;
+  }
+  f.services->Shutdown();
+  EXPECT_TRUE(ChildrenOf(::getpid()).empty()) << "a peer outlived its row";
+}
+
 // The most requests the C++ peer said it held at once (--count-held), from its stderr.
 int MostHeld(const std::string& log_path) {
   std::ifstream in(log_path);

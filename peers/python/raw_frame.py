@@ -66,15 +66,9 @@ def decode_header(data, offset: int = 0) -> "tuple[int, int, int]":
     magic, version, kind, _, id, payload_len, _ = HEADER.unpack_from(data, offset)
     if magic != MAGIC or version != VERSION:
         raise FrameError("bad magic or version")
-    bound = max_payload(kind)
-    if payload_len > bound:
-        raise FrameError(f"payload_len {payload_len} exceeds {bound}")
+    if payload_len > MAX_PAYLOAD:
+        raise FrameError(f"payload_len {payload_len} exceeds {MAX_PAYLOAD}")
     return kind, id, payload_len
-
-
-def max_payload(kind: int) -> int:
-    """The most payload a frame of this kind may carry: a batch's bound, or MAX_PAYLOAD."""
-    return MAX_BATCH_PAYLOAD if kind in (KIND_BATCH_REQUEST, KIND_BATCH_REPLY) else MAX_PAYLOAD
 
 
 def encode_add_request(id: int, x: int, y: int) -> bytes:

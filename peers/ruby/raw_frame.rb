@@ -56,14 +56,9 @@ module RawFrame
   def decode_header(bytes)
     magic, version, kind, _r1, id, payload_len, _r2 = bytes.unpack(HEADER_FORMAT)
     return [:bad_magic, kind, id, payload_len] if magic != MAGIC || version != VERSION
-    return [:too_long, kind, id, payload_len] if payload_len > max_payload(kind)
+    return [:too_long, kind, id, payload_len] if payload_len > MAX_PAYLOAD
 
     [:ok, kind, id, payload_len]
-  end
-
-  # The most payload a frame of this kind may carry: a batch's bound, or MAX_PAYLOAD.
-  def max_payload(kind)
-    [KIND_BATCH_REQUEST, KIND_BATCH_REPLY].include?(kind) ? MAX_BATCH_PAYLOAD : MAX_PAYLOAD
   end
 
   def encode_add_request(id, x, y)

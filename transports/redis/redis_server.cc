@@ -39,6 +39,14 @@ class Pipeline {
     ++pending_;
   }
 
+  // Sends what was appended and reads its replies, now.
+  void Flush() {
+    for (; pending_ > 0; --pending_) {
+      RedisReplyPtr pushed = Next();
+      if (pushed->type == REDIS_REPLY_ERROR) std::fprintf(stderr, "cpp peer: a push failed: %s\n", pushed->str);
+    }
+  }
+
   // Sends what was appended and the command, and returns the command's reply
   // (the appended ones' are read and dropped: a failed push costs that reply).
   RedisReplyPtr Exchange(const char* format, ...) {
@@ -84,6 +92,9 @@ void Answer(Pipeline& p, const char* data, std::size_t len, Spoil spoil) {
 // (the reply_to inside the JSON is not read in echo mode). --fault applies
 // to both (for the harness's tests).
 void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const redisReply* request) {
+  // A fault counts replies sent ("crash after N"): the ones appended go out
+  // first, or a batch's would die with the peer unsent.
+  if (o.fault.mode != PeerFault::Mode::kNone) p.Flush();
   const Spoil spoil = BeforeReply(o.fault);
   if (!o.echo) return Answer(p, request->str, request->len, spoil);
   const std::string echo_list = a.prefix + ":echo";

@@ -85,7 +85,7 @@ class RestClient final : public Transport {
     busy_.clear();
     ready_.clear();
     sent_id_.assign(pool_.size(), 0);
-    registered_.assign(pool_.size(), -1);
+    registered_.resize(pool_.size(), -1);  // each repetition reuses the connections, watched already
     queued_.assign(pool_.size(), false);
     if (epoll_fd_ < 0 && (epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC)) < 0) {
       throw TransportError(ErrnoMessage("epoll_create1"));
@@ -150,7 +150,10 @@ class RestClient final : public Transport {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = i;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) throw TransportError(ErrnoMessage("epoll_ctl"));
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 &&
+        (errno != EEXIST || ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)) {
+      throw TransportError(ErrnoMessage("epoll_ctl"));
+    }
     registered_[i] = fd;
   }
 
@@ -167,8 +170,13 @@ class RestClient final : public Transport {
       if (!ready_.empty()) {
         const auto it = std::find(busy_.begin(), busy_.end(), ready_.front());
         if (it != busy_.end()) return static_cast<std::size_t>(it - busy_.begin());
-        queued_[ready_.front()] = false;  // not busy: nothing to take from it
+        // Not busy: an idle connection the server closed reads as ready for
+        // ever (level-triggered). Out of the set until its next Send().
+        const std::size_t idle = ready_.front();
+        queued_[idle] = false;
         ready_.pop_front();
+        if (registered_[idle] >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, registered_[idle], nullptr);
+        registered_[idle] = -1;
         continue;
       }
       epoll_event events[64];

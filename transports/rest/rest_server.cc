@@ -39,7 +39,7 @@ int ServeRest(const PeerOptions& options) {
   int listen_fd = -1;
   server.set_socket_options([&listen_fd](int sock) {
     const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // what httplib's default does
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // httplib's default reuses the port instead
     listen_fd = sock;
   });
   auto handler = [&options](Op op) {

@@ -126,7 +126,6 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
         while True:
             try:
                 items = _pop(client, key, replies, inflight)
-                replies = []
                 outage.ok()
             except redis.RedisError as e:  # connection lost, or a pop failed
                 outage.failed(e)
@@ -151,6 +150,7 @@ def _pop(client, key: str, replies, inflight: int) -> list:
     else:
         pipe.brpop(key, BLOCK_SECONDS)
     *pushed, got = pipe.execute(raise_on_error=False)
+    replies.clear()  # sent: never again, even if the pop failed
     report_errors(pushed, "cannot push a reply")
     if isinstance(got, Exception):
         raise got
