@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_digest.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
 
@@ -31,25 +32,9 @@ struct ScoreInput {
   std::string model;
 };
 
-std::string HexBytes(const std::vector<uint8_t>& bytes) {
-  std::string out;
-  char buf[3];
-  for (uint8_t b : bytes) {
-    std::snprintf(buf, sizeof buf, "%02x", b);
-    out += buf;
-  }
-  return out;
-}
-
-// FNV-1a, 64 bits: a digest every language writes in a few lines, for the
-// frames too long to spell out.
-std::string Fnv1a64(const std::vector<uint8_t>& bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ULL;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+using interop::test_bytes::BytesOfHex;
+using interop::test_bytes::Fnv1a64;
+using interop::test_bytes::HexBytes;
 
 using nlohmann::ordered_json;
 
@@ -80,9 +65,7 @@ void AddCase(const ordered_json& item, interop::raw::BatchWriter& request, inter
     reply.AddScoreReply(r.score, r.label);
     reply_json->push_back({{"score_hex", Hex(r.score)}, {"label", std::string(r.label)}});
   } else {
-    const std::string hex = item["payload_hex"];
-    std::vector<uint8_t> payload;
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) payload.push_back(std::stoi(hex.substr(i, 2), nullptr, 16));
+    const std::vector<uint8_t> payload = BytesOfHex(item["payload_hex"]);
     const auto kind = static_cast<raw::Kind>(item["kind"].get<int>());
     request.AddItem(kind, payload);
     // What the C++ parsers say of it.

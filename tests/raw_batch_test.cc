@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "byte_digest.h"
 #include "common/paths.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
@@ -19,23 +20,9 @@ nlohmann::json BatchVectors() {
   return nlohmann::json::parse(in).at("raw_batch");
 }
 
-std::string HexOf(const std::vector<uint8_t>& bytes) {
-  std::string out;
-  char buf[3];
-  for (uint8_t b : bytes) {
-    std::snprintf(buf, sizeof buf, "%02x", b);
-    out += buf;
-  }
-  return out;
-}
-
-std::string Fnv1a64(const std::vector<uint8_t>& bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ULL;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+using interop::test_bytes::BytesOfHex;
+using interop::test_bytes::Fnv1a64;
+using interop::test_bytes::HexBytes;
 
 // A vector's items as written: spelled out, or generated.
 nlohmann::json ItemsOf(const nlohmann::json& v) {
@@ -60,10 +47,7 @@ std::vector<uint8_t> RequestFrame(const nlohmann::json& v) {
       const auto features = f.is_object() ? RampFeatures(f["ramp"].get<std::size_t>()) : f.get<std::vector<double>>();
       w.AddScoreRequest(features, item["score"]["model"].get<std::string>());
     } else {
-      const std::string hex = item["payload_hex"];
-      std::vector<uint8_t> payload;
-      for (std::size_t i = 0; i + 1 < hex.size(); i += 2) payload.push_back(std::stoi(hex.substr(i, 2), nullptr, 16));
-      w.AddItem(static_cast<Kind>(item["kind"].get<int>()), payload);
+      w.AddItem(static_cast<Kind>(item["kind"].get<int>()), BytesOfHex(item["payload_hex"]));
     }
   }
   w.Finish();
@@ -103,7 +87,7 @@ std::vector<uint8_t> Answer(uint64_t id, std::span<const uint8_t> payload, std::
 
 void ExpectBytes(const nlohmann::json& v, const std::string& which, const std::vector<uint8_t>& bytes) {
   if (v.contains(which + "_hex")) {
-    EXPECT_EQ(HexOf(bytes), v.at(which + "_hex").get<std::string>()) << v.at("name");
+    EXPECT_EQ(HexBytes(bytes), v.at(which + "_hex").get<std::string>()) << v.at("name");
   } else {
     EXPECT_EQ(bytes.size(), v.at(which + "_bytes").get<std::size_t>()) << v.at("name");
     EXPECT_EQ(Fnv1a64(bytes), v.at(which + "_fnv1a64").get<std::string>()) << v.at("name");

@@ -33,9 +33,8 @@ class Pipeline {
   void Append(const char* format, ...) {
     va_list ap;
     va_start(ap, format);
-    const int status = redisvAppendCommand(c_, format, ap);
+    AppendV(format, ap);
     va_end(ap);
-    if (status != REDIS_OK) throw TransportError(std::string("Redis connection failed: ") + c_->errstr);
     ++pending_;
   }
 
@@ -52,17 +51,19 @@ class Pipeline {
   RedisReplyPtr Exchange(const char* format, ...) {
     va_list ap;
     va_start(ap, format);
-    const int status = redisvAppendCommand(c_, format, ap);
+    AppendV(format, ap);
     va_end(ap);
-    if (status != REDIS_OK) throw TransportError(std::string("Redis connection failed: ") + c_->errstr);
-    for (; pending_ > 0; --pending_) {
-      RedisReplyPtr pushed = Next();
-      if (pushed->type == REDIS_REPLY_ERROR) std::fprintf(stderr, "cpp peer: a push failed: %s\n", pushed->str);
-    }
+    Flush();
     return Next();
   }
 
  private:
+  void AppendV(const char* format, va_list ap) {
+    if (redisvAppendCommand(c_, format, ap) != REDIS_OK) {
+      throw TransportError(std::string("Redis connection failed: ") + c_->errstr);
+    }
+  }
+
   RedisReplyPtr Next() {
     void* r = nullptr;
     if (redisGetReply(c_, &r) != REDIS_OK || !r) {
