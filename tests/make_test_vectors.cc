@@ -14,6 +14,7 @@
 #include "byte_digest.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
+#include "transports/json/json_codec.h"
 
 namespace {
 
@@ -109,6 +110,44 @@ ordered_json BatchVector(const std::string& name, uint64_t id, const std::vector
   return v;
 }
 
+
+// A JSON batch vector (json_transports.md, Batches): the request as C++
+// writes it, and what the C++ reference answers, item by item. `generated`
+// (B = 1,000) keeps only its rule, its wrong item and a digest of the results.
+ordered_json JsonBatchVector(const std::string& name, const ordered_json& request, const ordered_json& generated) {
+  const std::string text = request.dump();
+  const auto answer = interop::json_codec::AnswerRequest(text, std::nullopt);
+  const auto reply = ordered_json::parse(answer.body);
+  ordered_json v = {{"name", name}};
+  if (reply.contains("error")) {  // a wrong shape: the whole batch is refused
+    v["request_json"] = text;
+    v["refused"] = true;
+    return v;
+  }
+  ordered_json items = ordered_json::array();
+  std::vector<uint8_t> results;  // the add results, int64 little-endian, error items left out
+  for (const auto& item : reply.at("items")) {
+    if (item.contains("error")) {
+      items.push_back({{"error", true}});
+    } else if (item.contains("result")) {
+      const int64_t r = item["result"];
+      items.push_back({{"add", r}});
+      for (int b = 0; b < 8; ++b) results.push_back(static_cast<uint8_t>(static_cast<uint64_t>(r) >> (8 * b)));
+    } else {
+      items.push_back({{"score_hex", Hex(item["score"].get<double>())}, {"label", item["label"]}});
+    }
+  }
+  if (generated.is_null()) {
+    v["request_json"] = text;
+    v["reply_items"] = items;
+  } else {
+    v["generated"] = generated;
+    v["request_json_bytes"] = text.size();
+    v["results_fnv1a64"] = Fnv1a64(results);
+  }
+  return v;
+}
+
 }  // namespace
 
 int main() {
@@ -184,6 +223,35 @@ int main() {
   }
   doc["raw_batch"].push_back(
       BatchVector("1000 adds, item 500 8 bytes long", 10, thousand, {{"count", 1000}, {"wrong", 500}}));
+  doc["json_batch_about"] =
+      "JSON batches (json_transports.md, Batches): decoding request_json and answering it must give "
+      "reply_items, item by item (error: true is an error item, its message each language's own; score "
+      "bits exact), or, for a wrong shape (refused: true), one error reply for the whole batch. The `generated` vector is item i = {op: add, x: i * 1000003, y: 7 - i}, except item "
+      "`wrong`, which lacks y; its reply's add results (int64 little-endian, the error item left out) "
+      "must hash to results_fnv1a64 (FNV-1a 64).";
+  doc["json_batch"] = ordered_json::array();
+  const auto add_item = [](int64_t x, int64_t y) { return ordered_json{{"op", "add"}, {"x", x}, {"y", y}}; };
+  doc["json_batch"].push_back(JsonBatchVector(
+      "one add", {{"id", 7}, {"op", "batch"}, {"items", {add_item(2, 3)}}}, nullptr));
+  doc["json_batch"].push_back(JsonBatchVector(
+      "three adds, the middle one's x a string", {{"id", 8}, {"op", "batch"},
+       {"items", {add_item(2, 3), {{"op", "add"}, {"x", "a"}, {"y", 1}}, add_item(kMax, 1)}}}, nullptr));
+  doc["json_batch"].push_back(JsonBatchVector(
+      "three scores, the middle one's op unknown", {{"id", 9}, {"op", "batch"},
+       {"items", {{{"op", "score"}, {"features", interop::RampFeatures(4)}, {"model", "m"}},
+                  {{"op", "mul"}, {"x", 1}, {"y", 2}},
+                  {{"op", "score"}, {"features", {0.4, 1.2}}, {"model", "modèle-ü"}}}}}, nullptr));
+  doc["json_batch"].push_back(JsonBatchVector(
+      "no items: refused whole", {{"id", 11}, {"op", "batch"}, {"items", ordered_json::array()}}, nullptr));
+  doc["json_batch"].push_back(JsonBatchVector(
+      "an item not an object: refused whole", {{"id", 12}, {"op", "batch"}, {"items", {add_item(1, 2), 3}}}, nullptr));
+  ordered_json thousand_json = ordered_json::array();
+  for (int64_t i = 0; i < 1000; ++i) {
+    if (i == 500) thousand_json.push_back({{"op", "add"}, {"x", i * 1000003}});
+    else thousand_json.push_back(add_item(i * 1000003, 7 - i));
+  }
+  doc["json_batch"].push_back(JsonBatchVector("1000 adds, item 500 without y",
+      {{"id", 10}, {"op", "batch"}, {"items", thousand_json}}, {{"id", 10}, {"count", 1000}, {"wrong", 500}}));
   std::puts(doc.dump(1).c_str());
   return 0;
 }

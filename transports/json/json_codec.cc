@@ -167,6 +167,68 @@ bool GetInt64(const json& j, const char* key, int64_t* out) {
 
 }  // namespace
 
+namespace {
+
+// One call's fields in `j` answered into `out` ("result", or "score" and
+// "label"); the error's message when a field is missing or wrong.
+std::optional<std::string> AnswerCall(const json& j, Op op, json& out) {
+  if (op == Op::kAdd) {
+    int64_t x, y;
+    if (!GetInt64(j, "x", &x) || !GetInt64(j, "y", &y)) return "x and y must be int64 integers";
+    out["result"] = Add(x, y);
+    return std::nullopt;
+  }
+  const auto f = j.find("features");
+  const auto m = j.find("model");
+  if (f == j.end() || !f->is_array()) return "features must be an array of numbers";
+  if (f->size() > raw::kMaxFeatures) return "more than 131072 features";
+  if (m == j.end() || !m->is_string()) return "model must be a string";
+  if (m->get_ref<const std::string&>().size() > raw::kMaxModelBytes) return "model name longer than 1024 bytes";
+  std::vector<double> features;
+  features.reserve(f->size());
+  for (const auto& v : *f) {
+    if (!v.is_number()) return "features must be an array of numbers";
+    features.push_back(v.get<double>());
+  }
+  const ScoreResult r = Score(features);
+  out["score"] = r.score;
+  out["label"] = r.label;
+  return std::nullopt;
+}
+
+// The op an "op" field names, if it names one a call or batch item may have.
+std::optional<Op> OpOf(const json& j) {
+  const auto it = j.find("op");
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  if (*it == "add") return Op::kAdd;
+  if (*it == "score") return Op::kScore;
+  return std::nullopt;
+}
+
+// {"id":..,"op":"batch","items":[..]}: one reply item per item, in order.
+// An item that is not an object, or an empty or oversized list, refuses the
+// whole batch (its shape is wrong); a bad call in an item is that item's error.
+Answer AnswerBatch(const json& j, const json& id) {
+  const auto items = j.find("items");
+  if (items == j.end() || !items->is_array() || items->empty() || items->size() > raw::kMaxBatchItems) {
+    return Error(400, id, "items must be an array of 1 to 100000 calls");
+  }
+  json out;
+  out["id"] = id;
+  json& replies = out["items"] = json::array();
+  for (const auto& item : *items) {
+    if (!item.is_object()) return Error(400, id, "every batch item must be a JSON object");
+    json reply = json::object();
+    const auto op = OpOf(item);
+    const auto error = op ? AnswerCall(item, *op, reply) : std::optional<std::string>("op must be \"add\" or \"score\"");
+    if (error) reply = json{{"error", *error}};
+    replies.push_back(std::move(reply));
+  }
+  return {200, out.dump()};
+}
+
+}  // namespace
+
 Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to,
                      std::optional<uint64_t> fallback_id) {
   const json no_id = fallback_id ? json(*fallback_id) : json(nullptr);
@@ -180,37 +242,13 @@ Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* r
   }
   if (id.is_null()) return Error(400, no_id, "id must be an unsigned integer");
   if (!op) {
-    const auto it = j.find("op");
-    if (it == j.end() || !it->is_string()) return Error(400, id, "op must be \"add\" or \"score\"");
-    if (*it == "add") op = Op::kAdd;
-    else if (*it == "score") op = Op::kScore;
-    else return Error(400, id, "op must be \"add\" or \"score\"");
+    if (auto it = j.find("op"); it != j.end() && *it == "batch") return AnswerBatch(j, id);
+    op = OpOf(j);
+    if (!op) return Error(400, id, "op must be \"add\", \"score\" or \"batch\"");
   }
   json out;
   out["id"] = id;
-  if (*op == Op::kAdd) {
-    int64_t x, y;
-    if (!GetInt64(j, "x", &x) || !GetInt64(j, "y", &y)) return Error(400, id, "x and y must be int64 integers");
-    out["result"] = Add(x, y);
-  } else {
-    const auto f = j.find("features");
-    const auto m = j.find("model");
-    if (f == j.end() || !f->is_array()) return Error(400, id, "features must be an array of numbers");
-    if (f->size() > raw::kMaxFeatures) return Error(400, id, "more than 131072 features");
-    if (m == j.end() || !m->is_string()) return Error(400, id, "model must be a string");
-    if (m->get_ref<const std::string&>().size() > raw::kMaxModelBytes) {
-      return Error(400, id, "model name longer than 1024 bytes");
-    }
-    std::vector<double> features;
-    features.reserve(f->size());
-    for (const auto& v : *f) {
-      if (!v.is_number()) return Error(400, id, "features must be an array of numbers");
-      features.push_back(v.get<double>());
-    }
-    const ScoreResult r = Score(features);
-    out["score"] = r.score;
-    out["label"] = r.label;
-  }
+  if (const auto error = AnswerCall(j, *op, out)) return Error(400, id, *error);
   return {200, out.dump()};
 }
 

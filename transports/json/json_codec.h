@@ -12,7 +12,7 @@
 
 namespace interop::json_codec {
 
-inline constexpr std::size_t kMaxJsonBytes = 4194304;  // 4 MiB
+inline constexpr std::size_t kMaxJsonBytes = 4194304;  // 4 MiB, a batch's body too
 
 // The harness side, in every call a JSON row times, so written to be cheap
 // (measured with callgrind: nlohmann's DOM cost ~13 k instructions a call).
@@ -43,7 +43,8 @@ class ReplyDecoder {
 };
 
 // The peer side: answers one request body. `op` comes from the REST path,
-// or (nullopt) from the body's "op" field. Returns the reply body and an HTTP
+// or (nullopt) from the body's "op" field, which may also say "batch"
+// (json_transports.md, Batches: one reply item per item, in order). Returns the reply body and an HTTP
 // status: 200, or 400 with {"id":..,"error":..} for bad input. `reply_to`
 // receives the body's "reply_to" (when asked for and present).
 struct Answer {
