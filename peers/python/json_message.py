@@ -16,7 +16,7 @@ into an error reply here. Like pydantic's lax float, true and false count as
 import json
 import math
 
-from raw_frame import MAX_ERROR_BYTES, MAX_FEATURES, MAX_MODEL_BYTES
+from raw_frame import MAX_BATCH_ITEMS, MAX_ERROR_BYTES, MAX_FEATURES, MAX_MODEL_BYTES
 from workload import add as _add, score as _score
 
 MAX_JSON_BYTES = 4194304  # 4 MiB
@@ -103,13 +103,11 @@ def check_model(value) -> str:
 
 # ---------------------------------------------------------------- replies
 
-def add_reply(id: int, x: int, y: int) -> bytes:
-    """{"id":..,"result":..}: x + y wrapped like int64 (workload.add)."""
-    return b'{"id":%d,"result":%d}' % (id, _add(x, y))
+def _add_fields(x: int, y: int) -> bytes:
+    return b'"result":%d' % _add(x, y)
 
 
-def score_reply(id: int, features, model: str) -> bytes:
-    """{"id":..,"score":..,"label":..}; MessageError for non-numeric features."""
+def _score_fields(features, model: str) -> bytes:
     try:
         s, label = _score(features, model)
     except TypeError:
@@ -118,32 +116,77 @@ def score_reply(id: int, features, model: str) -> bytes:
         raise MessageError("a feature is too large for a double") from None
     if not math.isfinite(s):  # NaN from inf - inf; JSON cannot carry it
         raise MessageError("score is not a finite number (features overflow)")
-    return b'{"id":%d,"score":%s,"label":"%s"}' % (id, repr(s).encode(), label.encode())
+    return b'"score":%s,"label":"%s"' % (repr(s).encode(), label.encode())
+
+
+def add_reply(id: int, x: int, y: int) -> bytes:
+    """{"id":..,"result":..}: x + y wrapped like int64 (workload.add)."""
+    return b'{"id":%d,%s}' % (id, _add_fields(x, y))
+
+
+def score_reply(id: int, features, model: str) -> bytes:
+    """{"id":..,"score":..,"label":..}; MessageError for non-numeric features."""
+    return b'{"id":%d,%s}' % (id, _score_fields(features, model))
+
+
+def _error_text(message: str) -> str:
+    """The message cut to 1024 UTF-8 bytes."""
+    return message.encode("utf-8", "replace")[:MAX_ERROR_BYTES].decode("utf-8", "ignore")
 
 
 def error_reply(id, message: str) -> bytes:
     """{"id": id or null, "error": message}; the message is cut to 1024 bytes."""
-    message = message.encode("utf-8", "replace")[:MAX_ERROR_BYTES].decode("utf-8", "ignore")
-    return json.dumps({"id": id, "error": message}, separators=(",", ":")).encode()
+    return json.dumps({"id": id, "error": _error_text(message)}, separators=(",", ":")).encode()
+
+
+def _call_fields(msg: dict, op: str) -> bytes:
+    try:
+        if op == "add":
+            return _add_fields(check_int64("x", msg["x"]), check_int64("y", msg["y"]))
+        return _score_fields(check_features(msg["features"]), check_model(msg["model"]))
+    except KeyError as e:
+        raise MessageError(f"missing field {e.args[0]!r}") from None
+
+
+def answer_batch(id: int, msg: dict) -> bytes:
+    """{"id":..,"items":[..]} for {"op":"batch","items":[..]}: one reply item
+    per item, in order, a bad call being that item's {"error":..}; a wrong
+    shape (not a list of 1..MAX_BATCH_ITEMS objects) refuses the whole batch."""
+    items = msg.get("items")
+    if type(items) is not list or not 1 <= len(items) <= MAX_BATCH_ITEMS:
+        raise MessageError(f"items must be an array of 1 to {MAX_BATCH_ITEMS} calls")
+    if any(type(item) is not dict for item in items):
+        raise MessageError("every batch item must be a JSON object")
+    parts = []
+    for item in items:
+        try:
+            op = item.get("op")
+            if op not in OPS:
+                raise MessageError('op must be "add" or "score"')
+            parts.append(b"{%s}" % _call_fields(item, op))
+        except MessageError as e:
+            parts.append(json.dumps({"error": _error_text(str(e))}, separators=(",", ":")).encode())
+    return b'{"id":%d,"items":[%s]}' % (id, b",".join(parts))
 
 
 def answer(msg: dict, op: "str | None" = None) -> bytes:
     """The reply to a decoded request. `op` is the operation when the transport
-    implies it (REST's path); otherwise the request's "op" field says it.
-    MessageError on a missing or bad field."""
+    implies it (REST's path); otherwise the request's "op" field says it, and
+    may say "batch" (json_transports.md, Batches). MessageError on a missing
+    or bad field."""
     if op is None:
         op = msg.get("op")
+        if op == "batch":
+            return answer_batch(check_id(msg.get("id")), msg)
         if op not in OPS:
-            raise MessageError('op must be "add" or "score"')
+            raise MessageError('op must be "add", "score" or "batch"')
     elif "op" in msg and msg["op"] != op:
         raise MessageError(f'op must be "{op}" here')
     try:
         id = check_id(msg["id"])
-        if op == "add":
-            return add_reply(id, check_int64("x", msg["x"]), check_int64("y", msg["y"]))
-        return score_reply(id, check_features(msg["features"]), check_model(msg["model"]))
     except KeyError as e:
         raise MessageError(f"missing field {e.args[0]!r}") from None
+    return b'{"id":%d,%s}' % (id, _call_fields(msg, op))
 
 
 def respond(data, op: "str | None" = None) -> bytes:

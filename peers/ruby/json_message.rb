@@ -26,6 +26,7 @@ module JsonMessage
   INT64_MAX = Workload::INT64_MAX
   UINT64_MAX = (1 << 64) - 1
   OPS = %w[add score].freeze
+  MAX_BATCH_ITEMS = RawFrame::MAX_BATCH_ITEMS
 
   # A request that breaks the JSON contract; its text goes in the error reply.
   class MessageError < StandardError; end
@@ -96,11 +97,19 @@ module JsonMessage
 
   # {"id":..,"result":..}: x + y wrapped like int64 (Workload.add).
   def add_reply(id, x, y)
-    %({"id":#{id},"result":#{Workload.add(x, y)}})
+    %({"id":#{id},#{add_fields(x, y)}})
   end
 
   # {"id":..,"score":..,"label":..}; MessageError for non-numeric features.
   def score_reply(id, features, model)
+    %({"id":#{id},#{score_fields(features, model)}})
+  end
+
+  def add_fields(x, y)
+    %("result":#{Workload.add(x, y)})
+  end
+
+  def score_fields(features, model)
     begin
       s, label = Workload.score(features, model)
     rescue TypeError, NoMethodError
@@ -109,33 +118,63 @@ module JsonMessage
     # NaN from inf - inf (features like 1e400); JSON cannot carry it.
     raise MessageError, "score is not a finite number (features overflow)" unless s.finite?
 
-    %({"id":#{id},"score":#{s},"label":"#{label}"})
+    %("score":#{s},"label":"#{label}")
+  end
+
+  # The message cut to 1024 UTF-8 bytes.
+  def error_text(message)
+    msg = message.to_s.b
+    msg = msg.byteslice(0, MAX_ERROR_BYTES) if msg.bytesize > MAX_ERROR_BYTES
+    msg.force_encoding(Encoding::UTF_8).scrub("")
   end
 
   # {"id": id or null, "error": message}; the message is cut to 1024 bytes.
   def error_reply(id, message)
-    msg = message.to_s.b
-    msg = msg.byteslice(0, MAX_ERROR_BYTES) if msg.bytesize > MAX_ERROR_BYTES
-    msg = msg.force_encoding(Encoding::UTF_8).scrub("")
-    JSON.generate({ "id" => id, "error" => msg })
+    JSON.generate({ "id" => id, "error" => error_text(message) })
   end
 
   # The reply to a decoded request. `op` is the operation when the transport
-  # implies it (REST's path); otherwise the request's "op" field says it.
-  # MessageError on a missing or bad field.
+  # implies it (REST's path); otherwise the request's "op" field says it, and
+  # may say "batch" (json_transports.md, Batches). MessageError on a missing
+  # or bad field.
   def answer(msg, op = nil)
     if op.nil?
       op = msg["op"]
-      raise MessageError, 'op must be "add" or "score"' unless OPS.include?(op)
+      return answer_batch(check_id(msg["id"]), msg) if op == "batch"
+      raise MessageError, 'op must be "add", "score" or "batch"' unless OPS.include?(op)
     elsif msg.key?("op") && msg["op"] != op
       raise MessageError, %(op must be "#{op}" here)
     end
-    id = check_id(fetch(msg, "id"))
+    %({"id":#{check_id(fetch(msg, "id"))},#{call_fields(msg, op)}})
+  end
+
+  def call_fields(msg, op)
     if op == "add"
-      add_reply(id, check_int64("x", fetch(msg, "x")), check_int64("y", fetch(msg, "y")))
+      add_fields(check_int64("x", fetch(msg, "x")), check_int64("y", fetch(msg, "y")))
     else
-      score_reply(id, check_features(fetch(msg, "features")), check_model(fetch(msg, "model")))
+      score_fields(check_features(fetch(msg, "features")), check_model(fetch(msg, "model")))
     end
+  end
+
+  # {"id":..,"items":[..]} for {"op":"batch","items":[..]}: one reply item per
+  # item, in order, a bad call being that item's {"error":..}; a wrong shape
+  # (not a list of 1..MAX_BATCH_ITEMS objects) refuses the whole batch.
+  def answer_batch(id, msg)
+    items = msg["items"]
+    unless items.is_a?(Array) && items.size.between?(1, MAX_BATCH_ITEMS)
+      raise MessageError, "items must be an array of 1 to #{MAX_BATCH_ITEMS} calls"
+    end
+    raise MessageError, "every batch item must be a JSON object" unless items.all?(Hash)
+
+    parts = items.map do |item|
+      op = item["op"]
+      raise MessageError, 'op must be "add" or "score"' unless OPS.include?(op)
+
+      "{#{call_fields(item, op)}}"
+    rescue MessageError => e
+      JSON.generate({ "error" => error_text(e.message) })
+    end
+    %({"id":#{id},"items":[#{parts.join(',')}]})
   end
 
   def fetch(msg, key)

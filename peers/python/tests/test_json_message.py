@@ -102,5 +102,57 @@ class Replies(unittest.TestCase):
             self.assertEqual(struct.pack("<d", reply["score"]), struct.pack("<d", expected))
 
 
+class Batches(unittest.TestCase):
+    """json_transports.md, Batches, against the json_batch vectors (C++'s answers)."""
+
+    @staticmethod
+    def items_of(reply):
+        out = []
+        for item in reply["items"]:
+            if "error" in item:
+                out.append({"error": True})
+            elif "result" in item:
+                out.append({"add": item["result"]})
+            else:
+                out.append({"score_hex": bits(item["score"]), "label": item["label"]})
+        return out
+
+    def test_every_vector_item_by_item(self):
+        vectors = load_vectors()["json_batch"]
+        self.assertGreaterEqual(len(vectors), 6)
+        for v in vectors:
+            if "generated" in v:
+                continue
+            with self.subTest(v["name"]):
+                reply = json.loads(jm.respond(v["request_json"].encode()))
+                self.assertEqual(reply["id"], json.loads(v["request_json"])["id"])
+                if v.get("refused"):
+                    self.assertIsInstance(reply["error"], str)
+                    self.assertNotIn("items", reply)
+                else:
+                    self.assertEqual(self.items_of(reply), v["reply_items"])
+
+    def test_a_thousand_items_with_a_wrong_one(self):
+        v = next(v for v in load_vectors()["json_batch"] if "generated" in v)
+        g = v["generated"]
+        items = [{"op": "add", "x": i * 1000003, "y": 7 - i} for i in range(g["count"])]
+        del items[g["wrong"]]["y"]
+        text = json.dumps({"id": g["id"], "op": "batch", "items": items}, separators=(",", ":"))
+        self.assertEqual(len(text), v["request_json_bytes"])
+        reply = json.loads(jm.respond(text.encode()))
+        self.assertEqual(len(reply["items"]), g["count"])
+        self.assertIn("error", reply["items"][g["wrong"]])
+        results = b"".join(struct.pack("<q", item["result"])
+                           for i, item in enumerate(reply["items"]) if i != g["wrong"])
+        h = 0xcbf29ce484222325
+        for b in results:
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        self.assertEqual(f"{h:016x}", v["results_fnv1a64"])
+
+    def test_a_rest_path_means_one_call(self):
+        reply = json.loads(jm.respond(b'{"id":1,"op":"batch","items":[]}', "add"))
+        self.assertIn("error", reply)
+
+
 if __name__ == "__main__":
     unittest.main()
