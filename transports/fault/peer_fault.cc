@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/raw_frame.h"
 
@@ -30,20 +31,22 @@ std::string ParsePeerFault(const std::string& text, PeerFault* out) {
   else if (text == "wrong-value") out->mode = Mode::kWrongValue;
   else if (text == "wrong-id") out->mode = Mode::kWrongId;
   for (const auto& [prefix, mode] :
-       {std::pair{"crash-after=", Mode::kCrashAfter}, {"hang-after=", Mode::kHangAfter}, {"delay=", Mode::kDelay}}) {
+       {std::pair{"crash-after=", Mode::kCrashAfter}, {"hang-after=", Mode::kHangAfter}, {"delay=", Mode::kDelay},
+        {"pause=", Mode::kPause}}) {
     const std::size_t len = std::strlen(prefix);
     if (text.compare(0, len, prefix) != 0) continue;
     const std::string n = text.substr(len);
     if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos) break;
     const uint64_t value = std::stoull(n);
     // A delay is per request: zero plants nothing, and over a second per call is a typo.
-    if (mode == Mode::kDelay && (value == 0 || value > 1'000'000'000)) break;
+    const bool per_request = mode == Mode::kDelay || mode == Mode::kPause;
+    if (per_request && (value == 0 || value > 1'000'000'000)) break;
     out->mode = mode;
-    (mode == Mode::kDelay ? out->delay_ns : out->after) = value;
+    (per_request ? out->delay_ns : out->after) = value;
   }
   if (out->active()) return {};
   return "unknown --fault '" + text +
-         "'; valid: no-ready, wrong-value, wrong-id, crash-after=N, hang-after=N, delay=NS (1 to 1e9)";
+         "'; valid: no-ready, wrong-value, wrong-id, crash-after=N, hang-after=N, delay=NS, pause=NS (1 to 1e9)";
 }
 
 Spoil BeforeReplySlow(const PeerFault& fault) {
@@ -59,6 +62,10 @@ Spoil BeforeReplySlow(const PeerFault& fault) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(fault.delay_ns);
     while (std::chrono::steady_clock::now() < until) {
     }
+    return Spoil::kNone;
+  }
+  if (fault.mode == Mode::kPause) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(fault.delay_ns));
     return Spoil::kNone;
   }
   if (n % 5 != 0) return Spoil::kNone;

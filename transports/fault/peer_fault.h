@@ -13,10 +13,10 @@
 namespace interop {
 
 struct PeerFault {
-  enum class Mode { kNone, kNoReady, kWrongValue, kWrongId, kCrashAfter, kHangAfter, kDelay };
+  enum class Mode { kNone, kNoReady, kWrongValue, kWrongId, kCrashAfter, kHangAfter, kDelay, kPause };
   Mode mode = Mode::kNone;
   uint64_t after = 0;     // crash-after=N, hang-after=N
-  uint64_t delay_ns = 0;  // delay=NS
+  uint64_t delay_ns = 0;  // delay=NS, pause=NS
 
   bool active() const { return mode != Mode::kNone; }
   // wrong-value and wrong-id change what a reply says: an echo has nothing
@@ -25,7 +25,7 @@ struct PeerFault {
   // delay=NS is a planted slowdown of the peer's work (to test that compare
   // catches one): an echo does no work, so an echoing peer drops it, and a
   // floor stays the floor.
-  bool SlowsWork() const { return mode == Mode::kDelay; }
+  bool SlowsWork() const { return mode == Mode::kDelay || mode == Mode::kPause; }
 };
 
 // Parses --fault=TEXT ("" is no fault). Returns an error message naming the
@@ -40,7 +40,9 @@ enum class Spoil { kNone, kValue, kId };
 // request N+1 (saying so on stderr); hang-after=N never returns from request
 // N+1 on (the connection stays open); wrong-value / wrong-id answer kValue /
 // kId for every 5th request; delay=NS busy-waits NS ns before every reply
-// (a spin, not a sleep: a sleep would add the scheduler's wake-up, not NS).
+// (a spin, not a sleep: a sleep would add the scheduler's wake-up, not NS);
+// pause=NS sleeps NS ns instead, so that a server with a thread per call
+// lets its other calls in meanwhile (the tests of calls in flight).
 // Free when no fault is set.
 Spoil BeforeReplySlow(const PeerFault& fault);
 inline Spoil BeforeReply(const PeerFault& fault) {

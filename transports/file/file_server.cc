@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "transports/fault/held_count.h"
 #include "transports/file/handoff_dir.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
@@ -17,7 +18,18 @@
 namespace interop {
 namespace {
 
-void Answer(const std::string& dir, const std::string& name, bool echo, const PeerFault& fault) {
+// --count-held (tests only): the request being answered (already taken from
+// the directory) and the request files still waiting there.
+std::size_t Held(const std::string& dir) {
+  std::size_t held = 1;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) held += handoff::RequestId(e->d_name).has_value();
+    ::closedir(d);
+  }
+  return held;
+}
+
+void Answer(const std::string& dir, const std::string& name, bool echo, const PeerFault& fault, HeldCount& held) {
   const auto id = handoff::RequestId(name);
   if (!id) return;  // temporaries, replies, anything else: not ours to take
   const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
@@ -41,6 +53,7 @@ void Answer(const std::string& dir, const std::string& name, bool echo, const Pe
     reply = nlohmann::json{{"id", *id}, {"error", e.what()}}.dump();
     std::fprintf(stderr, "cpp peer: %s\n", e.what());
   }
+  if (held.on()) held.Saw(Held(dir));  // after the fault's delay: the harness has had that long to send more
   handoff::Publish(dir, "rep", *id, reply);
 }
 
@@ -51,16 +64,17 @@ int ServeFileHandoff(const PeerOptions& options) {
   try {
     const handoff::Address address = handoff::ParseAddress(options.address);
     handoff::DirWatcher watcher(address.dir, address.poll);
+    HeldCount held(options.count_held);
     AnnounceReady(options.address, options);
     // Requests that arrived before the watch was set up.
     if (DIR* d = ::opendir(address.dir.c_str())) {
       std::vector<std::string> names;
       while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
       ::closedir(d);
-      for (const auto& n : names) Answer(address.dir, n, options.echo, options.fault);
+      for (const auto& n : names) Answer(address.dir, n, options.echo, options.fault, held);
     }
     while (!stop.Pending()) {
-      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo, options.fault);
+      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo, options.fault, held);
     }
   } catch (const TransportError& e) {
     std::fprintf(stderr, "cpp peer: %s\n", e.what());

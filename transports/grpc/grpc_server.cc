@@ -2,12 +2,17 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/raw_frame.h"
 #include "common/workload.h"
 #include "interop.grpc.pb.h"
+#include "transports/fault/held_count.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/stop_signals.h"
 
@@ -43,10 +48,11 @@ void SpoilScore(Spoil spoil, pb::ScoreReply* rep) {
 
 class InteropService final : public pb::Interop::Service {
  public:
-  explicit InteropService(const PeerFault& fault) : fault_(fault) {}
+  InteropService(const PeerFault& fault, bool count_held) : fault_(fault), held_(count_held) {}
 
  private:
   grpc::Status Add(grpc::ServerContext*, const pb::AddRequest* req, pb::AddReply* rep) override {
+    const HeldCount::Hold hold(held_);  // --count-held: unary calls run on the server's threads at once
     const Spoil spoil = BeforeReply(fault_);
     rep->set_id(req->id());
     rep->set_result(interop::Add(req->x(), req->y()));
@@ -55,6 +61,7 @@ class InteropService final : public pb::Interop::Service {
   }
 
   grpc::Status Score(grpc::ServerContext*, const pb::ScoreRequest* req, pb::ScoreReply* rep) override {
+    const HeldCount::Hold hold(held_);
     const Spoil spoil = BeforeReply(fault_);
     if (const std::string bad = CheckScore(*req); !bad.empty()) {
       std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(req->id()), bad.c_str());
@@ -66,38 +73,88 @@ class InteropService final : public pb::Interop::Service {
   }
 
   grpc::Status Stream(grpc::ServerContext*, grpc::ServerReaderWriter<pb::Reply, pb::Request>* stream) override {
+    if (held_.on()) return StreamCountingHeld(stream);
     pb::Request req;
     pb::Reply rep;
     while (stream->Read(&req)) {
-      const Spoil spoil = BeforeReply(fault_);
-      rep.Clear();
-      switch (req.op_case()) {
-        case pb::Request::kAdd:
-          rep.set_id(req.add().id());
-          rep.mutable_add()->set_id(req.add().id());
-          rep.mutable_add()->set_result(interop::Add(req.add().x(), req.add().y()));
-          SpoilAdd(spoil, rep.mutable_add());
-          if (spoil == Spoil::kId) rep.set_id(rep.id() + 1);
-          break;
-        case pb::Request::kScore:
-          rep.set_id(req.score().id());
-          if (const std::string bad = CheckScore(req.score()); !bad.empty()) {
-            rep.set_error(bad);
-          } else {
-            Compute(req.score(), rep.mutable_score());
-            SpoilScore(spoil, rep.mutable_score());
-            if (spoil == Spoil::kId) rep.set_id(rep.id() + 1);
-          }
-          break;
-        default:
-          rep.set_error("request carries neither add nor score");
-      }
+      Answer(req, &rep);
       if (!stream->Write(rep)) break;
     }
     return grpc::Status::OK;
   }
 
+  // One message of the stream.
+  void Answer(const pb::Request& req, pb::Reply* rep) {
+    const Spoil spoil = BeforeReply(fault_);
+    rep->Clear();
+    switch (req.op_case()) {
+      case pb::Request::kAdd:
+        rep->set_id(req.add().id());
+        rep->mutable_add()->set_id(req.add().id());
+        rep->mutable_add()->set_result(interop::Add(req.add().x(), req.add().y()));
+        SpoilAdd(spoil, rep->mutable_add());
+        if (spoil == Spoil::kId) rep->set_id(rep->id() + 1);
+        break;
+      case pb::Request::kScore:
+        rep->set_id(req.score().id());
+        if (const std::string bad = CheckScore(req.score()); !bad.empty()) {
+          rep->set_error(bad);
+        } else {
+          Compute(req.score(), rep->mutable_score());
+          SpoilScore(spoil, rep->mutable_score());
+          if (spoil == Spoil::kId) rep->set_id(rep->id() + 1);
+        }
+        break;
+      default:
+        rep->set_error("request carries neither add nor score");
+    }
+  }
+
+  // --count-held (tests only): a stream's messages wait in gRPC's buffers,
+  // out of sight until read, so here the stream is read ahead on a second
+  // thread (gRPC allows one reader and one writer at once) and a message is
+  // held from when it is read to when its reply is written.
+  grpc::Status StreamCountingHeld(grpc::ServerReaderWriter<pb::Reply, pb::Request>* stream) {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<pb::Request> read;
+    std::size_t held = 0;
+    bool ended = false;
+    std::thread reader([&] {
+      pb::Request req;
+      while (stream->Read(&req)) {
+        std::lock_guard lock(m);
+        read.push_back(req);
+        held_.Saw(++held);
+        cv.notify_one();
+      }
+      std::lock_guard lock(m);
+      ended = true;
+      cv.notify_one();
+    });
+    pb::Reply rep;
+    for (;;) {
+      pb::Request req;
+      {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return ended || !read.empty(); });
+        if (read.empty()) break;
+        req = std::move(read.front());
+        read.pop_front();
+      }
+      Answer(req, &rep);
+      {
+        std::lock_guard lock(m);
+        --held;  // its reply is on its way: the next request may come before Write returns
+      }
+      if (!stream->Write(rep)) break;
+    }
+    reader.join();  // Read() ends when the client closes its side or the call is cancelled
+    return grpc::Status::OK;
+  }
+
   const PeerFault& fault_;
+  HeldCount held_;
 };
 
 // --echo: the same three methods, served by the same synchronous server as
@@ -145,7 +202,7 @@ class EchoService final : public grpc::Service {
 
 int ServeGrpc(const PeerOptions& options) {
   StopSignals stop;  // before gRPC starts its threads
-  InteropService service(options.fault);
+  InteropService service(options.fault, options.count_held);
   EchoService echo_service(options.fault);
   grpc::ServerBuilder builder;
   int port = 0;

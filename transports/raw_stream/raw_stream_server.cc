@@ -20,6 +20,7 @@
 #include "common/frame_reader.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
+#include "transports/fault/held_count.h"
 
 namespace interop {
 namespace {
@@ -42,10 +43,10 @@ std::size_t Held(const FrameReader& reader, int fd) {
 
 bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
   const bool echo = options.echo;
+  HeldCount held_count(options.count_held);
   FrameReader reader(in_fd);
   std::vector<uint8_t> out;
   std::vector<double> features;  // aligned copy of the request's doubles
-  std::size_t most_held = 0;
   for (;;) {
     using S = FrameReader::Status;
     const S status = reader.Next();
@@ -100,12 +101,7 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
     // Counted as the reply is about to go (the client has had all the time
     // of this call to send more), and said as it grows: we may be stopped
     // before the stream ends.
-    if (options.count_held) {
-      if (const std::size_t held = Held(reader, in_fd); held > most_held) {  // one ioctl, not two
-        most_held = held;
-        std::fprintf(stderr, "cpp peer: held at most %zu requests at once\n", most_held);
-      }
-    }
+    if (held_count.on()) held_count.Saw(Held(reader, in_fd));
     if (!WriteFull(out_fd, out.data(), out.size())) return false;
   }
 }

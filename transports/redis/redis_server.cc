@@ -5,6 +5,7 @@
 #include <optional>
 #include <algorithm>
 
+#include "transports/fault/held_count.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/redis/redis_address.h"
@@ -89,14 +90,46 @@ void Answer(Pipeline& p, const char* data, std::size_t len, Spoil spoil) {
   p.Append("LPUSH %b %b", reply_to.data(), reply_to.size(), answer.body.data(), answer.body.size());
 }
 
+// --count-held (tests only): the requests this peer holds, counted after
+// each request's --fault delay (the harness has had that long to send
+// more): those it popped and has not answered, this one included, and those
+// still queued on the broker, asked on a second connection (a command on the
+// first would send the pipelined replies early). Everything answered before
+// has gone out by then: a --fault flushes the pipeline before each request.
+class HeldOnBroker {
+ public:
+  HeldOnBroker(const PeerOptions& o, const RedisAddress& a, const char* length_command, const std::string& key)
+      : count_(o.count_held), command_(length_command), key_(key) {
+    if (count_.on()) side_ = ConnectRedis(a);
+  }
+  // `unanswered`: popped and not answered, this one included. A stream's
+  // entries stay in its length until deleted, and those before this one
+  // were (with the flush), so there the length is the whole count.
+  void Count(std::size_t unanswered, bool length_includes_popped) {
+    if (!count_.on()) return;
+    RedisReplyPtr r = Command(side_.get(), "%s %s", command_, key_.c_str());
+    const std::size_t queued = r->type == REDIS_REPLY_INTEGER ? static_cast<std::size_t>(r->integer) : 0;
+    count_.Saw(length_includes_popped ? queued : unanswered + queued);
+  }
+  bool on() const { return count_.on(); }
+
+ private:
+  HeldCount count_;
+  const char* command_;
+  std::string key_;
+  RedisConnection side_;
+};
+
 // Answers one request, or with --echo pushes its bytes unread to PREFIX:echo
 // (the reply_to inside the JSON is not read in echo mode). --fault applies
-// to both (for the harness's tests).
-void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const redisReply* request) {
+// to both (for the harness's tests). `counted` runs after the fault's delay.
+template <typename Counted>
+void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const redisReply* request, Counted counted) {
   // A fault counts replies sent ("crash after N"): the ones appended go out
   // first, or a batch's would die with the peer unsent.
-  if (o.fault.mode != PeerFault::Mode::kNone) p.Flush();
+  if (o.fault.mode != PeerFault::Mode::kNone || o.count_held) p.Flush();
   const Spoil spoil = BeforeReply(o.fault);
+  counted();
   if (!o.echo) return Answer(p, request->str, request->len, spoil);
   const std::string echo_list = a.prefix + ":echo";
   p.Append("LPUSH %b %b", echo_list.data(), echo_list.size(), request->str, request->len);
@@ -126,24 +159,31 @@ int Serve(const PeerOptions& options, ServeOne serve_one) {
 // when none are.
 int ServeRedisQueue(const PeerOptions& options) {
   std::optional<Pipeline> pipe;
-  return Serve(options, [&options, &pipe](redisContext* c, const RedisAddress& a, bool setup) {
+  std::optional<HeldOnBroker> held;
+  return Serve(options, [&options, &pipe, &held](redisContext* c, const RedisAddress& a, bool setup) {
+    const std::string queue = a.prefix + ":requests";
     if (setup) {
       pipe.emplace(c);
+      held.emplace(options, a, "LLEN", queue);
       return;
     }
-    const std::string queue = a.prefix + ":requests";
     if (options.inflight > 1) {
       RedisReplyPtr r = pipe->Exchange("BLMPOP 1 1 %s RIGHT COUNT %d", queue.c_str(), options.inflight);
       if (r->type == REDIS_REPLY_ERROR) throw TransportError(std::string("BLMPOP (Redis 7) failed: ") + r->str);
       // [key, [request, ...]], or nil after the 1 s wait
       if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_ARRAY) {
         const redisReply* requests = r->element[1];
-        for (std::size_t i = 0; i < requests->elements; ++i) Respond(*pipe, a, options, requests->element[i]);
+        const std::size_t n = requests->elements;
+        for (std::size_t i = 0; i < n; ++i) {
+          Respond(*pipe, a, options, requests->element[i], [&] { held->Count(n - i, false); });
+        }
       }
       return;
     }
     RedisReplyPtr r = pipe->Exchange("BRPOP %s 1", queue.c_str());
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) Respond(*pipe, a, options, r->element[1]);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+      Respond(*pipe, a, options, r->element[1], [&] { held->Count(1, false); });
+    }
   });
 }
 
@@ -151,10 +191,12 @@ int ServeRedisQueue(const PeerOptions& options) {
 // answered, acknowledged and deleted with the next read.
 int ServeRedisStream(const PeerOptions& options) {
   std::optional<Pipeline> pipe;
-  return Serve(options, [&options, &pipe](redisContext* c, const RedisAddress& a, bool setup) {
+  std::optional<HeldOnBroker> held;
+  return Serve(options, [&options, &pipe, &held](redisContext* c, const RedisAddress& a, bool setup) {
     const std::string stream = a.prefix + ":stream";
     if (setup) {
       pipe.emplace(c);
+      held.emplace(options, a, "XLEN", stream);
       RedisReplyPtr r = Command(c, "XGROUP CREATE %s workers $ MKSTREAM", stream.c_str());
       if (r->type == REDIS_REPLY_ERROR && std::string(r->str).find("BUSYGROUP") == std::string::npos) {
         throw TransportError(std::string("XGROUP CREATE failed: ") + r->str);
@@ -173,7 +215,7 @@ int ServeRedisStream(const PeerOptions& options) {
       bool answered = false;
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
         if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "req") {
-          Respond(*pipe, a, options, fields->element[f + 1]);
+          Respond(*pipe, a, options, fields->element[f + 1], [&] { held->Count(entries->elements - i, true); });
           answered = true;
         }
       }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "transports/fault/held_count.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/stop_signals.h"
@@ -42,8 +43,12 @@ int ServeRest(const PeerOptions& options) {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // httplib's default reuses the port instead
     listen_fd = sock;
   });
-  auto handler = [&options](Op op) {
-    return [op, echo = options.echo, &fault = options.fault](const httplib::Request& req, httplib::Response& res) {
+  // --count-held: a call is held while its handler runs (a thread per connection).
+  HeldCount held_count(options.count_held);
+  auto handler = [&options, &held_count](Op op) {
+    return [op, echo = options.echo, &fault = options.fault, &held_count](const httplib::Request& req,
+                                                                         httplib::Response& res) {
+      const HeldCount::Hold hold(held_count);
       const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
       if (echo) {  // baseline: the body goes straight back, nothing parsed
         res.set_content(req.body, "application/json");

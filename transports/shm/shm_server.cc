@@ -6,6 +6,7 @@
 
 #include "common/raw_frame.h"
 #include "common/workload.h"
+#include "transports/fault/held_count.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/shm/shm_segment.h"
 #include "transports/transport.h"
@@ -74,13 +75,10 @@ void Echo(const shm::Channel& req, const shm::Channel& rep) {
 // --count-held, for the tests of calls in flight: request n and every one
 // published after it, counted as reply n is about to go (the harness has had
 // all of call n to publish more). Said as it grows: we may be stopped at any time.
-void CountHeld(const shm::Ring& requests, uint32_t n, uint32_t* most_held) {
+uint32_t Held(const shm::Ring& requests, uint32_t n) {
   uint32_t held = 1;
   while (held < requests.slots() && std::atomic_ref<uint32_t>(*requests.At(n + held).seq).load() == n + held) ++held;
-  if (held > *most_held) {
-    *most_held = held;
-    std::fprintf(stderr, "cpp peer: held at most %u requests at once\n", held);
-  }
+  return held;
 }
 
 }  // namespace
@@ -95,7 +93,7 @@ int ServeShm(const PeerOptions& options) {
     // SIGTERM's default action ends us; the segment is the harness's to remove.
     const std::atomic<bool> never{false};
     std::vector<double> features;
-    uint32_t most_held = 0;
+    HeldCount held_count(options.count_held);
     // Calls are served in order, one entry after another round the ring:
     // request n is published when its entry's seq turns from n-S to n.
     for (uint32_t n = segment.first() + 1;; ++n) {
@@ -111,7 +109,7 @@ int ServeShm(const PeerOptions& options) {
       } else {
         Answer(req, rep, features, options.fault);
       }
-      if (options.count_held) CountHeld(requests, n, &most_held);
+      if (held_count.on()) held_count.Saw(Held(requests, n));
       shm::Publish(segment, rep, n);
     }
   } catch (const TransportError& e) {

@@ -1,0 +1,43 @@
+// --count-held, for the tests of calls in flight (tests/inflight_test.cc):
+// the most requests this peer held at once (received, not yet answered),
+// said on stderr each time it grows, as "held at most N requests at once"
+// (we may be stopped at any moment, so there is no summary at exit). Each
+// server counts what it can see of its own backlog: bytes waiting in its
+// stream, entries published in its ring, requests queued on the broker or
+// in the directory, handlers running at once. Off by default: the count
+// costs a system call or a round trip per request.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+namespace interop {
+
+class HeldCount {
+ public:
+  explicit HeldCount(bool on) : on_(on) {}
+  bool on() const { return on_; }
+
+  // A server saw `held` requests held at once. Any thread.
+  void Saw(std::size_t held);
+
+  // For servers that answer each call on a thread of its own (REST, gRPC):
+  // a call is held from the start of its handler to its end. Free when off.
+  class Hold {
+   public:
+    explicit Hold(HeldCount& count);
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    HeldCount& count_;
+  };
+
+ private:
+  const bool on_;
+  std::atomic<std::size_t> now_{0};   // handlers running (Hold)
+  std::atomic<std::size_t> most_{0};  // the most said so far
+};
+
+}  // namespace interop
