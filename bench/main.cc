@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
                  "calls in flight, a list (e.g. 1,8,64, each 1 to 1024): one row per K, every call timed from its "
                  "send to its reply under that load, calls/s from the same run. Default: one call at a time, "
                  "with a throughput run at 16 in flight beside it");
+  app.add_option("--batch", o.batch,
+                 "calls per message, a list (e.g. 1,10,100,1000, each 1 to 100000): one row per B, each message "
+                 "carrying B calls and its reply B results, every one checked; the table adds the cost per call "
+                 "(p50 / B). Default: single calls");
   app.add_option("--pin", o.pin, "auto|same|split|none: where harness and peer run")->capture_default_str();
   app.add_option("--codec", o.codec, "override the transport's codec where it allows one");
   app.add_flag("--quick", o.quick, "short run: 0.2 s per row, 1 repetition");

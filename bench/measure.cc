@@ -61,11 +61,20 @@ void FillRequest(Op op, uint64_t id, std::span<const double> features, std::stri
   }
 }
 
+// A message the loop sends, with the storage its batch items live in. Its
+// request's views point into it and into the workload, so it stays put
+// while its call is in flight (moving it keeps the items' buffer).
+struct Message {
+  Request request;
+  std::vector<Request> items;
+};
+
 // Makes the requests of a row and checks every reply: against the C++
 // reference answer for a row, for an exact echo for a floor.
 class Workload {
  public:
-  Workload(const RunSettings& s, RowRole role) : op_(s.op), model_(s.model), floor_(role == RowRole::kFloor) {
+  Workload(const RunSettings& s, RowRole role, int batch)
+      : op_(s.op), model_(s.model), floor_(role == RowRole::kFloor), batch_(batch) {
     if (op_ == Op::kScore) {
       features_ = RampFeatures(s.features);
       const ScoreResult r = Score(features_);
@@ -74,38 +83,65 @@ class Workload {
     }
   }
 
-  void Fill(Request& r, uint64_t id) const { FillRequest(op_, id, features_, model_, r); }
+  // Message `id`: one call, or a batch of B whose items take the next B
+  // inputs (each item's own numbers, so every result is checked for itself).
+  void Fill(Message& m, uint64_t id) {
+    FillRequest(op_, id, features_, model_, m.request);
+    if (batch_ == 0) return;
+    m.items.resize(static_cast<std::size_t>(batch_));
+    for (Request& item : m.items) FillRequest(op_, next_item_++, features_, model_, item);
+    m.request.items = m.items;
+  }
 
   // Empty if the reply is right; otherwise what is wrong with it.
   std::string Check(const Request& req, const Reply& rep) const {
     if (!rep.error.empty()) return rep.error;
-    const ReplyKind want = floor_ ? ReplyKind::kEcho : (op_ == Op::kAdd ? ReplyKind::kAdd : ReplyKind::kScore);
+    const ReplyKind want = floor_ ? ReplyKind::kEcho
+                           : req.is_batch() ? ReplyKind::kBatch
+                           : op_ == Op::kAdd ? ReplyKind::kAdd
+                                             : ReplyKind::kScore;
     if (rep.kind != want) return "id " + std::to_string(req.id) + ": a reply of the wrong kind";
     if (rep.id != req.id) {
       return "reply id " + std::to_string(rep.id) + " for request id " + std::to_string(req.id);
     }
     if (floor_) return {};  // the transport compared the echoed bytes
-    if (op_ == Op::kAdd) {
-      const int64_t expected = Add(req.x, req.y);
-      if (rep.result != expected) {
-        return "id " + std::to_string(req.id) + ": add result " + std::to_string(rep.result) +
-               ", expected " + std::to_string(expected);
-      }
-    } else if (std::memcmp(&rep.score, &expected_score_, sizeof(double)) != 0 ||
-               rep.label != expected_label_) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "id %llu: score %.17g '%s', expected %.17g '%s'",
-                    static_cast<unsigned long long>(req.id), rep.score, rep.label.c_str(),
-                    expected_score_, expected_label_.c_str());
-      return buf;
+    if (!req.is_batch()) return CheckValue(req, rep, "id " + std::to_string(req.id));
+    if (rep.items.size() != req.items.size()) {
+      return "id " + std::to_string(req.id) + ": " + std::to_string(rep.items.size()) + " replies to a batch of " +
+             std::to_string(req.items.size());
+    }
+    for (std::size_t i = 0; i < req.items.size(); ++i) {  // every item of every reply
+      const Reply& item = rep.items[i];
+      const std::string where = "id " + std::to_string(req.id) + " item " + std::to_string(i);
+      if (!item.error.empty()) return where + ": " + item.error;
+      if (item.kind != (op_ == Op::kAdd ? ReplyKind::kAdd : ReplyKind::kScore)) return where + ": a reply of the wrong kind";
+      if (std::string why = CheckValue(req.items[i], item, where); !why.empty()) return why;
     }
     return {};
   }
 
  private:
+  // The value of one call's reply against the reference.
+  std::string CheckValue(const Request& req, const Reply& rep, const std::string& where) const {
+    if (op_ == Op::kAdd) {
+      const int64_t expected = Add(req.x, req.y);
+      if (rep.result != expected) {
+        return where + ": add result " + std::to_string(rep.result) + ", expected " + std::to_string(expected);
+      }
+    } else if (std::memcmp(&rep.score, &expected_score_, sizeof(double)) != 0 || rep.label != expected_label_) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, ": score %.17g '%s', expected %.17g '%s'", rep.score, rep.label.c_str(),
+                    expected_score_, expected_label_.c_str());
+      return where + buf;
+    }
+    return {};
+  }
+
   Op op_;
   std::string model_;
   bool floor_;
+  int batch_;
+  uint64_t next_item_ = 1;
   std::vector<double> features_;
   double expected_score_ = 0;
   std::string expected_label_;
@@ -114,7 +150,7 @@ class Workload {
 class Loop {
  public:
   Loop(Transport& t, const MeasureContext& ctx, Measurement& out)
-      : t_(t), ctx_(ctx), s_(*ctx.settings), dog_(*ctx.watchdog), out_(out), workload_(s_, ctx.role) {}
+      : t_(t), ctx_(ctx), s_(*ctx.settings), dog_(*ctx.watchdog), out_(out), workload_(s_, ctx.role, ctx.batch) {}
 
   void Run() {
     // The warmup's mean per call includes the loop's bookkeeping: what a
@@ -166,15 +202,15 @@ class Loop {
 
   // Calls until warmup_s has passed (at least 10 calls); returns the mean ns per call.
   double Warmup() {
-    Request req;
+    Message msg;
     Reply rep;
     const auto start = Clock::now();
     uint64_t n = 0;
     while (n < 10 || NsBetween(start, Clock::now()) < s_.warmup_s * 1e9) {
-      workload_.Fill(req, next_id_++);
-      Call(req, rep);
+      workload_.Fill(msg, next_id_++);
+      Call(msg.request, rep);
       dog_.Beat();
-      Accept(req, rep);
+      Accept(msg.request, rep);
       ++n;
       ThrowIfInterrupted();
     }
@@ -186,20 +222,22 @@ class Loop {
   // (not from the warmup's mean per call, which includes the loop's own
   // bookkeeping: most of an in-process call's cost).
   uint64_t BatchOf(double target_ns) {
-    std::vector<Request> reqs(4096);
-    std::vector<Reply> reps(4096);
+    std::vector<Message> msgs;
+    std::vector<Reply> reps;
     for (uint64_t batch = 1;; batch *= 2) {
+      msgs.resize(batch);  // grown as needed: a message of B items holds B requests
+      reps.resize(batch);
       double fastest = 0;
       for (int trial = 0; trial < 3; ++trial) {
         for (uint64_t b = 0; b < batch; ++b) {
-          workload_.Fill(reqs[b], next_id_++);
+          workload_.Fill(msgs[b], next_id_++);
           reps[b].Reset();
         }
         const auto t0 = Clock::now();
-        for (uint64_t b = 0; b < batch; ++b) t_.Call(reqs[b], reps[b]);
+        for (uint64_t b = 0; b < batch; ++b) t_.Call(msgs[b].request, reps[b]);
         const double ns = NsBetween(t0, Clock::now());
         dog_.Beat();
-        for (uint64_t b = 0; b < batch; ++b) Accept(reqs[b], reps[b]);
+        for (uint64_t b = 0; b < batch; ++b) Accept(msgs[b].request, reps[b]);
         fastest = trial == 0 ? ns : std::min(fastest, ns);
       }
       ThrowIfInterrupted();
@@ -244,24 +282,24 @@ class Loop {
   // before the first call and right after the last, and nothing else (no
   // filling, no checking, no reset) happens in between.
   void Repetition(uint64_t samples, uint64_t batch) {
-    std::vector<Request> reqs(batch);
+    std::vector<Message> msgs(batch);
     std::vector<Reply> reps(batch);
     RepetitionSamples& r = out_.repetitions.emplace_back();
     r.ns_per_call.reserve(samples);
     CpuAccount cpu(ctx_, r, /*windows=*/ctx_.in_process);
     for (uint64_t i = 0; i < samples; ++i) {
       for (uint64_t b = 0; b < batch; ++b) {
-        workload_.Fill(reqs[b], next_id_++);
+        workload_.Fill(msgs[b], next_id_++);
         reps[b].Reset();
       }
       const auto cpu0 = cpu.WindowEdge();
       const auto t0 = Clock::now();
-      for (uint64_t b = 0; b < batch; ++b) t_.Call(reqs[b], reps[b]);
+      for (uint64_t b = 0; b < batch; ++b) t_.Call(msgs[b].request, reps[b]);
       const auto t1 = Clock::now();
       const auto cpu1 = cpu.WindowEdge();
       dog_.Beat();
       bool all_ok = true;
-      for (uint64_t b = 0; b < batch; ++b) all_ok &= Accept(reqs[b], reps[b]);
+      for (uint64_t b = 0; b < batch; ++b) all_ok &= Accept(msgs[b].request, reps[b]);
       // A wrong reply is counted, never timed as if it were a call.
       if (all_ok) {
         const double ns = NsBetween(t0, t1);
@@ -310,28 +348,35 @@ class Loop {
   template <class KeepSending>
   InFlightRun InFlight(std::size_t k, RepetitionSamples* r, KeepSending keep_sending) {
     InFlightRun run;
+    // Each call in flight holds a message of its own (a batch's items stay
+    // put until its reply is checked), from a pool of K.
     struct Sent {
-      Request request;
+      std::size_t message;  // its index in `messages`
       Clock::time_point at;
     };
+    std::vector<Message> messages(k);
+    std::vector<std::size_t> free_messages(k);
+    for (std::size_t i = 0; i < k; ++i) free_messages[i] = k - 1 - i;
     std::unordered_map<uint64_t, Sent> in_flight;
     in_flight.reserve(2 * k);
     std::deque<uint64_t> order;  // ids in flight in send order (the oldest first)
-    Request req;
     Reply rep;
     t_.BeforeInFlight(k);
     const auto start = Clock::now();
     bool sending = true;
     auto send_one = [&] {
-      workload_.Fill(req, next_id_++);
+      const std::size_t slot = free_messages.back();
+      Message& msg = messages[slot];
+      workload_.Fill(msg, next_id_++);
       const auto at = Clock::now();
       if (!keep_sending(NsBetween(start, at))) {
         sending = false;
         return;
       }
-      t_.Send(req);
-      in_flight.emplace(req.id, Sent{req, at});
-      order.push_back(req.id);
+      t_.Send(msg.request);
+      free_messages.pop_back();
+      in_flight.emplace(msg.request.id, Sent{slot, at});
+      order.push_back(msg.request.id);
     };
     while (sending && in_flight.size() < k) send_one();
     auto end = start;
@@ -342,7 +387,7 @@ class Loop {
       dog_.Beat();
       auto it = in_flight.find(rep.id);
       if (it == in_flight.end()) it = in_flight.find(order.front());
-      if (Accept(it->second.request, rep)) {
+      if (Accept(messages[it->second.message].request, rep)) {
         ++run.right;
         if (r) {  // kept as it goes: a repetition cut short keeps calls and time that agree
           r->ns_per_call.push_back(NsBetween(it->second.at, end));
@@ -350,6 +395,7 @@ class Loop {
           r->timed_ns = NsBetween(start, end);
         }
       }
+      free_messages.push_back(it->second.message);
       in_flight.erase(it);
       while (!order.empty() && !in_flight.count(order.front())) order.pop_front();
       if (sending) send_one();
@@ -398,6 +444,16 @@ Request MakeRequest(const RunSettings& s, uint64_t id, const std::vector<double>
   Request r;
   FillRequest(s.op, id, features, s.model, r);
   return r;
+}
+
+std::unique_ptr<SampleMessage> MakeSampleMessage(const RunSettings& s, int batch, uint64_t id) {
+  auto m = std::make_unique<SampleMessage>();
+  if (s.op == Op::kScore) m->features = RampFeatures(s.features);
+  FillRequest(s.op, id, m->features, s.model, m->request);
+  m->items.resize(static_cast<std::size_t>(std::max(0, batch)));
+  for (std::size_t i = 0; i < m->items.size(); ++i) FillRequest(s.op, id + i, m->features, s.model, m->items[i]);
+  m->request.items = m->items;
+  return m;
 }
 
 void MeasureCalls(Transport& transport, const MeasureContext& ctx, Measurement& out) {

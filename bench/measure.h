@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +75,10 @@ struct MeasureContext {
   // 0, the default run: the closed loop, then a row's throughput run at
   // settings->inflight.
   int inflight = 0;
+  // Calls per message (--batch=B, its identity): every request carries B
+  // calls and every reply's B results are checked; 0, single calls. The
+  // loop times messages: a sample is one message's round trip.
+  int batch = 0;
   Watchdog* watchdog = nullptr;   // beaten after every timed sample, warmup call and throughput round
   const CpuClock* peer_cpu = nullptr;    // nullptr: no peer process
   const CpuClock* broker_cpu = nullptr;  // nullptr: no broker of ours
@@ -90,6 +95,21 @@ struct MeasureContext {
 // id (x, y spread over the whole int64 range, or the ramp features, which
 // point into `features`).
 Request MakeRequest(const RunSettings& settings, uint64_t id, const std::vector<double>& features);
+
+// A message the rows send, with the storage its views point into (the ramp
+// features of score calls, a batch's items): what a tool beside a row
+// sends, or what a transport sizes itself by. Not copyable, as the views
+// would dangle.
+struct SampleMessage {
+  std::vector<double> features;
+  std::vector<Request> items;
+  Request request;
+  SampleMessage() = default;
+  SampleMessage(const SampleMessage&) = delete;
+  SampleMessage& operator=(const SampleMessage&) = delete;
+};
+// Message `id` of a row making `batch` calls per message (0: single calls).
+std::unique_ptr<SampleMessage> MakeSampleMessage(const RunSettings& settings, int batch, uint64_t id);
 
 // Warms up, runs the repetitions (the closed loop: one call in flight, every
 // call timed; or, for a row under load, K in flight, every call timed) and,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "bench/measure.h"
 #include "common/raw_frame.h"
 #include "transports/fault/peer_fault.h"
 
@@ -65,6 +66,31 @@ void PlantPeerFault(const std::string& mode, Plan& plan) {
   plan.settings.peer_fault = mode;
 }
 
+// A batch the loop could not hold (K messages of B calls, each call kept
+// until its reply is checked), or that a selected transport cannot carry
+// (its message above the transport's bound): refused before the run, never
+// sent truncated. The largest B is the one to check: a message grows with B.
+void RefuseUncarriedBatches(const std::vector<const TransportSpec*>& transports, const RunSettings& s,
+                            const std::vector<int>& inflight, int largest_batch) {
+  const long most_k = inflight.empty() ? (s.throughput_s > 0 ? s.inflight : 1) : inflight.back();
+  if (most_k * largest_batch > kMaxCallsHeld) {
+    throw UsageError("--batch=" + std::to_string(largest_batch) + " with " + std::to_string(most_k) +
+                     " messages in flight holds " + std::to_string(most_k * largest_batch) +
+                     " calls at once; at most " + std::to_string(kMaxCallsHeld) +
+                     " (a smaller batch, or fewer in flight)");
+  }
+  const auto sample = MakeSampleMessage(s, largest_batch, 1);
+  for (const TransportSpec* t : transports) {
+    if (!t->too_large) continue;
+    if (const std::string why = t->too_large(sample->request); !why.empty()) {
+      throw UsageError("--batch=" + std::to_string(largest_batch) + (s.op == Op::kScore ? " of score/" +
+                       std::to_string(s.features) : std::string(" of add")) + " cannot cross " +
+                       std::string(t->name) + ": " + why + " (a smaller batch or fewer features, or leave " +
+                       std::string(t->name) + " out)");
+    }
+  }
+}
+
 }  // namespace
 
 Plan MakePlan(const BenchOptions& o) { return MakePlan(o, Pinning(PinPolicy::kNone).cores()); }
@@ -104,6 +130,8 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
                        " yet: a floor echoes one call at a time, so a row under load has none to be judged by");
     }
   }
+  std::vector<int> batch;
+  if (o.batch) batch = ParseBatchList(*o.batch);
   s.call_timeout_s = Seconds("--timeout", o.call_timeout_s, 3600);
   s.ready_timeout_s = Seconds("--ready-timeout", o.ready_timeout_s, 3600);
   if (!ParsePinPolicy(o.pin, &plan.pin)) {
@@ -143,8 +171,9 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
       }
     }
   }
+  if (!batch.empty()) RefuseUncarriedBatches(transports, s, inflight, batch.back());
   // Floors for --baseline and --normalize; wrk beside the HTTP rows for --baseline only.
-  plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s, inflight);
+  plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s, {inflight, batch});
   if (!o.peer_fault.empty()) PlantPeerFault(o.peer_fault, plan);
   plan.redis_url = o.redis_url;
   plan.out_dir = o.out_dir;

@@ -29,6 +29,9 @@ struct BenchOptions {
   // "1,8,64": one row per K, each call timed under that load. Not given:
   // the default run (the closed loop, and a throughput run at 16).
   std::optional<std::string> inflight;
+  // "1,10,100": one row per B, each message carrying B calls. Not given:
+  // single calls.
+  std::optional<std::string> batch;
   std::string pin = "auto";
   std::string codec;
   bool quick = false;

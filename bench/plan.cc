@@ -99,70 +99,84 @@ RowId IdOf(const RowSpec& spec, const RunSettings& s) {
   id.features = s.op == Op::kScore ? s.features : 0;
   id.codec = spec.codec;
   id.inflight = spec.inflight;
+  id.batch = spec.batch;
   id.role = spec.role;
   return id;
 }
 
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              bool references, const RunSettings& s, const std::vector<int>& inflight) {
+                              bool references, const RunSettings& s, const Knobs& knobs) {
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
     for (PeerKind p : peers) {
       RowSpec row = MakeRowSpec(t, p);
       if (!codec.empty()) row.codec = codec;
-      std::string no_floor;
-      if (floors && t->floor_unavailable) {
-        no_floor = t->floor_unavailable(s.op, s.op == Op::kScore ? s.features : 0, s.model.size());
-        if (!no_floor.empty()) row.note = "no floor: " + no_floor;
-      }
       row.with_reference = references && t->http_request != nullptr;  // wrk, with -cK under load
-      // The default run is one row; --inflight=LIST, one per K.
-      for (int k : inflight.empty() ? std::vector<int>{0} : inflight) {
+      // The default run is one row; --batch=LIST, one per B; --inflight=LIST, one per K within.
+      for (int b : knobs.batch.empty() ? std::vector<int>{0} : knobs.batch) {
+      for (int k : knobs.inflight.empty() ? std::vector<int>{0} : knobs.inflight) {
         RowSpec at_k = row;
         at_k.inflight = k;
+        at_k.batch = b;
         if (k > 1 && t->overlaps.empty()) {
           at_k.note += std::string(at_k.note.empty() ? "" : "; ") + "its client cannot keep calls in flight yet: the " +
                        std::to_string(k) + " go one after another";
         }
-        if (floors && no_floor.empty() && k > 1) {
+        if (floors && k > 1) {
           at_k.note += std::string(at_k.note.empty() ? "" : "; ") + "no floor under load: a floor echoes one call at a time";
         }
         rows.push_back(at_k);
         // A floor echoes one call at a time: only the closed loop has one.
-        if (floors && no_floor.empty() && k <= 1) {
+        if (floors && k <= 1) {
           at_k.role = RowRole::kFloor;
           at_k.with_reference = false;
           rows.push_back(std::move(at_k));
         }
+      }
       }
     }
   }
   return rows;
 }
 
-std::vector<int> ParseInflightList(const std::string& list) {
+namespace {
+
+// "1,8,64" -> ascending counts from 1 to `most`, none twice; `what` says
+// what each counts, for the message.
+std::vector<int> ParseCountList(const char* option, const std::string& list, int most, const char* what,
+                                const char* example) {
   std::vector<int> out;
   for (const std::string& item : SplitList(list)) {
     std::size_t used = 0;
-    long long k = -1;
+    long long n = -1;
     try {
-      k = std::stoll(item, &used);
+      n = std::stoll(item, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || k < 1 || k > kMaxInflight) {
-      throw UsageError("--inflight=" + list + ": '" + item + "' is not a count of calls in flight from 1 to " +
-                       std::to_string(kMaxInflight));
+    if (used != item.size() || n < 1 || n > most) {
+      throw UsageError(std::string(option) + "=" + list + ": '" + item + "' is not a count of " + what + " from 1 to " +
+                       std::to_string(most));
     }
-    if (std::find(out.begin(), out.end(), k) != out.end()) {
-      throw UsageError("--inflight=" + list + " names " + item + " twice");
+    if (std::find(out.begin(), out.end(), n) != out.end()) {
+      throw UsageError(std::string(option) + "=" + list + " names " + item + " twice");
     }
-    out.push_back(static_cast<int>(k));
+    out.push_back(static_cast<int>(n));
   }
-  if (out.empty()) throw UsageError("--inflight needs a list of counts, e.g. 1,8,64");
+  if (out.empty()) throw UsageError(std::string(option) + " needs a list of counts, e.g. " + example);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+}  // namespace
+
+std::vector<int> ParseInflightList(const std::string& list) {
+  return ParseCountList("--inflight", list, kMaxInflight, "calls in flight", "1,8,64");
+}
+
+std::vector<int> ParseBatchList(const std::string& list) {
+  return ParseCountList("--batch", list, kMaxBatch, "calls per message", "1,10,100,1000");
 }
 
 std::string RenderTransportList() {

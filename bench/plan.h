@@ -30,6 +30,7 @@ struct RowSpec {
   bool with_reference = false;  // a reference tool runs beside the row (wrk for HTTP, --baseline)
   std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
   int inflight = 0;    // calls in flight while timed (--inflight=K); 0: the default run
+  int batch = 0;       // calls per message (--batch=B); 0: single calls
 };
 
 // A row spec with the transport's default codec (tests build rows this way).
@@ -59,16 +60,32 @@ std::vector<PeerKind> SelectPeers(const std::string& list);
 // Every transport x peer, in report order; with floors (--baseline,
 // --normalize), each row's floor follows it (or the row's note says why it
 // has none); with references (--baseline), an HTTP row gets wrk beside it.
+// The knobs given as lists: one row per value of each, every combination.
+struct Knobs {
+  std::vector<int> inflight;  // --inflight=LIST, ascending; empty: the default run
+  std::vector<int> batch;     // --batch=LIST, ascending; empty: single calls
+};
+
 // With calls in flight (--inflight=LIST, ascending), one row per K instead,
 // K varying fastest; a floor only after the K=1 row (a floor echoes one call
-// at a time), and wrk -cK beside every HTTP row with references.
+// at a time), and wrk -cK beside every HTTP row with references. With
+// batches (--batch=LIST), one row per B (and per K within it): a batch row's
+// floor echoes its batch message.
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              bool references, const RunSettings& settings, const std::vector<int>& inflight = {});
+                              bool references, const RunSettings& settings, const Knobs& knobs = {});
 
 // "1,8,64" -> {1, 8, 64}, ascending: each a count of calls in flight from 1
 // to kMaxInflight, none twice. Throws UsageError naming --inflight.
 std::vector<int> ParseInflightList(const std::string& list);
+// "1,10,100" -> {1, 10, 100}, ascending: calls per message from 1 to
+// kMaxBatch, none twice. Throws UsageError naming --batch.
+std::vector<int> ParseBatchList(const std::string& list);
+// A batch's bound in every codec (raw_frame.md MAX_BATCH_ITEMS, and JSON's).
+inline constexpr int kMaxBatch = 100000;
+// Calls the loop holds at once (K messages of B calls): each is a request
+// kept until its reply is checked.
+inline constexpr long kMaxCallsHeld = 1 << 20;
 // With at most this many calls unanswered, the replies in a stream stay
 // under a pipe's 64 KiB (a reply frame is under 64 B), so no client or peer
 // deadlocks writing while the other writes too (raw_stream_client.h).

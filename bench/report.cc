@@ -70,6 +70,10 @@ ordered_json RowToJson(const RowResult& r) {
                           {"peer", Nullable(r.cpu_ns_per_call.peer)},
                           {"broker", Nullable(r.cpu_ns_per_call.broker)}};
   j["calls_per_s"] = r.calls_per_s;
+  // A batch row's figures per call: its message p50 and rate spread over
+  // (or multiplied by) the B calls each message carried.
+  j["per_item_ns"] = r.id.batch > 0 && r.calls > 0 ? ordered_json(PerItemNs(r)) : ordered_json();
+  j["items_per_s"] = r.id.batch > 0 ? ordered_json(r.calls_per_s * r.id.batch) : ordered_json();
   j["throughput_inflight"] = r.throughput_inflight;
   j["floor_ratio"] = Nullable(r.floor_ratio);
   j["reference"] = r.reference ? ordered_json{{"tool", r.reference->tool},
@@ -186,11 +190,16 @@ std::string FormatRate(double per_s) {
 namespace {
 
 // The columns every table format shares, so they cannot drift apart.
+// Which reports show a column: every one, or only those where some row
+// turned the knob it is about (so the default run has no column that is
+// always 1).
+enum class ShownIn { kAll, kUnderLoad, kBatched };
+
 struct Column {
   const char* title;
   bool right_aligned;
   std::string (*cell)(const RowResult&);
-  bool only_under_load = false;  // shown only when some row ran under load (--inflight)
+  ShownIn shown = ShownIn::kAll;
 };
 
 // A figure that was not measured (no calls, or a percentile a reference tool
@@ -231,12 +240,16 @@ const std::vector<Column>& Columns() {
       {"workload", false, [](const RowResult& r) { return r.id.WorkloadLabel(); }},
       {"codec", false, [](const RowResult& r) { return r.id.codec; }},
       // Calls in flight while timed: K under load, 1 in the default run's closed loop.
-      {"K", true, [](const RowResult& r) { return std::to_string(std::max(1, r.id.inflight)); }, true},
+      {"K", true, [](const RowResult& r) { return std::to_string(std::max(1, r.id.inflight)); }, ShownIn::kUnderLoad},
+      // Calls per message: B under --batch, 1 for single calls.
+      {"B", true, [](const RowResult& r) { return std::to_string(std::max(1, r.id.batch)); }, ShownIn::kBatched},
       {"role", false, [](const RowResult& r) { return std::string(RoleName(r.id.role)); }},
       {"pin", false, [](const RowResult& r) { return r.placement.label; }},
       {"calls", true, [](const RowResult& r) { return std::to_string(r.calls); }},
       {"errors", true, [](const RowResult& r) { return std::to_string(r.errors); }},
       {"p50", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p50); }},
+      // A message's p50 over the calls it carried: what one call costs in a batch.
+      {"per call", true, [](const RowResult& r) { return Timed(r, PerItemNs(r)); }, ShownIn::kBatched},
       {"p99", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p99); }},
       {"p99.9", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p999); }},
       {"max", true, [](const RowResult& r) { return Timed(r, r.latency_ns.max); }},
@@ -261,13 +274,18 @@ const std::vector<Column>& Columns() {
 }
 
 
-// The columns this report shows: K only where some row ran under load, so
-// the default run's table has no column that is always 1.
+// The columns this report shows: K only where some row ran under load, B
+// and the cost per call only where some row made batches.
 std::vector<Column> ShownColumns(const Report& report) {
-  const bool load = std::any_of(report.rows.begin(), report.rows.end(), [](const RowResult& r) { return r.id.inflight > 0; });
+  auto any = [&report](auto test) { return std::any_of(report.rows.begin(), report.rows.end(), test); };
+  const bool load = any([](const RowResult& r) { return r.id.inflight > 0; });
+  const bool batched = any([](const RowResult& r) { return r.id.batch > 0; });
   std::vector<Column> shown;
   for (const auto& c : Columns()) {
-    if (load || !c.only_under_load) shown.push_back(c);
+    if (c.shown == ShownIn::kAll || (c.shown == ShownIn::kUnderLoad && load) ||
+        (c.shown == ShownIn::kBatched && batched)) {
+      shown.push_back(c);
+    }
   }
   return shown;
 }
@@ -342,8 +360,8 @@ std::string RenderCsv(const Report& report) {
   // CSV carries raw numbers (ns, calls/s), not display units; an absent
   // number is an empty field.
   std::string out =
-      "tier,key,transport,caller,peer,workload,features,codec,inflight,role,pin,status,calls,errors,calls_per_sample,"
-      "p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
+      "tier,key,transport,caller,peer,workload,features,codec,inflight,batch,role,pin,status,calls,errors,"
+      "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,per_item_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
       "broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n";
   // The last column is the run's: "interrupted" on every row of a run that
   // was stopped before all its rows ran (CSV has no place for a run-level flag).
@@ -356,13 +374,14 @@ std::string RenderCsv(const Report& report) {
   char buf[512];
   for (const auto& r : report.rows) {
     const RowId& id = r.id;
-    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%d,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,",
+    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%d,%d,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%s,",
                   quote(r.tier).c_str(), id.Key().c_str(), id.transport.c_str(), id.caller.c_str(),
-                  id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(), id.inflight,
+                  id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(), id.inflight, id.batch,
                   std::string(RoleName(id.role)).c_str(), r.placement.label.c_str(), StatusName(r.status),
                   static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
                   static_cast<unsigned long long>(r.calls_per_sample), r.latency_ns.p50, r.latency_ns.p90,
-                  r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max, r.latency_ns.mean);
+                  r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max, r.latency_ns.mean,
+                  id.batch > 0 && r.calls > 0 ? Number(PerItemNs(r)).c_str() : "");
     out += buf;
     char ratio[32] = "";
     if (r.floor_ratio) std::snprintf(ratio, sizeof ratio, "%.3f", *r.floor_ratio);

@@ -20,7 +20,9 @@ namespace interop {
 // 5: the reference's ratio says what it compares ("measure": "p50", or
 // "calls_per_s" for rows under load) in ratio_median/low/high (were
 // p50_ratio_*); each repetition says its calls_per_s.
-inline constexpr int kResultsSchemaVersion = 5;
+// 6: the identity's "batch" (--batch=B: calls per message, 0 for single
+// calls), and per_item_ns / items_per_s for batch rows.
+inline constexpr int kResultsSchemaVersion = 6;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {

@@ -31,6 +31,7 @@ std::string RowId::Key() const {
   k += '/';
   k += codec;
   if (inflight > 0) (k += "/inflight:") += std::to_string(inflight);
+  if (batch > 0) (k += "/batch:") += std::to_string(batch);
   if (role != RowRole::kRow) (k += '/') += RoleName(role);
   return k;
 }
@@ -50,6 +51,7 @@ void WriteRowId(const RowId& id, nlohmann::ordered_json& j) {
   j["features"] = id.features;
   j["codec"] = id.codec;
   j["inflight"] = id.inflight;
+  j["batch"] = id.batch;
   j["role"] = RoleName(id.role);
 }
 
@@ -64,6 +66,7 @@ RowId ReadRowId(const nlohmann::json& j) {
   // Schema 4 has the identity's "inflight" beside "throughput_inflight";
   // before, "inflight" was the throughput run's and every row the default run.
   id.inflight = j.contains("throughput_inflight") ? j.at("inflight").get<int>() : 0;
+  id.batch = j.value("batch", 0);  // since schema 6; before, every row made single calls
   const std::string role = j.at("role");
   bool known = false;
   for (RowRole r : {RowRole::kRow, RowRole::kFloor, RowRole::kReference}) {

@@ -31,12 +31,16 @@ struct RowId {
   // that load. 0: the default run (the closed loop, with a throughput run
   // at 16 in flight beside it).
   int inflight = 0;
+  // Calls per message (--batch=B): each timed sample is one message of B
+  // calls and its reply of B results. 0: single calls (no batch form).
+  int batch = 0;
 
   // "add", "score/256": the workload as the tables show it.
   std::string WorkloadLabel() const;
   // Unique per row and stable across runs, e.g. "unix/cpp>python/score:256/raw",
   // "unix/cpp>python/score:256/raw/floor", "rest/wrk>cpp/add/json/reference",
-  // "unix/cpp>python/add/raw/inflight:8": compare's key, gbench's name.
+  // "unix/cpp>python/add/raw/inflight:8", "unix/cpp>python/add/raw/batch:100":
+  // compare's key, gbench's name.
   std::string Key() const;
   // The same measurement in the other role: a row's floor, a floor's row.
   RowId WithRole(RowRole other) const;

@@ -115,4 +115,10 @@ struct RowResult {
 
 inline bool Ok(const RowResult& r) { return r.status == RowStatus::kOk; }
 
+// What one call costs in a batch row: its message's p50 over the B calls
+// the message carried (the p50 itself for single calls).
+inline double PerItemNs(const RowResult& r) {
+  return r.id.batch > 0 ? r.latency_ns.p50 / r.id.batch : r.latency_ns.p50;
+}
+
 }  // namespace interop

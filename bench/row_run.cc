@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "bench/measure.h"
 #include "bench/process_guard.h"
 #include "bench/services.h"
 #include "common/paths.h"
@@ -19,6 +20,9 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
   PeerLaunch launch;
   AddressContext where{ctx.run_dir, tag, ctx.run_id, ""};
   where.inflight = MostInFlight(spec, s);
+  const auto sample = MakeSampleMessage(s, spec.batch, 1);
+  where.sample = &sample->request;
+  where.echo = spec.role == RowRole::kFloor;
   if (spec.transport->needs_redis) where.redis_url = ctx.services->RedisUrl();
   std::string address;
   if (spec.transport->prepare) {

@@ -29,8 +29,8 @@ using Clock = std::chrono::steady_clock;
 // peer, on the row's caller's core, for about a repetition's length.
 WrkTarget WrkTargetOf(const RowSpec& spec, const RunSettings& s, const RunContext& ctx, const PeerEndpoint& peer) {
   WrkTarget t;
-  const std::vector<double> features = RampFeatures(s.features);
-  spec.transport->http_request(MakeRequest(s, 1, features), &t.path, &t.body);
+  const auto sample = MakeSampleMessage(s, spec.batch, 1);  // a batch row's batch
+  spec.transport->http_request(sample->request, &t.path, &t.body);
   t.address = peer.address;
   t.cpu = PlacementOf(*spec.transport, ctx).caller_cpu;
   t.seconds = std::max(1, static_cast<int>(s.duration_s + 0.5));
@@ -56,6 +56,7 @@ Measurement MeasureInThisProcess(const RowSpec& spec, const RunSettings& s, cons
                         .role = spec.role,
                         .in_process = spec.transport->wait_style == WaitStyle::kInProcess,
                         .inflight = spec.inflight,
+                        .batch = spec.batch,
                         .watchdog = &run.watchdog(),
                         .peer_cpu = run.peer_cpu(),
                         .broker_cpu = run.broker_cpu()};
@@ -186,6 +187,7 @@ std::string BrokerNote(const TransportSpec& t, const RunContext& ctx, const Plac
 std::string RowTag(const RowSpec& spec) {
   return std::string(spec.transport->name) + "-" + std::string(PeerName(spec.peer)) +
          (spec.inflight > 0 ? "-k" + std::to_string(spec.inflight) : std::string()) +
+         (spec.batch > 0 ? "-b" + std::to_string(spec.batch) : std::string()) +
          (spec.role == RowRole::kFloor ? "-floor" : "");
 }
 

@@ -18,7 +18,7 @@ class FrameReader {
     kEof,             // the stream ended cleanly between frames
     kEofMidFrame,     // the stream ended inside a frame
     kBadMagic,        // wrong magic or version: the stream cannot be resynchronised
-    kTooLong,         // payload_len above kMaxPayload (header() is valid, payload is not read)
+    kTooLong,         // payload_len above its kind's bound (header() is valid, payload is not read)
     kIoError,         // read failed; saved_errno() says why
   };
 

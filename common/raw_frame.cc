@@ -22,7 +22,7 @@ HeaderStatus DecodeHeader(const uint8_t* in, Header* out) {
   out->kind = static_cast<Kind>(in[5]);
   out->id = Load<uint64_t>(in + 8);
   out->payload_len = Load<uint32_t>(in + 16);
-  if (out->payload_len > kMaxPayload) return HeaderStatus::kTooLong;
+  if (out->payload_len > MaxPayloadOf(out->kind)) return HeaderStatus::kTooLong;
   return HeaderStatus::kOk;
 }
 

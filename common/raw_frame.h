@@ -55,7 +55,15 @@ inline void Store(uint8_t* p, T v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// The most payload a frame of this kind may declare: kMaxBatchPayload for
+// batch frames, kMaxPayload for every other kind. Readers check it before
+// they allocate or read anything.
+inline constexpr uint32_t MaxPayloadOf(Kind kind) {
+  return kind == Kind::kBatchRequest || kind == Kind::kBatchReply ? kMaxBatchPayload : kMaxPayload;
+}
+
 void EncodeHeader(uint8_t* out, Kind kind, uint64_t id, uint32_t payload_len);
+// kTooLong when payload_len is above MaxPayloadOf(kind).
 HeaderStatus DecodeHeader(const uint8_t* in, Header* out);
 
 // Payload sizes of the requests (the frame adds kHeaderSize).

@@ -103,5 +103,76 @@ TEST(JsonBatch, ARestPathStillMeansOneCall) {
   EXPECT_EQ(answer.http_status, 400);
 }
 
+TEST(JsonBatch, PostBatchTakesOnlyABatch) {
+  EXPECT_EQ(json_codec::AnswerBatchBody(R"({"id":1,"op":"batch","items":[{"op":"add","x":1,"y":2}]})").http_status, 200);
+  const auto single = json_codec::AnswerBatchBody(R"({"id":1,"op":"add","x":1,"y":2})");
+  EXPECT_EQ(single.http_status, 400);
+  EXPECT_NE(single.body.find("POST /batch takes a body whose op is"), std::string::npos) << single.body;
+}
+
+// The harness's side: a batch request encodes to the vectors' very text
+// (which nlohmann wrote, in the same field order), and a batch reply
+// decodes into one reply per item, errors in their places.
+TEST(JsonBatch, TheHarnessEncodesAndDecodesBatchesAsTheVectorsSay) {
+  for (const auto& v : JsonBatchVectors()) {
+    SCOPED_TRACE(v.at("name").get<std::string>());
+    if (v.contains("generated") || v.value("refused", false)) continue;
+    const json request = json::parse(v.at("request_json").get<std::string>());
+    // Only well-formed calls can be made as Requests: the vectors' wrong
+    // items (a string x, an unknown op) are not.
+    bool all_calls = true;
+    for (const auto& item : request.at("items")) {
+      all_calls &= (item.at("op") == "add" && item.at("x").is_number_integer() && item.contains("y")) ||
+                   item.at("op") == "score";
+    }
+    std::vector<std::vector<double>> features;
+    std::vector<std::string> models;
+    std::vector<Request> items;
+    for (const auto& item : request.at("items")) {
+      features.push_back(item.value("features", std::vector<double>{}));
+      models.push_back(item.value("model", std::string()));
+    }
+    for (std::size_t i = 0; i < request.at("items").size(); ++i) {
+      const auto& item = request["items"][i];
+      Request r;
+      r.op = item.at("op") == "score" ? Op::kScore : Op::kAdd;
+      if (r.op == Op::kAdd && all_calls) {
+        r.x = item.at("x");
+        r.y = item.at("y");
+      }
+      r.features = features[i];
+      r.model = models[i];
+      items.push_back(r);
+    }
+    Request batch;
+    batch.id = request.at("id");
+    batch.items = items;
+    if (all_calls) {
+      std::string text;
+      json_codec::EncodeRequest(batch, /*include_op=*/false, {}, text);
+      EXPECT_EQ(text, v.at("request_json").get<std::string>());
+    }
+    const auto answer = json_codec::AnswerRequest(v.at("request_json").get<std::string>(), std::nullopt);
+    Reply reply;
+    json_codec::ReplyDecoder decoder;
+    decoder.Decode(answer.body, items.front().op, reply);
+    EXPECT_EQ(reply.error, "");
+    EXPECT_EQ(reply.kind, ReplyKind::kBatch);
+    EXPECT_EQ(reply.id, batch.id);
+    const json& want = v.at("reply_items");
+    ASSERT_EQ(reply.items.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (want[i].contains("error")) {
+        EXPECT_NE(reply.items[i].error, "") << i;
+      } else if (want[i].contains("add")) {
+        EXPECT_EQ(reply.items[i].result, want[i]["add"].get<int64_t>()) << i;
+      } else {
+        EXPECT_EQ(HexOf(reply.items[i].score), want[i]["score_hex"].get<std::string>()) << i;
+        EXPECT_EQ(reply.items[i].label, want[i]["label"].get<std::string>()) << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace interop

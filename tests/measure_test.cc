@@ -215,6 +215,99 @@ TEST(Measure, TheThroughputRunKeepsItsKInFlight) {
   EXPECT_EQ(m.errors, 0u);
 }
 
+// Answers batches item by item, like a peer would; `spoil_item` (counted
+// over every item answered) gets a wrong result, and with `drop_last` every
+// reply lacks its last item. Under load it answers in reverse order of
+// sending, so replies must be matched by id.
+class InMemoryBatches final : public Transport {
+ public:
+  InMemoryBatches(uint64_t spoil_item, bool drop_last) : spoil_item_(spoil_item), drop_last_(drop_last) {}
+  void Open(const PeerEndpoint&) override {}
+  void Call(const Request& r, Reply& reply) override {
+    ++messages_;
+    reply.id = r.id;
+    if (!r.is_batch()) {
+      reply.error = "a single call where a batch was due";
+      return;
+    }
+    reply.kind = ReplyKind::kBatch;
+    const std::size_t n = r.items.size() - (drop_last_ ? 1 : 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      Reply& item = reply.AddItem();
+      item.result = Add(r.items[i].x, r.items[i].y) + (++items_ == spoil_item_ ? 1 : 0);
+      item.kind = ReplyKind::kAdd;
+    }
+  }
+  void Send(const Request& r) override { pending_.push_back(r); }
+  void Receive(Reply& reply) override {
+    const Request r = pending_.back();  // the newest first
+    pending_.pop_back();
+    Call(r, reply);
+  }
+  uint64_t messages() const { return messages_; }
+  uint64_t items() const { return items_; }
+
+ private:
+  uint64_t spoil_item_;
+  bool drop_last_;
+  uint64_t messages_ = 0;
+  uint64_t items_ = 0;
+  std::vector<Request> pending_;
+};
+
+TEST(Measure, ABatchIsOneTimedMessageOfBCallsEachChecked) {
+  InMemoryBatches t(/*spoil_item=*/0, false);
+  RunSettings s = Short();
+  s.throughput_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .batch = 7, .watchdog = &dog}, m);
+  EXPECT_EQ(m.errors, 0u) << m.first_error;
+  ASSERT_EQ(m.repetitions.size(), 3u);
+  for (const auto& r : m.repetitions) {
+    EXPECT_EQ(r.calls, 500u);  // messages, one sample each
+    EXPECT_EQ(r.ns_per_call.size(), 500u);
+  }
+  EXPECT_EQ(t.items(), 7 * t.messages());
+}
+
+TEST(Measure, OneWrongItemFailsItsMessageAndSaysWhichItem) {
+  InMemoryBatches t(/*spoil_item=*/7 * 20 + 3, false);  // in the warmup's 21st message (10 at least are made)
+  RunSettings s = Short();
+  s.throughput_s = 0;
+  s.warmup_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .batch = 7, .watchdog = &dog}, m);
+  EXPECT_EQ(m.errors, 1u);
+  EXPECT_THAT(m.first_error, HasSubstr("item 2: add result"));
+}
+
+TEST(Measure, AReplyMissingAnItemIsWrong) {
+  InMemoryBatches t(0, /*drop_last=*/true);
+  RunSettings s = Short();
+  s.throughput_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .batch = 5, .watchdog = &dog}, m);
+  EXPECT_EQ(m.errors, t.messages());
+  EXPECT_THAT(m.first_error, HasSubstr("4 replies to a batch of 5"));
+}
+
+TEST(Measure, BatchesUnderLoadKeepTheirItemsUntilTheirRepliesAreChecked) {
+  // Replies come newest first: each must still be checked against its own
+  // message's items, which the loop keeps while the call is in flight.
+  InMemoryBatches t(0, false);
+  RunSettings s = Short();
+  s.throughput_s = 0;
+  Watchdog dog(60, -1, [] {});
+  Measurement m;
+  MeasureCalls(t, {.settings = &s, .role = RowRole::kRow, .in_process = false, .inflight = 8, .batch = 3,
+                   .watchdog = &dog}, m);
+  EXPECT_EQ(m.errors, 0u) << m.first_error;
+  for (const auto& r : m.repetitions) EXPECT_EQ(r.calls, 500u);
+}
+
 TEST(Measure, EchoCheckComparesEveryByte) {
   Reply ok;
   CheckEcho(std::string_view("abcdef"), std::string_view("abcdef"), 7, ok);

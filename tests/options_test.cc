@@ -260,5 +260,71 @@ TEST(Options, WithBaselineUnderLoadOnlyTheClosedLoopHasAFloorAndWrkRunsAtEveryK)
   EXPECT_THAT(plan.rows[2].note, HasSubstr("no floor under load"));
 }
 
+TEST(Options, ABatchListIsCountsFromOneTo100000EachOnce) {
+  EXPECT_EQ(ParseBatchList("1000,1,10"), (std::vector<int>{1, 10, 1000}));
+  EXPECT_EQ(ParseBatchList("100000"), (std::vector<int>{100000}));
+  for (const char* bad : {"0", "100001", "-3", "10k", "1e3"}) {
+    const std::string why = Refusal([bad](BenchOptions& o) { o.batch = bad; });
+    EXPECT_THAT(why, HasSubstr(std::string("'") + bad + "' is not a count of calls per message from 1 to 100000"))
+        << bad;
+  }
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.batch = "10,10"; }), HasSubstr("--batch=10,10 names 10 twice"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.batch = ""; }), HasSubstr("--batch needs a list of counts"));
+}
+
+TEST(Options, ABatchListMakesOneRowPerBWithBInItsIdentityAndKWithinIt) {
+  BenchOptions o;
+  o.transports = "unix";
+  o.peers = "cpp";
+  o.batch = "100,1";
+  o.inflight = "1,8";
+  o.baseline = true;
+  const Plan plan = MakePlan(o, 2);
+  std::vector<std::string> keys;
+  for (const RowSpec& row : plan.rows) keys.push_back(IdOf(row, plan.settings).Key());
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "unix/cpp>cpp/add/raw/inflight:1/batch:1", "unix/cpp>cpp/add/raw/inflight:1/batch:1/floor",
+                      "unix/cpp>cpp/add/raw/inflight:8/batch:1", "unix/cpp>cpp/add/raw/inflight:1/batch:100",
+                      "unix/cpp>cpp/add/raw/inflight:1/batch:100/floor", "unix/cpp>cpp/add/raw/inflight:8/batch:100"}));
+  o.inflight.reset();
+  o.baseline = false;
+  EXPECT_EQ(IdOf(MakePlan(o, 2).rows[1], plan.settings).Key(), "unix/cpp>cpp/add/raw/batch:100");
+}
+
+TEST(Options, ABatchNoSelectedTransportCanCarryIsRefusedBeforeTheRun) {
+  // 100,000 adds: 2.4 MB as raw frames, 5.7 MB of JSON, above the 4 MiB body bound.
+  const std::string json = Refusal([](BenchOptions& o) {
+    o.transports = "unix,redis";
+    o.batch = "10,100000";
+    o.throughput_s = 0;
+  });
+  EXPECT_THAT(json, HasSubstr("--batch=100000 of add cannot cross redis: its JSON body would be"));
+  EXPECT_THAT(json, HasSubstr("above the bound of 4194304"));
+  // Raw frames carry 16 MiB: 8,000 scores of 256 (16.58 MB) fit, 8,200 (16.99 MB) do not.
+  EXPECT_EQ(Refusal([](BenchOptions& o) { o.workload = "score"; o.batch = "8000"; o.throughput_s = 0; }), "");
+  EXPECT_THAT(Refusal([](BenchOptions& o) {
+                o.workload = "score";
+                o.batch = "8200";
+                o.throughput_s = 0;
+              }),
+              HasSubstr("--batch=8200 of score/256 cannot cross unix: its raw frame's payload would be 16990408 bytes"));
+  // Protobuf: the same bound, measured on the encoded message.
+  EXPECT_THAT(Refusal([](BenchOptions& o) {
+                o.transports = "grpc";
+                o.workload = "score";
+                o.batch = "8500";
+                o.throughput_s = 0;
+              }),
+              HasSubstr("cannot cross grpc: its protobuf message would be"));
+}
+
+TEST(Options, TheCallsHeldAtOnceAreBounded) {
+  // K messages of B calls are all kept until checked: 64 x 100,000 is too many.
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.batch = "100000"; o.inflight = "64"; }),
+              HasSubstr("holds 6400000 calls at once; at most 1048576"));
+  // The default run's throughput run keeps 16 in flight.
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.batch = "100000"; }), HasSubstr("with 16 messages in flight"));
+}
+
 }  // namespace
 }  // namespace interop

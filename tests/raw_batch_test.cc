@@ -11,6 +11,8 @@
 #include "common/paths.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
+#include "transports/raw_stream/raw_answer.h"
+#include "transports/raw_stream/raw_messages.h"
 
 namespace interop::raw {
 namespace {
@@ -54,34 +56,16 @@ std::vector<uint8_t> RequestFrame(const nlohmann::json& v) {
   return frame;
 }
 
-// What a peer computes for each item of a batch request.
-std::vector<uint8_t> Answer(uint64_t id, std::span<const uint8_t> payload, std::size_t* errors) {
-  std::vector<BatchItem> items;
-  EXPECT_EQ(ParseBatch(payload, &items), "");
+// What the C++ peer answers to a batch request (transports/raw_stream/raw_answer.h),
+// and how many of its items are errors.
+std::vector<uint8_t> Answer(const Header& h, std::span<const uint8_t> payload, std::size_t* errors) {
   std::vector<uint8_t> frame;
-  BatchWriter w(frame, Kind::kBatchReply, id);
-  for (const BatchItem& item : items) {
-    std::string why = "unknown kind";
-    if (item.kind == Kind::kAddRequest) {
-      int64_t x, y;
-      why = ParseAddRequest(item.payload, &x, &y);
-      if (why.empty()) w.AddAddReply(Add(x, y));
-    } else if (item.kind == Kind::kScoreRequest) {
-      ScoreRequestView view;
-      why = ParseScoreRequest(item.payload, &view);
-      if (why.empty()) {
-        std::vector<double> f(view.n);
-        if (view.n) std::memcpy(f.data(), view.features_le.data(), view.features_le.size());
-        const ScoreResult r = Score(f);
-        w.AddScoreReply(r.score, r.label);
-      }
-    }
-    if (!why.empty()) {
-      w.AddError(why);
-      ++*errors;
-    }
-  }
-  w.Finish();
+  std::vector<double> scratch;
+  const RawAnswer answer = AnswerRawRequest(h, payload, frame, scratch);
+  EXPECT_EQ(answer.error, "");
+  std::vector<BatchItem> items;
+  EXPECT_EQ(ParseBatch(std::span(frame).subspan(kHeaderSize), &items), "");
+  for (const BatchItem& item : items) *errors += item.kind == Kind::kError;
   return frame;
 }
 
@@ -105,7 +89,7 @@ TEST(RawBatch, RequestsAndRepliesMatchTheSharedVectorsBitForBit) {
     EXPECT_EQ(h.kind, Kind::kBatchRequest);
     EXPECT_EQ(h.payload_len, request.size() - kHeaderSize);
     std::size_t errors = 0;
-    ExpectBytes(v, "reply", Answer(h.id, std::span(request).subspan(kHeaderSize), &errors));
+    ExpectBytes(v, "reply", Answer(h, std::span(request).subspan(kHeaderSize), &errors));
     // A wrong item costs itself, not its batch.
     std::size_t wrong = v.contains("generated") ? 1 : 0;
     if (v.contains("reply_items")) {
@@ -115,15 +99,58 @@ TEST(RawBatch, RequestsAndRepliesMatchTheSharedVectorsBitForBit) {
   }
 }
 
-// Until a transport carries batches, every reader keeps MAX_PAYLOAD for
-// every kind (schemas/raw_frame.md): the same bound in C++, Python and Ruby.
-TEST(RawBatch, ReadersKeepMaxPayloadForBatchFramesToo) {
+// The harness's decoder takes each vector's reply frame apart into one
+// reply per item, errors in their places.
+TEST(RawBatch, TheHarnessDecodesEveryReplyItemInItsPlace) {
+  for (const auto& v : BatchVectors()) {
+    if (!v.contains("reply_items")) continue;
+    const std::vector<uint8_t> frame = BytesOfHex(v.at("reply_hex"));
+    Header h{};
+    ASSERT_EQ(DecodeHeader(frame.data(), &h), HeaderStatus::kOk);
+    Reply reply;
+    DecodeRawReply(h, std::span(frame).subspan(kHeaderSize), reply);
+    EXPECT_EQ(reply.error, "") << v.at("name");
+    EXPECT_EQ(reply.kind, ReplyKind::kBatch);
+    EXPECT_EQ(reply.id, v.at("id").get<uint64_t>());
+    const auto& want = v.at("reply_items");
+    ASSERT_EQ(reply.items.size(), want.size()) << v.at("name");
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const Reply& got = reply.items[i];
+      if (want[i].contains("add")) {
+        EXPECT_EQ(got.kind, ReplyKind::kAdd);
+        EXPECT_EQ(got.result, want[i]["add"].get<int64_t>());
+      } else if (want[i].contains("score_hex")) {
+        EXPECT_EQ(got.kind, ReplyKind::kScore);
+        uint64_t bits;
+        std::memcpy(&bits, &got.score, sizeof bits);
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(bits));
+        EXPECT_EQ(hex, want[i]["score_hex"].get<std::string>());
+        EXPECT_EQ(got.label, want[i]["label"].get<std::string>());
+      } else {
+        EXPECT_EQ(got.error, "peer error: " + want[i]["error"].get<std::string>()) << v.at("name") << " item " << i;
+      }
+    }
+  }
+}
+
+// Readers bound payload_len by the header's kind (schemas/raw_frame.md):
+// 16 MiB for batch frames, 1 MiB + 4 KiB for every other kind.
+TEST(RawBatch, ReadersBoundPayloadLenByKind) {
   uint8_t h[kHeaderSize];
   Header out{};
-  EncodeHeader(h, Kind::kBatchRequest, 1, kMaxPayload);
-  EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kOk);
-  EncodeHeader(h, Kind::kBatchRequest, 1, kMaxPayload + 1);
-  EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kTooLong);
+  for (Kind batch : {Kind::kBatchRequest, Kind::kBatchReply}) {
+    EncodeHeader(h, batch, 1, kMaxBatchPayload);
+    EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kOk);
+    EncodeHeader(h, batch, 1, kMaxBatchPayload + 1);
+    EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kTooLong);
+  }
+  for (Kind single : {Kind::kAddRequest, Kind::kScoreRequest, Kind::kError, Kind{0x33}}) {
+    EncodeHeader(h, single, 1, kMaxPayload);
+    EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kOk);
+    EncodeHeader(h, single, 1, kMaxPayload + 1);
+    EXPECT_EQ(DecodeHeader(h, &out), HeaderStatus::kTooLong);
+  }
 }
 
 TEST(RawBatch, ItemsStayEightByteAligned) {

@@ -8,6 +8,7 @@ namespace interop {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A row with every field set, its floor (flagged), and a failed row.
 Report ThreeRows() {
@@ -81,15 +82,43 @@ TEST(Report, MarkdownTable) {
 
 TEST(Report, Csv) {
   EXPECT_EQ(RenderCsv(ThreeRows()),
-            "tier,key,transport,caller,peer,workload,features,codec,inflight,role,pin,status,calls,errors,"
-            "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
-            "broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n"
-            "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,0,row,split,ok,1000,0,1,"
-            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\",complete\n"
-            "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,0,floor,split,ok,1000,0,1,"
-            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\",complete\n"
-            "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,0,row,same,failed,0,0,1,"
-            "0.0,0.0,0.0,0.0,0.0,0.0,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\",complete\n");
+            "tier,key,transport,caller,peer,workload,features,codec,inflight,batch,role,pin,status,calls,errors,"
+            "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,per_item_ns,caller_cpu_ns_per_call,"
+            "peer_cpu_ns_per_call,broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,"
+            "above_row_cause,reason,note,run\n"
+            "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,0,0,row,split,ok,1000,0,1,"
+            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\",complete\n"
+            "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,0,0,floor,split,ok,1000,0,1,"
+            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\",complete\n"
+            "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,0,0,row,same,failed,0,0,1,"
+            "0.0,0.0,0.0,0.0,0.0,0.0,,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\",complete\n");
+}
+
+TEST(Report, BatchRowsShowBAndTheCostPerCallInEveryFormat) {
+  Report report = ThreeRows();
+  report.rows.resize(1);
+  EXPECT_THAT(RenderConsole(report), Not(HasSubstr("per call")));  // no batches: no B, no per-call column
+  RowResult b100 = report.rows[0];
+  b100.id.batch = 100;
+  b100.latency_ns.p50 = 61000;  // a message of 100 calls: 610 ns a call
+  report.rows.push_back(b100);
+  const std::string console = RenderConsole(report);
+  EXPECT_THAT(console, HasSubstr("codec    B  role"));
+  EXPECT_THAT(console, HasSubstr("p50  per call"));
+  EXPECT_THAT(console, HasSubstr("61.0 µs    610 ns"));
+  EXPECT_THAT(console, HasSubstr("20.5 µs   20.5 µs"));  // single calls: a call is the message
+  EXPECT_THAT(RenderMarkdown(report), HasSubstr("| codec | B | role |"));
+  EXPECT_THAT(RenderCsv(report), HasSubstr("unix/cpp>python/add/raw/batch:100,unix,cpp,python,add,0,raw,0,100,row"));
+  EXPECT_THAT(RenderCsv(report), HasSubstr(",21000.0,610.0,"));
+  const std::string json = RenderJson(report);
+  EXPECT_THAT(json, HasSubstr("\"batch\": 100"));
+  EXPECT_THAT(json, HasSubstr("\"per_item_ns\": 610.0"));
+  EXPECT_THAT(json, HasSubstr("\"items_per_s\": 22880000.0"));
+  const Report back = ParseResultsJson(json);
+  ASSERT_EQ(back.rows.size(), 2u);
+  EXPECT_EQ(back.rows[0].id.batch, 0);
+  EXPECT_EQ(back.rows[1].id.batch, 100);
+  EXPECT_EQ(back.rows[1].id.Key(), "unix/cpp>python/add/raw/batch:100");
 }
 
 TEST(Report, RowsUnderLoadShowTheirKAndKeepItInEveryFormat) {
@@ -105,7 +134,7 @@ TEST(Report, RowsUnderLoadShowTheirKAndKeepItInEveryFormat) {
   EXPECT_THAT(console, HasSubstr("codec  K  role"));
   EXPECT_THAT(console, HasSubstr("raw    8  row"));
   EXPECT_THAT(RenderMarkdown(report), HasSubstr("| codec | K | role |"));
-  EXPECT_THAT(RenderCsv(report), HasSubstr("unix/cpp>python/add/raw/inflight:8,unix,cpp,python,add,0,raw,8,row"));
+  EXPECT_THAT(RenderCsv(report), HasSubstr("unix/cpp>python/add/raw/inflight:8,unix,cpp,python,add,0,raw,8,0,row"));
   const Report back = ParseResultsJson(RenderJson(report));
   ASSERT_EQ(back.rows.size(), 2u);
   EXPECT_EQ(back.rows[0].id.inflight, 1);

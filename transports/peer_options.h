@@ -19,6 +19,9 @@ struct PeerOptions {
   // this peer held at once (received, not yet answered) and say so on stderr
   // each time it grows. Off by default: it costs a syscall per request.
   bool count_held = false;
+  // For tests of batches (--count-messages): say after every message how
+  // many messages and calls this peer has answered (peer_counts.h).
+  bool count_messages = false;
   // --inflight=K: the most calls the harness keeps in flight, so a server
   // that ties a thread to a connection can have one for each (REST).
   int inflight = 1;

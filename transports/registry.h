@@ -34,6 +34,10 @@ struct AddressContext {
   std::string redis_url;  // set for transports with needs_redis
   bool wait_spinning_apart = false;  // the two sides run on different cores (may spin)
   int inflight = 1;  // the most calls the row keeps in flight (shm sizes its ring by it)
+  // A message of the row (a batch's, when it makes batches), whose size a
+  // transport may need to know (shm sizes its slots by it). Never null.
+  const Request* sample = nullptr;
+  bool echo = false;  // the row is a floor: its peer echoes requests back
 };
 
 struct TransportSpec {
@@ -53,9 +57,10 @@ struct TransportSpec {
   // bytes a kCall client sends, to the peer in --echo mode, and checks that
   // the very same bytes come back (Reply::kind = kEcho); nothing is decoded.
   std::unique_ptr<Transport> (*make_client)(PeerKind peer, ClientMode mode);
-  // Optional: why no floor can be run for this request (empty: it can), e.g.
-  // an echoed request larger than the reply slot of shared memory.
-  std::string (*floor_unavailable)(Op op, std::size_t features, std::size_t model_bytes) = nullptr;
+  // Optional: why this transport cannot carry `message` (a batch, usually:
+  // its encoded size above the transport's bound), or "" when it can. The
+  // plan asks with the run's largest message before anything runs.
+  std::string (*too_large)(const Request& message) = nullptr;
   // Optional, for HTTP transports: the path and body a row sends for
   // `request`. With --baseline, wrk makes those calls against the row's peer
   // beside the row, as its reference (bench/reference.h).

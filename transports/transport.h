@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace interop {
 
@@ -22,6 +23,13 @@ struct Request {
   int64_t y = 0;                      // add
   std::span<const double> features;   // score
   std::string_view model;             // score
+  // A batch (--batch=B): this message carries these calls instead (each
+  // with its own op and inputs; their ids are unused: an item's place is its
+  // identity), and its reply must carry their B results in order. Empty: a
+  // single call. Never nested.
+  std::span<const Request> items;
+
+  bool is_batch() const { return !items.empty(); }
 };
 
 // What a reply turned out to be, as the transport decoded it. The runner
@@ -32,6 +40,7 @@ enum class ReplyKind : uint8_t {
   kAdd,    // result is set
   kScore,  // score and label are set
   kEcho,   // a floor: the peer sent back exactly the bytes that were sent
+  kBatch,  // items holds one reply per item of the batch request, in order
 };
 
 // The contract: the runner calls Reset() before every call, in one place
@@ -44,6 +53,9 @@ struct Reply {
   double score = 0;     // score
   std::string label;    // score
   std::string error;    // non-empty: the peer answered with an error, or the reply was not understood
+  // A batch's replies (kind kBatch), item i answering request item i: each
+  // kAdd, kScore, or an error of its own (its id is unused).
+  std::vector<Reply> items;
 
   void Reset() {
     id = 0;
@@ -52,7 +64,10 @@ struct Reply {
     score = 0;
     label.clear();  // keeps its capacity: no allocation in the timed loop
     error.clear();
+    items.clear();  // keeps its capacity too; the workload's labels fit a string's own buffer
   }
+  // The next item of a batch reply, reset.
+  Reply& AddItem() { return items.emplace_back(); }
 };
 
 // What the client of a row does: make the calls (the row), or send the same

@@ -44,7 +44,7 @@ constexpr Server kServers[] = {
 };
 
 int Usage(const char* why) {
-  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo] [--fault=MODE] [--inflight=K] [--count-held]\n"
+  std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo] [--fault=MODE] [--inflight=K] [--count-held] [--count-messages]\n"
                "transports:", why);
   for (const auto& s : kServers) std::fprintf(stderr, " %.*s", int(s.transport.size()), s.transport.data());
   std::fprintf(stderr, "\n");
@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
       options.echo = true;
     } else if (arg == "--count-held") {
       options.count_held = true;
+    } else if (arg == "--count-messages") {
+      options.count_messages = true;
     } else if (arg == "--help" || arg == "-h") {
       Usage("the native C++ peer");
       return 0;

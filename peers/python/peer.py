@@ -23,8 +23,8 @@ TRANSPORTS = {
     "tcp": "transports.tcp",
     "pipe": "transports.pipe",
     "rest": "transports.rest",
-    # One gRPC server for both: the harness calls unary Add/Score for `grpc`
-    # and the bidi Stream RPC for `grpc-stream`.
+    # One gRPC server for both: the harness calls unary Add/Score (Batch with
+    # --batch) for `grpc` and the bidi Stream RPC for `grpc-stream`.
     "grpc": "transports.grpc_server",
     "grpc-stream": "transports.grpc_server",
     "redis": "transports.redis_list",

@@ -1,6 +1,10 @@
 """The raw binary frame (schemas/raw_frame.md) and the request loop shared by
 the stream transports (unix, tcp, pipe).
 
+Batch frames (kind 0x10) are answered item by item with the very parse and
+workload calls of a single request, so an item gets the bits its call would
+get alone; an item that is wrong in itself gets an error item in its place.
+
 The codec mirrors common/raw_frame.cc: little-endian, 24-byte header, bounded
 payloads. `serve_stream` and `echo_stream` take the stream as two callables,
 `readinto(memoryview) -> int` (0 at EOF) and `write(bytes-like)` (writes all of
@@ -31,6 +35,7 @@ KIND_BATCH_REPLY = 0x90
 # Batches: B calls in one frame (schemas/raw_frame.md, Batches).
 MAX_BATCH_ITEMS = 100_000
 MAX_BATCH_PAYLOAD = 16_777_216  # 16 MiB
+_BATCH_KINDS = (KIND_BATCH_REQUEST, KIND_BATCH_REPLY)
 
 # What serve_stream / echo_stream return.
 STREAM_EOF = 0  # the other side closed between frames
@@ -53,6 +58,12 @@ class FrameError(ValueError):
     """A frame or payload that breaks schemas/raw_frame.md."""
 
 
+def max_payload(kind: int) -> int:
+    """The most payload_len may say for a frame of `kind`: a batch's frame
+    may carry MAX_BATCH_PAYLOAD, any other MAX_PAYLOAD (raw_frame.md, Bounds)."""
+    return MAX_BATCH_PAYLOAD if kind in _BATCH_KINDS else MAX_PAYLOAD
+
+
 # ---------------------------------------------------------------- codec
 
 def encode_header(kind: int, id: int, payload_len: int) -> bytes:
@@ -60,14 +71,15 @@ def encode_header(kind: int, id: int, payload_len: int) -> bytes:
 
 
 def decode_header(data, offset: int = 0) -> "tuple[int, int, int]":
-    """(kind, id, payload_len); FrameError on bad magic/version or too long."""
+    """(kind, id, payload_len); FrameError on bad magic/version or too long
+    for its kind."""
     if len(data) - offset < HEADER_SIZE:
         raise FrameError("header shorter than 24 bytes")
     magic, version, kind, _, id, payload_len, _ = HEADER.unpack_from(data, offset)
     if magic != MAGIC or version != VERSION:
         raise FrameError("bad magic or version")
-    if payload_len > MAX_PAYLOAD:
-        raise FrameError(f"payload_len {payload_len} exceeds {MAX_PAYLOAD}")
+    if payload_len > MAX_PAYLOAD and payload_len > max_payload(kind):
+        raise FrameError(f"payload_len {payload_len} exceeds {max_payload(kind)}")
     return kind, id, payload_len
 
 
@@ -202,6 +214,78 @@ def parse_batch(payload) -> "list[tuple[int, memoryview]]":
     return items
 
 
+# A batch reply's items as they are written: an add reply item whole (8-byte
+# payload, no padding), and a score reply item's head (its label follows).
+_ADD_REPLY_ITEM = struct.Struct("<BBHIq")
+_SCORE_REPLY_ITEM_HEAD = struct.Struct("<BBHIdII")
+_PADDING = tuple(bytes(-k % 8) for k in range(8))  # zeros after k bytes, by k mod 8
+
+
+def _answer_item(out: bytearray, kind: int, payload) -> "str | None":
+    """Appends to `out` the reply item to one batch item: what its call gets
+    as a frame of its own (parse_*, then the workload), or an error item.
+    Returns the error's message, None if the call was answered."""
+    try:
+        if kind == KIND_ADD_REQUEST:
+            x, y = parse_add_request(payload)
+            out += _ADD_REPLY_ITEM.pack(KIND_ADD_REPLY, 0, 0, 8, _add(x, y))
+            return None
+        if kind == KIND_SCORE_REQUEST:
+            features, model = parse_score_request(payload)
+            try:
+                s, label = _score(features, model)
+            finally:
+                features.release()
+            lb = _LABELS.get(label) or label.encode("utf-8")
+            out += _SCORE_REPLY_ITEM_HEAD.pack(KIND_SCORE_REPLY, 0, 0, 16 + len(lb), s, len(lb), 0)
+            out += lb
+            out += _PADDING[len(lb) % 8]
+            return None
+        raise FrameError("unknown request kind in a batch item")
+    except FrameError as e:
+        message = str(e)
+        m = message.encode("utf-8")[:MAX_ERROR_BYTES]
+        out += _ITEM_HEAD.pack(KIND_ERROR, 0, 0, len(m))
+        out += m
+        out += _PADDING[len(m) % 8]
+        return message
+
+
+def answer_batch(id: int, payload) -> bytearray:
+    """The whole reply frame to a batch request frame with this id and
+    payload: a batch reply (kind 0x90) with item i answering item i, or, when
+    the batch's shape is wrong, one error frame. Logs one line for a refused
+    batch, and one per batch with wrong items (not one per item: a batch of
+    100,000 wrong items would flood stderr)."""
+    try:
+        items = parse_batch(payload)
+    except FrameError as e:
+        log(f"bad request (id {id}): {e}")
+        return bytearray(encode_error(id, str(e)))
+    out = bytearray(HEADER_SIZE)
+    out += _BATCH_HEAD.pack(len(items), 0)
+    wrong, first = 0, None
+    answer = _answer_item
+    try:
+        for i, (kind, item) in enumerate(items):
+            message = answer(out, kind, item)
+            if message is not None:
+                if not wrong:
+                    first = f"item {i}: {message}"
+                wrong += 1
+    finally:
+        for _, item in items:  # views of the caller's buffer (an shm slot, say)
+            item.release()
+    if wrong:
+        log(f"bad batch items (id {id}): {wrong} of {len(items)}; the first, {first}")
+    plen = len(out) - HEADER_SIZE
+    if plen > MAX_BATCH_PAYLOAD:  # cannot happen with our short messages; bounded all the same
+        log(f"bad request (id {id}): batch reply longer than {MAX_BATCH_PAYLOAD} bytes")
+        return bytearray(encode_error(id, f"batch reply longer than {MAX_BATCH_PAYLOAD} bytes"))
+    HEADER.pack_into(out, 0, MAGIC, VERSION, KIND_BATCH_REPLY, 0, id, plen, 0)
+    return out
+
+
 # ---------------------------------------------------------------- serving
 
 def log(message: str) -> None:
@@ -233,20 +317,28 @@ _FULL_BUFFER = HEADER_SIZE + MAX_PAYLOAD
 _LABELS = {"fraud": b"fraud", "legit": b"legit"}
 
 
+def _too_long(kind: int, plen: int) -> bool:
+    """Is payload_len above its kind's bound? Only asked once plen > MAX_PAYLOAD,
+    so single calls pay one comparison for it, as before batches."""
+    return plen > MAX_BATCH_PAYLOAD or kind not in _BATCH_KINDS
+
+
 def _grow(buf: bytearray, need: int) -> bytearray:
-    """A bigger buffer (never past one whole frame) holding buf's header."""
-    new = bytearray(min(max(need, 2 * len(buf)), _FULL_BUFFER))
+    """A bigger buffer holding buf's header: doubling up to one whole single
+    frame, and exactly `need` past that (a batch frame, itself bounded)."""
+    new = bytearray(max(need, min(2 * len(buf), _FULL_BUFFER)))
     new[:HEADER_SIZE] = buf[:HEADER_SIZE]
     return new
 
 
 def serve_stream(readinto, write) -> int:
-    """Answer add and score requests until EOF or a frame that ends the stream.
+    """Answer add, score and batch requests until EOF or a frame that ends the
+    stream.
 
     Returns STREAM_EOF when the other side closed between frames, STREAM_CLOSED
-    when bad input (bad magic/version, payload_len too long, EOF inside a frame)
-    means the stream must be closed. Bad payloads get an error reply and the
-    loop goes on.
+    when bad input (bad magic/version, payload_len too long for its kind, EOF
+    inside a frame) means the stream must be closed. Bad payloads get an error
+    reply and the loop goes on; so does a batch of the wrong shape.
     """
     buf = bytearray(_INITIAL_BUFFER)
     size = len(buf)
@@ -278,8 +370,8 @@ def serve_stream(readinto, write) -> int:
         if magic != MAGIC or version != VERSION:
             _refuse(write, 0, "bad magic or version")
             return STREAM_CLOSED
-        if plen > MAX_PAYLOAD:
-            _refuse(write, rid, f"payload_len {plen} exceeds {MAX_PAYLOAD}")
+        if plen > MAX_PAYLOAD and _too_long(kind, plen):  # before anything is read or allocated
+            _refuse(write, rid, f"payload_len {plen} exceeds {max_payload(kind)}")
             return STREAM_CLOSED
 
         if kind == KIND_ADD_REQUEST and plen == 16:  # the hot path
@@ -338,6 +430,8 @@ def serve_stream(readinto, write) -> int:
                              16 + len(lb), 0, s, len(lb), 0)
             smv[HEADER_SIZE + 16:rlen] = lb
             write(smv[:rlen])
+        elif kind == KIND_BATCH_REQUEST:
+            write(answer_batch(rid, mv[HEADER_SIZE:end]))
         elif kind == KIND_ADD_REQUEST:
             _refuse(write, rid, "add request payload must be 16 bytes")
         else:
@@ -346,12 +440,14 @@ def serve_stream(readinto, write) -> int:
 
 def answer_frame(frame, out) -> int:
     """Answer the one request frame at the start of `frame` (a buffer that may
-    be longer than the frame) by writing the reply frame at the start of `out`
-    (writable, at least REPLY_CAPACITY bytes); returns the reply's length.
+    be longer than the frame, and bounds it) by writing the reply frame at the
+    start of `out` (writable, at least REPLY_CAPACITY bytes); returns the
+    reply's length.
 
     For transports that hand over whole frames in memory (shm). Bad input gets
     an error frame, as on a stream (id 0 for a bad magic or version) and one
-    line on stderr. Score features are read in place, without a copy.
+    line on stderr. Score features are read in place, without a copy. A reply
+    longer than `out` (a batch's) is replaced by an error frame saying so.
     """
     mv = memoryview(frame).cast("B")
     payload = None
@@ -364,8 +460,9 @@ def answer_frame(frame, out) -> int:
         if magic != MAGIC or version != VERSION:
             log("bad request (id 0): bad magic or version")
             return _put(out, encode_error(0, "bad magic or version"))
-        if plen > MAX_PAYLOAD or HEADER_SIZE + plen > len(mv):
-            message = f"payload_len {plen} exceeds {min(MAX_PAYLOAD, len(mv) - HEADER_SIZE)}"
+        bound = MAX_PAYLOAD if plen <= MAX_PAYLOAD else max_payload(kind)
+        if plen > bound or HEADER_SIZE + plen > len(mv):
+            message = f"payload_len {plen} exceeds {min(bound, len(mv) - HEADER_SIZE)}"
             log(f"bad request (id {rid}): {message}")
             return _put(out, encode_error(rid, message))
         payload = mv[HEADER_SIZE:HEADER_SIZE + plen]
@@ -379,7 +476,9 @@ def answer_frame(frame, out) -> int:
                     s, label = _score(features, model)
                 finally:
                     features.release()
-                return _put(out, encode_score_reply(rid, s, label))
+                return _put(out, encode_score_reply(rid, s, label), rid)
+            if kind == KIND_BATCH_REQUEST:
+                return _put(out, answer_batch(rid, payload), rid)
             raise FrameError(f"unknown kind 0x{kind:02x}")
         except FrameError as e:
             log(f"bad request (id {rid}): {e}")
@@ -390,12 +489,20 @@ def answer_frame(frame, out) -> int:
         mv.release()
 
 
-# The longest reply answer_frame writes: an error frame with a full message.
+# The longest single reply answer_frame writes: an error frame with a full
+# message. A batch reply can be longer; one that does not fit `out` is refused.
 REPLY_CAPACITY = HEADER_SIZE + MAX_ERROR_BYTES
+NO_ROOM = "the reply does not fit the reply slot"
 
 
-def _put(out, reply: bytes) -> int:
+def _put(out, reply, id: int = 0) -> int:
+    """Copies `reply` to the start of `out`; one that does not fit (a batch
+    reply of mostly error items, shm_layout.md) becomes an error frame."""
     n = len(reply)
+    if n > len(out):
+        log(f"bad reply (id {id}): {n} bytes; {NO_ROOM} of {len(out)} bytes")
+        reply = encode_error(id, NO_ROOM)
+        n = len(reply)
     out[:n] = reply
     return n
 
@@ -403,8 +510,8 @@ def _put(out, reply: bytes) -> int:
 def echo_stream(readinto, write) -> int:
     """--echo, the floor: write every frame back unchanged, without decoding it.
 
-    Only payload_len is looked at (and bounded) to know where a frame ends.
-    Returns like serve_stream.
+    Only payload_len is looked at (and bounded, by the kind byte as
+    serve_stream does) to know where a frame ends. Returns like serve_stream.
     """
     buf = bytearray(_INITIAL_BUFFER)
     size = len(buf)
@@ -421,8 +528,8 @@ def echo_stream(readinto, write) -> int:
                 log("EOF in the middle of a frame header; closing")
                 return STREAM_CLOSED
         rid, plen = unpack_id_len(buf, 8)
-        if plen > MAX_PAYLOAD:
-            _refuse(write, rid, f"payload_len {plen} exceeds {MAX_PAYLOAD}")
+        if plen > MAX_PAYLOAD and _too_long(buf[5], plen):
+            _refuse(write, rid, f"payload_len {plen} exceeds {max_payload(buf[5])}")
             return STREAM_CLOSED
         end = HEADER_SIZE + plen
         if end > size:

@@ -1,5 +1,6 @@
 """The benchmark workload: add and score, bit-identical to common/workload.cc,
-and echo, the ffi tier's floor.
+their batches (add_batch, score_batch: the ffi tier's --batch), and echo, the
+ffi tier's floor.
 
 Imported by the peers and, in-process, by the C++ harness's ffi tier (embedded
 CPython, ``import workload``), so importing this module does nothing but define
@@ -11,7 +12,7 @@ import sys
 from itertools import cycle
 from operator import mul
 
-__all__ = ["add", "score", "echo", "ramp_features"]
+__all__ = ["add", "score", "add_batch", "score_batch", "echo", "ramp_features"]
 
 _INT64_MIN = -0x8000000000000000
 _INT64_MAX = 0x7FFFFFFFFFFFFFFF
@@ -57,6 +58,28 @@ def score(features, model: str = "") -> "tuple[float, str]":
         return 0.0, "legit"
     s = 1.0 / (1.0 + e)
     return s, ("fraud" if s >= 0.5 else "legit")
+
+
+def add_batch(xs, ys) -> "list[int]":
+    """[add(x, y) for each pair]: B adds in one crossing. `xs` and `ys` are
+    sequences of ints of one length (the harness passes memoryviews of its
+    int64 arrays, format 'q'). Each item goes through add() itself, so a
+    batch does the very work of its B single calls."""
+    if len(xs) != len(ys):
+        raise ValueError(f"add_batch: {len(xs)} xs but {len(ys)} ys")
+    return list(map(add, xs, ys))
+
+
+def score_batch(features, n: int, models) -> "list[tuple[float, str]]":
+    """[score(features[i*n:(i+1)*n], models[i]) for each i]: B scores of n
+    features each in one crossing. `features` is a flat sequence of
+    len(models) * n floats (the harness passes a memoryview cast to 'd', so
+    each item's slice is a view, not a copy); the bits are those of B single
+    calls to score()."""
+    count = len(models)
+    if type(n) is not int or n < 0 or len(features) != count * n:
+        raise ValueError(f"score_batch: {len(features)} features are not {count} items of {n!r}")
+    return [score(features[i * n:i * n + n], model) for i, model in enumerate(models)]
 
 
 def echo(value, *rest):

@@ -136,12 +136,18 @@ module JsonMessage
   # The reply to a decoded request. `op` is the operation when the transport
   # implies it (REST's path); otherwise the request's "op" field says it, and
   # may say "batch" (json_transports.md, Batches). MessageError on a missing
-  # or bad field.
+  # or bad field. A batch's body must say "batch" itself, also where the
+  # path implies it (POST /batch): a single call sent there by mistake is
+  # refused, not read as a batch without items.
   def answer(msg, op = nil)
     if op.nil?
       op = msg["op"]
       return answer_batch(check_id(msg["id"]), msg) if op == "batch"
       raise MessageError, 'op must be "add", "score" or "batch"' unless OPS.include?(op)
+    elsif op == "batch"
+      raise MessageError, 'op must be "batch" here' unless msg["op"] == "batch"
+
+      return answer_batch(check_id(fetch(msg, "id")), msg)
     elsif msg.key?("op") && msg["op"] != op
       raise MessageError, %(op must be "#{op}" here)
     end

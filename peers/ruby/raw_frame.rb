@@ -51,12 +51,20 @@ module RawFrame
     [MAGIC, VERSION, kind, 0, id, payload_len, 0].pack(HEADER_FORMAT)
   end
 
+  # The most payload a frame of this kind may declare (raw_frame.md,
+  # Batches): MAX_BATCH_PAYLOAD for a batch request or reply, MAX_PAYLOAD
+  # for every other kind. A reader checks it before it reads or allocates.
+  def max_payload(kind)
+    kind == KIND_BATCH_REQUEST || kind == KIND_BATCH_REPLY ? MAX_BATCH_PAYLOAD : MAX_PAYLOAD
+  end
+
   # Returns [status, kind, id, payload_len]; status is :ok, :bad_magic (wrong
-  # magic or version) or :too_long (payload_len > MAX_PAYLOAD: do not read it).
+  # magic or version) or :too_long (payload_len over max_payload(kind): do
+  # not read it).
   def decode_header(bytes)
     magic, version, kind, _r1, id, payload_len, _r2 = bytes.unpack(HEADER_FORMAT)
     return [:bad_magic, kind, id, payload_len] if magic != MAGIC || version != VERSION
-    return [:too_long, kind, id, payload_len] if payload_len > MAX_PAYLOAD
+    return [:too_long, kind, id, payload_len] if payload_len > max_payload(kind)
 
     [:ok, kind, id, payload_len]
   end
@@ -86,9 +94,14 @@ module RawFrame
 
   # The message is cut to MAX_ERROR_BYTES bytes, like the C++ encoder.
   def encode_error(id, message)
-    msg = message.b
-    msg = msg.byteslice(0, MAX_ERROR_BYTES) if msg.bytesize > MAX_ERROR_BYTES
+    msg = error_bytes(message)
     [MAGIC, VERSION, KIND_ERROR, 0, id, msg.bytesize, 0, msg].pack(ERROR_FORMAT)
+  end
+
+  # An error reply's payload: the message's bytes, cut to MAX_ERROR_BYTES.
+  def error_bytes(message)
+    msg = message.to_s.b
+    msg.bytesize > MAX_ERROR_BYTES ? msg.byteslice(0, MAX_ERROR_BYTES) : msg
   end
 
   # Payload parsers: each returns the values or raises FrameError with the
@@ -158,10 +171,24 @@ module RawFrame
   end
 
   # The items of a batch payload as [kind, payload], after checking its shape
-  # (count in bounds, every item inside, nothing left over); FrameError
-  # refuses the batch as a whole. Items are not checked in themselves: that
-  # is each kind's parse_*.
+  # (check_batch); FrameError refuses the batch as a whole. Items are not
+  # checked in themselves: that is each kind's parse_*.
   def parse_batch(payload)
+    at = 8
+    Array.new(check_batch(payload)) do
+      len = payload.unpack1("L<", offset: at + 4)
+      item = [payload.getbyte(at), payload.byteslice(at + 8, len)]
+      at += 8 + len + (-len % 8)
+      item
+    end
+  end
+
+  # The item count of a batch payload, once its shape is right: size and
+  # count in bounds, every item header and its padded payload inside the
+  # payload, no byte left over. FrameError (refusing the whole batch) if not.
+  # It only walks the item headers, so a reader can check the whole shape
+  # before it answers any item, at a small cost per item.
+  def check_batch(payload)
     size = payload.bytesize
     raise FrameError, "batch payload longer than #{MAX_BATCH_PAYLOAD} bytes" if size > MAX_BATCH_PAYLOAD
     raise FrameError, "batch payload shorter than 8 bytes" if size < 8
@@ -170,24 +197,112 @@ module RawFrame
     raise FrameError, "batch count #{count} not in 1..#{MAX_BATCH_ITEMS}" unless count.between?(1, MAX_BATCH_ITEMS)
 
     at = 8
-    items = Array.new(count) do |i|
+    i = 0
+    while i < count
       raise FrameError, "batch item #{i} overruns the payload" if size - at < 8
 
-      kind, _r1, _r2, len = payload.unpack("CCS<L<", offset: at)
+      len = payload.unpack1("L<", offset: at + 4)
       padded = len + (-len % 8)
       raise FrameError, "batch item #{i} overruns the payload" if size - at - 8 < padded
 
-      item = [kind, payload.byteslice(at + 8, len)]
       at += 8 + padded
-      item
+      i += 1
     end
     raise FrameError, "#{size - at} bytes after the last batch item" if at != size
 
-    items
+    count
   end
 
   def valid_utf8?(bytes)
     bytes.dup.force_encoding(UTF_8).valid_encoding?
+  end
+
+  # -------------------------------------------------------- answering
+
+  # The reply frame to one request frame of kind `kind` (not a batch), as
+  # the single-call encoders make it; FrameError (the message for the error
+  # reply) if the payload is wrong. The stream loop and shm answer a
+  # well-formed add in place instead, with the same result, and answer
+  # everything else here; so does a batch for each item that is not a
+  # well-formed add, which is how an item gets exactly a single call's answer.
+  def answer_call(kind, id, payload)
+    if kind == KIND_ADD_REQUEST
+      encode_add_reply(id, Workload.add(*parse_add_request(payload)))
+    elsif kind == KIND_SCORE_REQUEST
+      features, model = parse_score_request(payload)
+      score, label = Workload.score(features, model)
+      encode_score_reply(id, score, label)
+    else
+      raise FrameError, format("unknown kind 0x%02x", kind)
+    end
+  end
+
+  ITEM_HEADER_FORMAT = "CCS<L<"
+  # An add reply item, header and result: 16 bytes, so no padding.
+  ADD_REPLY_ITEM_FORMAT = "#{ITEM_HEADER_FORMAT}q<".freeze
+  # A batch reply's header and its count word (the reserved one after it).
+  BATCH_HEADER_FORMAT = "#{HEADER_FORMAT}L<L<".freeze
+  ZEROS = ("\0" * 8).b.freeze
+
+  # The reply frame to a batch request of `id` whose payload is `payload`:
+  # a batch reply (0x90) answering item i with item i, or one error frame
+  # when the batch's shape is wrong (checked before any item is answered).
+  # An item wrong in itself becomes an error item (0xFF) and the others are
+  # still answered. One line on `log` per refused batch, and one per batch
+  # with wrong items (naming the first), not one per item: a batch of
+  # 100,000 wrong items must not write 100,000 lines.
+  def answer_batch(id, payload, log = $stderr)
+    begin
+      count = check_batch(payload)
+    rescue FrameError => e
+      log_line(log, "bad batch (id #{id}): #{e.message}")
+      return encode_error(id, e.message)
+    end
+
+    # Add replies are 16 bytes an item: the usual batch is one allocation.
+    out = String.new(capacity: HEADER_SIZE + 8 + (16 * count), encoding: BINARY)
+    [MAGIC, VERSION, KIND_BATCH_REPLY, 0, id, 0, 0, count, 0].pack(BATCH_HEADER_FORMAT, buffer: out)
+    bad = 0
+    first_bad = nil
+    at = 8
+    i = 0
+    while i < count
+      kind = payload.getbyte(at)
+      len = payload.unpack1("L<", offset: at + 4)
+      if kind == KIND_ADD_REQUEST && len == 16
+        # The stream loop's fast path, item-sized.
+        x, y = payload.unpack("q<q<", offset: at + 8)
+        [KIND_ADD_REPLY, 0, 0, 8, Workload.add(x, y)].pack(ADD_REPLY_ITEM_FORMAT, buffer: out)
+      else
+        begin
+          frame = answer_call(kind, 0, payload.byteslice(at + 8, len))
+        rescue FrameError => e
+          bad += 1
+          first_bad ||= "item #{i}: #{e.message}"
+          frame = encode_error(0, e.message)
+        end
+        # The reply frame's kind and payload become the item.
+        reply_len = frame.bytesize - HEADER_SIZE
+        [frame.getbyte(5), 0, 0, reply_len].pack(ITEM_HEADER_FORMAT, buffer: out)
+        out << frame.byteslice(HEADER_SIZE, reply_len)
+        out << ZEROS.byteslice(0, -reply_len % 8) unless (reply_len % 8).zero?
+      end
+      at += 8 + len + (-len % 8)
+      i += 1
+    end
+    log_line(log, "batch (id #{id}): #{bad} of #{count} items wrong, the first #{first_bad}") if bad.positive?
+
+    reply_len = out.bytesize - HEADER_SIZE
+    # Cannot happen with today's messages (an error item is at most 72
+    # bytes, 100,000 of them 7.2 MB), but a reader would refuse a longer frame.
+    if reply_len > MAX_BATCH_PAYLOAD
+      message = "the batch reply would be #{reply_len} bytes, over #{MAX_BATCH_PAYLOAD}"
+      log_line(log, "bad batch (id #{id}): #{message}")
+      return encode_error(id, message)
+    end
+
+    out[16, 4] = [reply_len].pack("L<")
+    out
   end
 
   # ---------------------------------------------------- serving a stream
@@ -197,9 +312,11 @@ module RawFrame
   #   :eof        clean end of stream between frames
   #   :truncated  end of stream in the middle of a frame (no reply)
   #   :bad_magic  wrong magic or version (error reply with id 0 sent)
-  #   :too_long   payload_len > MAX_PAYLOAD (error reply sent, payload unread)
+  #   :too_long   payload_len over max_payload(kind) (error reply sent,
+  #               payload unread)
   # Bad payloads get an error reply and serving goes on. Every bad request
   # logs one line to `log`. I/O errors (a reset peer, ...) propagate.
+  # A batch request (0x10) is answered whole, in this thread, by answer_batch.
   def serve(input, output, echo: false, log: $stderr)
     return serve_echo(input, output, log) if echo
 
@@ -215,9 +332,11 @@ module RawFrame
         return refuse(output, log, 0, :bad_magic,
                       format("bad magic 0x%08x or version %d", magic, version))
       end
-      if len > MAX_PAYLOAD
+      # One comparison for every frame of at most MAX_PAYLOAD; only a longer
+      # one looks at its kind (a batch may be up to MAX_BATCH_PAYLOAD).
+      if len > MAX_PAYLOAD && len > max_payload(kind)
         return refuse(output, log, id, :too_long,
-                      "payload_len #{len} exceeds #{MAX_PAYLOAD}")
+                      "payload_len #{len} exceeds #{max_payload(kind)}")
       end
 
       if len.zero?
@@ -232,26 +351,22 @@ module RawFrame
         [MAGIC, VERSION, KIND_ADD_REPLY, 0, id, 8, 0, Workload.add(x, y)]
           .pack(ADD_REPLY_INTO_FORMAT, buffer: reply)
         output.write(reply)
-      elsif kind == KIND_SCORE_REQUEST
+      elsif kind == KIND_BATCH_REQUEST
+        output.write(answer_batch(id, payload, log))
+      else
         begin
-          features, model = parse_score_request(payload)
+          output.write(answer_call(kind, id, payload))
         rescue FrameError => e
           error_reply(output, log, id, e.message)
-          next
         end
-        score, label = Workload.score(features, model)
-        output.write(encode_score_reply(id, score, label))
-      elsif kind == KIND_ADD_REQUEST
-        error_reply(output, log, id, "add request payload must be 16 bytes")
-      else
-        error_reply(output, log, id, format("unknown kind 0x%02x", kind))
       end
     end
   end
 
   # The --echo floor of unix, tcp and pipe: each frame (header, then
   # payload_len bytes) goes back unchanged, with no decoding. payload_len is
-  # still bounded before anything is read.
+  # still bounded by the header's kind before anything is read, so a batch
+  # frame of up to MAX_BATCH_PAYLOAD comes back too.
   def serve_echo(input, output, log = $stderr)
     header = String.new(capacity: HEADER_SIZE, encoding: BINARY)
     payload = String.new(capacity: 4096, encoding: BINARY)
@@ -260,9 +375,9 @@ module RawFrame
       return truncated(log, "header") if header.bytesize < HEADER_SIZE
 
       len = header.unpack1("L<", offset: 16)
-      if len > MAX_PAYLOAD
+      if len > MAX_PAYLOAD && len > max_payload(header.getbyte(5))
         return refuse(output, log, header.unpack1("Q<", offset: 8), :too_long,
-                      "payload_len #{len} exceeds #{MAX_PAYLOAD}")
+                      "payload_len #{len} exceeds #{max_payload(header.getbyte(5))}")
       end
 
       if len.zero?

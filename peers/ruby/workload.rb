@@ -5,9 +5,11 @@
 #   add(x, y)              -> x + y wrapped to a signed 64-bit integer
 #   score(features, model) -> [score, label]
 #   echo(value, other)     -> value (the ffi floor, no workload)
+#   add_batch(xs, ys)      -> [add(xs[i], ys[i]), ...]   (bench --batch=B)
+#   score_batch(features, n, models) -> [[score, label], ...]
 #
 # The C++ harness also loads this file into an embedded libruby (the `ffi`
-# tier) and calls Workload.add / Workload.score / Workload.echo with
+# tier) and calls Workload.add / score / echo / add_batch / score_batch with
 # rb_funcall, so requiring it has no side effects and loads nothing else.
 module Workload
   INT64_MIN = -(1 << 63)
@@ -69,6 +71,40 @@ module Workload
     end
     s = 1.0 / (1.0 + Math.exp(-z))
     [s, s >= 0.5 ? FRAUD : LEGIT]
+  end
+
+  # A batch of adds in one call (the ffi tier's --batch): `xs` and `ys` are
+  # binary Strings of packed little-endian int64, the same length, so the
+  # harness hands over B pairs as two buffers instead of 2B Ruby Integers.
+  # Returns an Array of the B sums, item i being add(x[i], y[i]) exactly
+  # (the same wrap); ArgumentError for lengths that do not pair up.
+  def add_batch(xs, ys)
+    unless xs.bytesize == ys.bytesize && (xs.bytesize % 8).zero?
+      raise ArgumentError, "add_batch: xs and ys must be packed int64s of one length " \
+                           "(#{xs.bytesize} and #{ys.bytesize} bytes)"
+    end
+
+    a = xs.unpack("q<*")
+    b = ys.unpack("q<*")
+    Array.new(a.size) { |i| add(a[i], b[i]) }
+  end
+
+  # A batch of scores in one call: `features` is a binary String of B * n
+  # packed little-endian doubles, item i's features being elements
+  # [i * n, n]; `models` the B model names. Returns an Array of B
+  # [score, label], item i being score(its features, models[i]) bit for bit
+  # (the same function on the same Floats); ArgumentError when the sizes do
+  # not agree.
+  def score_batch(features, n, models)
+    count = models.size
+    unless n.is_a?(Integer) && n >= 0 && features.bytesize == 8 * n * count
+      raise ArgumentError, "score_batch: features must be #{count} x #{n} packed doubles, " \
+                           "got #{features.bytesize} bytes"
+    end
+
+    all = features.unpack("E*")
+    # all[i * n, n] shares all's storage (copy on write): no copy per item.
+    Array.new(count) { |i| score(all[i * n, n], models[i]) }
   end
 
   # The in-process floor (peers/README.md, "Echo mode"): the harness passes

@@ -2,6 +2,7 @@
 #include <pybind11/embed.h>
 
 #include "common/paths.h"
+#include "transports/ffi/batch_arrays.h"
 #include "transports/ffi/embedded.h"
 
 namespace py = pybind11;
@@ -42,6 +43,8 @@ class EmbeddedPythonClient final : public Transport {
       py::module_ workload = py::module_::import("workload");
       add_ = workload.attr(echo_ ? "echo" : "add");
       score_ = workload.attr(echo_ ? "echo" : "score");
+      add_batch_ = workload.attr(echo_ ? "echo" : "add_batch");
+      score_batch_ = workload.attr(echo_ ? "echo" : "score_batch");
     } catch (const py::error_already_set& e) {
       throw TransportError(std::string("importing peers/python/workload.py: ") + e.what());
     }
@@ -50,7 +53,9 @@ class EmbeddedPythonClient final : public Transport {
   void Call(const Request& r, Reply& reply) override {
     reply.id = r.id;  // an in-process call has no wire to carry the id
     try {
-      if (r.op == Op::kAdd) {
+      if (r.is_batch()) {
+        CallBatch(r, reply);
+      } else if (r.op == Op::kAdd) {
         py::object result = add_(r.x, r.y);
         if (echo_) return Echoed(result.cast<int64_t>() == r.x, reply);
         reply.result = result.cast<int64_t>();
@@ -79,9 +84,59 @@ class EmbeddedPythonClient final : public Transport {
     // The interpreter lives until the process ends (the ffi row's child exits).
     add_ = py::object();
     score_ = py::object();
+    add_batch_ = py::object();
+    score_batch_ = py::object();
   }
 
  private:
+  // One call with the batch's arrays: memoryviews of the gathered int64s or
+  // doubles (the buffer protocol: no copy, no Python object per number on
+  // the way in), the models as a list of str; the loop runs in Python, and
+  // its list of results comes back.
+  void CallBatch(const Request& r, Reply& reply) {
+    if (std::string bad = arrays_.Gather(r); !bad.empty()) {
+      reply.error = std::move(bad);
+      return;
+    }
+    const auto b = static_cast<py::ssize_t>(arrays_.size());
+    py::object result;
+    py::object first;
+    if (arrays_.op == Op::kAdd) {
+      first = py::memoryview::from_buffer(arrays_.xs.data(), {b}, {py::ssize_t{8}}, /*readonly=*/true);
+      py::object ys = py::memoryview::from_buffer(arrays_.ys.data(), {b}, {py::ssize_t{8}}, true);
+      result = add_batch_(first, ys);
+    } else {
+      const auto total = static_cast<py::ssize_t>(arrays_.features.size());
+      first = py::memoryview::from_buffer(arrays_.features.data(), {total}, {py::ssize_t{8}}, true);
+      py::list models(b);
+      for (py::ssize_t i = 0; i < b; ++i) {
+        const std::string_view m = arrays_.models[static_cast<std::size_t>(i)];
+        PyList_SET_ITEM(models.ptr(), i, py::str(m.data(), m.size()).release().ptr());
+      }
+      result = echo_ ? score_batch_(first, models) : score_batch_(first, arrays_.n, models);
+    }
+    if (echo_) return Echoed(result.ptr() == first.ptr(), reply);
+    py::list items = result;
+    if (static_cast<py::ssize_t>(items.size()) != b) {
+      reply.error = "python returned " + std::to_string(items.size()) + " results for a batch of " + std::to_string(b);
+      return;
+    }
+    reply.kind = ReplyKind::kBatch;
+    for (py::handle h : items) {
+      Reply& item = reply.AddItem();
+      if (arrays_.op == Op::kAdd) {
+        item.result = h.cast<int64_t>();
+        item.kind = ReplyKind::kAdd;
+      } else {
+        const py::tuple pair = h.cast<py::tuple>();  // a cast_error, not a crash, for anything else
+        if (pair.size() != 2) throw py::cast_error("score_batch must return (score, label) pairs");
+        item.score = pair[0].cast<double>();
+        item.label = pair[1].cast<std::string>();
+        item.kind = ReplyKind::kScore;
+      }
+    }
+  }
+
   static void Echoed(bool same, Reply& reply) {
     if (same) reply.kind = ReplyKind::kEcho;
     else reply.error = "workload.echo returned something else than its first argument";
@@ -90,6 +145,9 @@ class EmbeddedPythonClient final : public Transport {
   bool echo_;
   py::object add_;
   py::object score_;
+  py::object add_batch_;
+  py::object score_batch_;
+  BatchArrays arrays_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/paths.h"
+#include "transports/ffi/batch_arrays.h"
 #include "transports/ffi/embedded.h"
 
 namespace interop {
@@ -28,7 +29,63 @@ struct ScoreArgs {
   bool echoed;  // echo: the very Array passed came back
 };
 
-ID g_add_id, g_score_id, g_echo_id;
+// A batch: the arrays packed into binary Strings (Ruby's idiom for a block
+// of numbers without a gem, unpacked by the callee with String#unpack), the
+// models as an Array; one call, the loop in Ruby, an Array of results back.
+struct BatchArgs {
+  VALUE module;
+  ID method;  // add_batch, score_batch, or echo
+  const BatchArrays* arrays;
+  Reply* reply;
+  bool echoed;
+};
+
+ID g_add_id, g_score_id, g_echo_id, g_add_batch_id, g_score_batch_id;
+
+VALUE CallBatch(VALUE arg) {
+  auto* a = reinterpret_cast<BatchArgs*>(arg);
+  const BatchArrays& arrays = *a->arrays;
+  const long b = static_cast<long>(arrays.size());
+  VALUE first, second;
+  if (arrays.op == Op::kAdd) {
+    first = rb_str_new(reinterpret_cast<const char*>(arrays.xs.data()), b * 8);
+    second = rb_str_new(reinterpret_cast<const char*>(arrays.ys.data()), b * 8);
+  } else {
+    first = rb_str_new(reinterpret_cast<const char*>(arrays.features.data()),
+                       static_cast<long>(arrays.features.size() * 8));
+    second = rb_ary_new_capa(b);
+    for (std::string_view m : arrays.models) rb_ary_push(second, rb_utf8_str_new(m.data(), static_cast<long>(m.size())));
+  }
+  VALUE r;
+  if (a->method == g_echo_id) {
+    r = rb_funcall(a->module, a->method, 2, first, second);
+    a->echoed = r == first;
+    return Qnil;
+  }
+  r = arrays.op == Op::kAdd ? rb_funcall(a->module, a->method, 2, first, second)
+                            : rb_funcall(a->module, a->method, 3, first, ULL2NUM(arrays.n), second);
+  Check_Type(r, T_ARRAY);
+  if (RARRAY_LEN(r) != b) rb_raise(rb_eTypeError, "a batch of %ld got %ld results", b, RARRAY_LEN(r));
+  Reply& reply = *a->reply;
+  for (long i = 0; i < b; ++i) {
+    VALUE v = RARRAY_AREF(r, i);
+    Reply& item = reply.AddItem();
+    if (arrays.op == Op::kAdd) {
+      item.result = NUM2LL(v);
+      item.kind = ReplyKind::kAdd;
+    } else {
+      Check_Type(v, T_ARRAY);
+      if (RARRAY_LEN(v) != 2) rb_raise(rb_eTypeError, "Workload.score_batch must return [score, label] pairs");
+      item.score = NUM2DBL(RARRAY_AREF(v, 0));
+      VALUE label = RARRAY_AREF(v, 1);
+      StringValue(label);
+      item.label.assign(RSTRING_PTR(label), static_cast<std::size_t>(RSTRING_LEN(label)));
+      item.kind = ReplyKind::kScore;
+    }
+  }
+  reply.kind = ReplyKind::kBatch;
+  return Qnil;
+}
 
 VALUE CallAdd(VALUE arg) {
   auto* a = reinterpret_cast<AddArgs*>(arg);
@@ -101,6 +158,8 @@ void StartRubyOnce() {
   g_add_id = rb_intern("add");
   g_score_id = rb_intern("score");
   g_echo_id = rb_intern("echo");
+  g_add_batch_id = rb_intern("add_batch");
+  g_score_batch_id = rb_intern("score_batch");
 }
 
 // kEcho (the floor) calls Workload.echo with the row's very arguments: the
@@ -115,6 +174,7 @@ class EmbeddedRubyClient final : public Transport {
     reply.id = r.id;  // an in-process call has no wire to carry the id
     int state = 0;
     bool same = false;
+    if (r.is_batch()) return CallBatchOf(r, reply);
     if (r.op == Op::kAdd) {
       AddArgs a{g_workload, echo_ ? g_echo_id : g_add_id, r.x, r.y, 0};
       rb_protect(CallAdd, reinterpret_cast<VALUE>(&a), &state);
@@ -138,7 +198,27 @@ class EmbeddedRubyClient final : public Transport {
   }
 
  private:
+  void CallBatchOf(const Request& r, Reply& reply) {
+    if (std::string bad = arrays_.Gather(r); !bad.empty()) {
+      reply.error = std::move(bad);
+      return;
+    }
+    const ID method = echo_ ? g_echo_id : arrays_.op == Op::kAdd ? g_add_batch_id : g_score_batch_id;
+    BatchArgs a{g_workload, method, &arrays_, &reply, false};
+    int state = 0;
+    rb_protect(CallBatch, reinterpret_cast<VALUE>(&a), &state);
+    if (state) {
+      reply.items.clear();
+      reply.kind = ReplyKind::kNone;
+      reply.error = "ruby: " + TakeRubyError();
+    } else if (echo_) {
+      if (a.echoed) reply.kind = ReplyKind::kEcho;
+      else reply.error = "Workload.echo returned something else than its first argument";
+    }
+  }
+
   bool echo_;
+  BatchArrays arrays_;
 };
 
 }  // namespace

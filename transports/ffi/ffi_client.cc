@@ -1,5 +1,6 @@
 #include "transports/ffi/ffi_client.h"
 
+#include "transports/ffi/batch_arrays.h"
 #include "transports/ffi/embedded.h"
 #include "transports/ffi/native_boundary.h"
 
@@ -14,6 +15,7 @@ class NativeCallClient final : public Transport {
   void Open(const PeerEndpoint&) override {}
   void Call(const Request& r, Reply& reply) override {
     reply.id = r.id;  // an in-process call has no wire to carry the id
+    if (r.is_batch()) return CallBatch(r, reply);
     if (echo_) {
       const bool same = r.op == Op::kAdd ? NativeEcho(r.x, r.y) == r.x
                                          : NativeEcho(r.features, r.model) == r.features.data();
@@ -31,7 +33,49 @@ class NativeCallClient final : public Transport {
   }
 
  private:
+  // One call with the batch's arrays; the loop runs on the callee's side.
+  void CallBatch(const Request& r, Reply& reply) {
+    if (std::string bad = arrays_.Gather(r); !bad.empty()) {
+      reply.error = std::move(bad);
+      return;
+    }
+    const std::size_t b = arrays_.size();
+    if (echo_) {
+      const void* first = arrays_.op == Op::kAdd ? static_cast<const void*>(arrays_.xs.data())
+                                                 : static_cast<const void*>(arrays_.features.data());
+      if (NativeEchoBatch(first, arrays_.op == Op::kAdd ? static_cast<const void*>(arrays_.ys.data())
+                                                        : static_cast<const void*>(arrays_.models.data())) == first) {
+        reply.kind = ReplyKind::kEcho;
+      } else {
+        reply.error = "the echo returned something else than its first argument";
+      }
+      return;
+    }
+    reply.kind = ReplyKind::kBatch;
+    if (arrays_.op == Op::kAdd) {
+      results_.resize(b);
+      NativeAddBatch(arrays_.xs, arrays_.ys, results_);
+      for (int64_t v : results_) {
+        Reply& item = reply.AddItem();
+        item.result = v;
+        item.kind = ReplyKind::kAdd;
+      }
+    } else {
+      scores_.resize(b);
+      NativeScoreBatch(arrays_.features, arrays_.n, arrays_.models, scores_);
+      for (const ScoreResult& s : scores_) {
+        Reply& item = reply.AddItem();
+        item.score = s.score;
+        item.label.assign(s.label);
+        item.kind = ReplyKind::kScore;
+      }
+    }
+  }
+
   bool echo_;
+  BatchArrays arrays_;
+  std::vector<int64_t> results_;
+  std::vector<ScoreResult> scores_;
 };
 
 }  // namespace

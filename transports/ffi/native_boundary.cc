@@ -24,4 +24,21 @@ __attribute__((noinline)) const double* NativeEcho(std::span<const double> featu
   return features.data();
 }
 
+__attribute__((noinline)) void NativeAddBatch(std::span<const int64_t> xs, std::span<const int64_t> ys,
+                                              std::span<int64_t> out) {
+  asm volatile("" ::: "memory");
+  for (std::size_t i = 0; i < xs.size(); ++i) out[i] = Add(xs[i], ys[i]);
+}
+
+__attribute__((noinline)) void NativeScoreBatch(std::span<const double> features, std::size_t n,
+                                                std::span<const std::string_view> models, std::span<ScoreResult> out) {
+  asm volatile("" ::: "memory");
+  for (std::size_t i = 0; i < models.size(); ++i) out[i] = Score(features.subspan(i * n, n));
+}
+
+__attribute__((noinline)) const void* NativeEchoBatch(const void* first, const void* /*second*/) {
+  asm volatile("" ::: "memory");
+  return first;
+}
+
 }  // namespace interop

@@ -106,6 +106,7 @@ TransportSpec FileSpec(std::string_view name, std::string_view variant) {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<FileHandoffClient>(mode);
       },
+      .too_large = json_codec::TooLarge,
       .overlaps = "K request files in the directory at once, each reply file taken as it appears",
       .family = "file",
       .variant = variant,

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "transports/fault/held_count.h"
+#include "transports/fault/peer_counts.h"
 #include "transports/file/handoff_dir.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
@@ -29,7 +29,8 @@ std::size_t Held(const std::string& dir) {
   return held;
 }
 
-void Answer(const std::string& dir, const std::string& name, bool echo, const PeerFault& fault, HeldCount& held) {
+void Answer(const std::string& dir, const std::string& name, bool echo, const PeerFault& fault, HeldCount& held,
+            MessageCount& count) {
   const auto id = handoff::RequestId(name);
   if (!id) return;  // temporaries, replies, anything else: not ours to take
   const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
@@ -46,6 +47,7 @@ void Answer(const std::string& dir, const std::string& name, bool echo, const Pe
     const auto answer = json_codec::AnswerRequest(handoff::TakeFile(dir + "/" + name, json_codec::kMaxJsonBytes),
                                                   std::nullopt, nullptr, id);
     reply = answer.body;
+    if (count.on()) count.Answered(json_codec::CallsIn(reply));
     SpoilJsonReply(spoil, &reply);
     if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request in %s: %s\n", name.c_str(), reply.c_str());
   } catch (const TransportError& e) {
@@ -65,16 +67,17 @@ int ServeFileHandoff(const PeerOptions& options) {
     const handoff::Address address = handoff::ParseAddress(options.address);
     handoff::DirWatcher watcher(address.dir, address.poll);
     HeldCount held(options.count_held);
+    MessageCount count(options.count_messages);
     AnnounceReady(options.address, options);
     // Requests that arrived before the watch was set up.
     if (DIR* d = ::opendir(address.dir.c_str())) {
       std::vector<std::string> names;
       while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
       ::closedir(d);
-      for (const auto& n : names) Answer(address.dir, n, options.echo, options.fault, held);
+      for (const auto& n : names) Answer(address.dir, n, options.echo, options.fault, held, count);
     }
     while (!stop.Pending()) {
-      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo, options.fault, held);
+      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo, options.fault, held, count);
     }
   } catch (const TransportError& e) {
     std::fprintf(stderr, "cpp peer: %s\n", e.what());

@@ -11,7 +11,9 @@
 #include <optional>
 
 #include "interop.grpc.pb.h"
+#include "common/raw_frame.h"
 #include "transports/echo/echo_check.h"
+#include "transports/grpc/grpc_limits.h"
 
 namespace interop {
 namespace {
@@ -19,7 +21,10 @@ namespace {
 namespace pb = ::interop::v1;
 
 std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;  // MAX_GRPC_MESSAGE each way: a batch of up to 16 MiB
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessage);
+  args.SetMaxSendMessageSize(kMaxGrpcMessage);
+  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     throw TransportError("gRPC channel to " + address + " did not connect within 10 s");
   }
@@ -36,6 +41,72 @@ void ToProto(const Request& r, pb::ScoreRequest* out) {
   out->set_id(r.id);
   out->mutable_features()->Assign(r.features.begin(), r.features.end());
   out->set_model(std::string(r.model));
+}
+
+// A batch item: one call as a stream's Request, its ids left 0 (an item's
+// place in the batch is its identity).
+void ToProtoItem(const Request& r, pb::Request* out) {
+  if (r.op == Op::kAdd) {
+    pb::AddRequest* add = out->mutable_add();
+    add->set_x(r.x);
+    add->set_y(r.y);
+  } else {
+    pb::ScoreRequest* score = out->mutable_score();
+    score->mutable_features()->Assign(r.features.begin(), r.features.end());
+    score->set_model(std::string(r.model));
+  }
+}
+
+void ToProto(const Request& r, pb::BatchRequest* out) {
+  out->Clear();
+  out->set_id(r.id);
+  out->mutable_items()->Reserve(static_cast<int>(r.items.size()));
+  for (const Request& item : r.items) ToProtoItem(item, out->add_items());
+}
+
+// A stream's request message: one call, or a batch.
+void ToProto(const Request& r, pb::Request* out) {
+  out->Clear();
+  if (r.is_batch()) ToProto(r, out->mutable_batch());
+  else if (r.op == Op::kAdd) ToProto(r, out->mutable_add());
+  else ToProto(r, out->mutable_score());
+}
+
+void FromProto(const pb::BatchReply& in, Reply& out);
+
+// A stream's reply message, or a batch's item, into `out` (its id too).
+void FromProto(const pb::Reply& in, Reply& out) {
+  out.id = in.id();
+  switch (in.result_case()) {
+    case pb::Reply::kAdd:
+      out.result = in.add().result();
+      out.kind = ReplyKind::kAdd;
+      break;
+    case pb::Reply::kScore:
+      out.score = in.score().score();
+      out.label = in.score().label();
+      out.kind = ReplyKind::kScore;
+      break;
+    case pb::Reply::kError:
+      out.error = "peer error: " + in.error();
+      break;
+    case pb::Reply::kBatch:
+      FromProto(in.batch(), out);
+      break;
+    default:
+      out.error = "an empty reply message";
+  }
+}
+
+void FromProto(const pb::BatchReply& in, Reply& out) {
+  out.id = in.id();
+  out.kind = ReplyKind::kBatch;
+  out.items.reserve(static_cast<std::size_t>(in.items_size()));
+  for (const pb::Reply& item : in.items()) {
+    Reply& r = out.AddItem();
+    FromProto(item, r);
+    if (r.kind == ReplyKind::kBatch) r.error = "a batch inside a batch reply";
+  }
 }
 
 // A failed RPC: the peer is gone (throw) or it refused the call (error
@@ -62,6 +133,7 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
 
 constexpr const char* kAddMethod = "/interop.v1.Interop/Add";
 constexpr const char* kScoreMethod = "/interop.v1.Interop/Score";
+constexpr const char* kBatchMethod = "/interop.v1.Interop/Batch";
 constexpr const char* kStreamMethod = "/interop.v1.Interop/Stream";
 
 // In echo mode (the floor) it makes the same blocking unary call the
@@ -78,6 +150,7 @@ class GrpcUnaryClient final : public Transport {
     if (echo_) {
       add_method_.emplace(kAddMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
       score_method_.emplace(kScoreMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
+      batch_method_.emplace(kBatchMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
     } else {
       stub_ = pb::Interop::NewStub(channel_);
     }
@@ -86,7 +159,10 @@ class GrpcUnaryClient final : public Transport {
   void Call(const Request& r, Reply& reply) override {
     grpc::ClientContext ctx;
     if (echo_) return CallEcho(ctx, r, reply);
-    if (r.op == Op::kAdd) {
+    if (r.is_batch()) {
+      ToProto(r, &batch_req_);
+      if (OnStatus(stub_->Batch(&ctx, batch_req_, &batch_rep_), reply)) FromProto(batch_rep_, reply);
+    } else if (r.op == Op::kAdd) {
       ToProto(r, &add_req_);
       if (!OnStatus(stub_->Add(&ctx, add_req_, &add_rep_), reply)) return;
       reply.id = add_rep_.id();
@@ -110,6 +186,7 @@ class GrpcUnaryClient final : public Transport {
     auto owned = std::make_unique<UnaryCall>();
     UnaryCall* call = owned.get();
     call->op = r.op;
+    call->batch = r.is_batch();
     call->id = r.id;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -123,7 +200,10 @@ class GrpcUnaryClient final : public Transport {
       --running_;
       cv_.notify_all();
     };
-    if (r.op == Op::kAdd) {
+    if (call->batch) {
+      ToProto(r, &call->batch_req);
+      stub_->async()->Batch(&call->ctx, &call->batch_req, &call->batch_rep, finished);
+    } else if (r.op == Op::kAdd) {
       ToProto(r, &call->add_req);
       stub_->async()->Add(&call->ctx, &call->add_req, &call->add_rep, finished);
     } else {
@@ -148,7 +228,9 @@ class GrpcUnaryClient final : public Transport {
       reply.id = call->id;  // a refused call is still this call's answer: the runner matches it by id
       return;
     }
-    if (call->op == Op::kAdd) {
+    if (call->batch) {
+      FromProto(call->batch_rep, reply);
+    } else if (call->op == Op::kAdd) {
       reply.id = call->add_rep.id();
       reply.result = call->add_rep.result();
       reply.kind = ReplyKind::kAdd;
@@ -180,13 +262,17 @@ class GrpcUnaryClient final : public Transport {
     stub_.reset();
     add_method_.reset();  // they hold tags registered on the channel
     score_method_.reset();
+    batch_method_.reset();
     channel_.reset();
   }
 
  private:
   void CallEcho(grpc::ClientContext& ctx, const Request& r, Reply& reply) {
     sent_.clear();
-    if (r.op == Op::kAdd) {
+    if (r.is_batch()) {
+      ToProto(r, &batch_req_);
+      batch_req_.SerializeToString(&sent_);
+    } else if (r.op == Op::kAdd) {
       ToProto(r, &add_req_);
       add_req_.SerializeToString(&sent_);
     } else {
@@ -197,13 +283,15 @@ class GrpcUnaryClient final : public Transport {
     const grpc::ByteBuffer request(&slice, 1);
     grpc::ByteBuffer response;
     const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-        channel_.get(), r.op == Op::kAdd ? *add_method_ : *score_method_, &ctx, request, &response);
+        channel_.get(), r.is_batch() ? *batch_method_ : r.op == Op::kAdd ? *add_method_ : *score_method_, &ctx, request,
+        &response);
     if (OnStatus(status, reply)) CheckEcho(sent_, Flatten(response), r.id, reply);
   }
 
   // One unary call in flight under load, with everything it points at.
   struct UnaryCall {
     Op op = Op::kAdd;
+    bool batch = false;
     uint64_t id = 0;  // the request's
     grpc::ClientContext ctx;
     grpc::Status status;
@@ -211,6 +299,8 @@ class GrpcUnaryClient final : public Transport {
     pb::AddReply add_rep;
     pb::ScoreRequest score_req;
     pb::ScoreReply score_rep;
+    pb::BatchRequest batch_req;
+    pb::BatchReply batch_rep;
   };
 
   bool echo_;
@@ -221,13 +311,15 @@ class GrpcUnaryClient final : public Transport {
   std::size_t running_ = 0;                                  // of those, the unfinished ones
   bool aborted_ = false;
   std::shared_ptr<grpc::Channel> channel_;
-  std::optional<grpc::internal::RpcMethod> add_method_, score_method_;
+  std::optional<grpc::internal::RpcMethod> add_method_, score_method_, batch_method_;
   std::string sent_;
   std::unique_ptr<pb::Interop::Stub> stub_;
   pb::AddRequest add_req_;
   pb::AddReply add_rep_;
   pb::ScoreRequest score_req_;
   pb::ScoreReply score_rep_;
+  pb::BatchRequest batch_req_;
+  pb::BatchReply batch_rep_;
 };
 
 // In echo mode (the floor) the stream carries raw bytes both ways, as the
@@ -286,37 +378,17 @@ class GrpcStreamClient final : public Transport {
 
  private:
   void Write(const Request& r) {
-    request_.Clear();
-    if (r.op == Op::kAdd) ToProto(r, request_.mutable_add());
-    else ToProto(r, request_.mutable_score());
+    ToProto(r, &request_);
     if (!stream_->Write(request_)) throw TransportError("gRPC stream closed while writing");
   }
 
   void Read(Reply& reply) {
     if (!stream_->Read(&reply_)) throw TransportError("gRPC stream closed while reading");
-    reply.id = reply_.id();
-    switch (reply_.result_case()) {
-      case pb::Reply::kAdd:
-        reply.result = reply_.add().result();
-        reply.kind = ReplyKind::kAdd;
-        break;
-      case pb::Reply::kScore:
-        reply.score = reply_.score().score();
-        reply.label = reply_.score().label();
-        reply.kind = ReplyKind::kScore;
-        break;
-      case pb::Reply::kError:
-        reply.error = "peer error: " + reply_.error();
-        break;
-      default:
-        reply.error = "empty reply on the stream";
-    }
+    FromProto(reply_, reply);
   }
 
   void CallEcho(const Request& r, Reply& reply) {
-    request_.Clear();
-    if (r.op == Op::kAdd) ToProto(r, request_.mutable_add());
-    else ToProto(r, request_.mutable_score());
+    ToProto(r, &request_);
     sent_.clear();
     request_.SerializeToString(&sent_);
     grpc::Slice slice(sent_);
@@ -350,6 +422,15 @@ TransportSpec GrpcTransport() {
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<GrpcUnaryClient>(mode);
+      },
+      // A message above MAX_BATCH_PAYLOAD (the channel takes MAX_GRPC_MESSAGE, its framing included).
+      .too_large = [](const Request& r) -> std::string {
+        pb::Request message;
+        ToProto(r, &message);
+        const std::size_t size = message.ByteSizeLong();
+        if (size <= raw::kMaxBatchPayload) return {};
+        return "its protobuf message would be " + std::to_string(size) + " bytes, above the bound of " +
+               std::to_string(raw::kMaxBatchPayload);
       },
       .overlaps = "K unary calls outstanding on the one channel (the callback API)",
   };

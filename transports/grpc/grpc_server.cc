@@ -12,7 +12,8 @@
 #include "common/raw_frame.h"
 #include "common/workload.h"
 #include "interop.grpc.pb.h"
-#include "transports/fault/held_count.h"
+#include "transports/fault/peer_counts.h"
+#include "transports/grpc/grpc_limits.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/stop_signals.h"
 
@@ -46,9 +47,41 @@ void SpoilScore(Spoil spoil, pb::ScoreReply* rep) {
   if (spoil == Spoil::kValue) rep->set_score(SpoilDouble(rep->score()));
 }
 
+// A batch's shape: empty when it may be answered item by item.
+std::string CheckBatch(const pb::BatchRequest& b) {
+  if (b.items_size() < 1 || static_cast<uint32_t>(b.items_size()) > raw::kMaxBatchItems) {
+    return "a batch holds 1 to 100000 items, not " + std::to_string(b.items_size());
+  }
+  return {};
+}
+
+// One call of a stream or a batch item into `rep` (its id left to the caller).
+void AnswerCall(const pb::Request& req, pb::Reply* rep) {
+  switch (req.op_case()) {
+    case pb::Request::kAdd:
+      rep->mutable_add()->set_id(req.add().id());
+      rep->mutable_add()->set_result(interop::Add(req.add().x(), req.add().y()));
+      break;
+    case pb::Request::kScore:
+      if (const std::string bad = CheckScore(req.score()); !bad.empty()) rep->set_error(bad);
+      else Compute(req.score(), rep->mutable_score());
+      break;
+    default:
+      rep->set_error("an item carries neither add nor score");
+  }
+}
+
+// A batch's replies, item i answering item i (an error item for a bad one).
+void AnswerBatch(const pb::BatchRequest& req, pb::BatchReply* rep) {
+  rep->set_id(req.id());
+  rep->mutable_items()->Reserve(req.items_size());
+  for (const pb::Request& item : req.items()) AnswerCall(item, rep->add_items());
+}
+
 class InteropService final : public pb::Interop::Service {
  public:
-  InteropService(const PeerFault& fault, bool count_held) : fault_(fault), held_(count_held) {}
+  InteropService(const PeerFault& fault, bool count_held, bool count_messages)
+      : fault_(fault), held_(count_held), messages_(count_messages) {}
 
  private:
   grpc::Status Add(grpc::ServerContext*, const pb::AddRequest* req, pb::AddReply* rep) override {
@@ -57,6 +90,7 @@ class InteropService final : public pb::Interop::Service {
     rep->set_id(req->id());
     rep->set_result(interop::Add(req->x(), req->y()));
     SpoilAdd(spoil, rep);
+    messages_.Answered(1);
     return grpc::Status::OK;
   }
 
@@ -69,6 +103,19 @@ class InteropService final : public pb::Interop::Service {
     }
     Compute(*req, rep);
     SpoilScore(spoil, rep);
+    messages_.Answered(1);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Batch(grpc::ServerContext*, const pb::BatchRequest* req, pb::BatchReply* rep) override {
+    const HeldCount::Hold hold(held_);
+    BeforeReply(fault_);
+    if (const std::string bad = CheckBatch(*req); !bad.empty()) {
+      std::fprintf(stderr, "cpp peer: bad batch (id %llu): %s\n", static_cast<unsigned long long>(req->id()), bad.c_str());
+      return {grpc::StatusCode::INVALID_ARGUMENT, bad};
+    }
+    AnswerBatch(*req, rep);
+    messages_.Answered(static_cast<std::size_t>(req->items_size()));
     return grpc::Status::OK;
   }
 
@@ -105,9 +152,20 @@ class InteropService final : public pb::Interop::Service {
           if (spoil == Spoil::kId) rep->set_id(rep->id() + 1);
         }
         break;
+      case pb::Request::kBatch:
+        rep->set_id(req.batch().id());
+        if (const std::string bad = CheckBatch(req.batch()); !bad.empty()) {
+          rep->set_error(bad);
+        } else {
+          AnswerBatch(req.batch(), rep->mutable_batch());
+          messages_.Answered(static_cast<std::size_t>(req.batch().items_size()));
+          return;
+        }
+        break;
       default:
-        rep->set_error("request carries neither add nor score");
+        rep->set_error("request carries neither add, score nor batch");
     }
+    if (req.op_case() != pb::Request::kBatch) messages_.Answered(1);
   }
 
   // --count-held (tests only): a stream's messages wait in gRPC's buffers,
@@ -155,6 +213,7 @@ class InteropService final : public pb::Interop::Service {
 
   const PeerFault& fault_;
   HeldCount held_;
+  MessageCount messages_;
 };
 
 // --echo: the same three methods, served by the same synchronous server as
@@ -169,7 +228,7 @@ class EchoService final : public grpc::Service {
     using grpc::ByteBuffer;
     using grpc::internal::RpcMethod;
     using grpc::internal::RpcServiceMethod;
-    for (const char* method : {"/interop.v1.Interop/Add", "/interop.v1.Interop/Score"}) {
+    for (const char* method : {"/interop.v1.Interop/Add", "/interop.v1.Interop/Score", "/interop.v1.Interop/Batch"}) {
       AddMethod(new RpcServiceMethod(
           method, RpcMethod::NORMAL_RPC,
           new grpc::internal::RpcMethodHandler<EchoService, ByteBuffer, ByteBuffer>(
@@ -202,14 +261,16 @@ class EchoService final : public grpc::Service {
 
 int ServeGrpc(const PeerOptions& options) {
   StopSignals stop;  // before gRPC starts its threads
-  InteropService service(options.fault, options.count_held);
+  InteropService service(options.fault, options.count_held, options.count_messages);
   EchoService echo_service(options.fault);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
   if (options.echo) builder.RegisterService(&echo_service);
   else builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(8 << 20);  // the largest score request is ~1 MiB
+  // MAX_GRPC_MESSAGE (interop.proto): a batch of up to 16 MiB and its framing.
+  builder.SetMaxReceiveMessageSize(kMaxGrpcMessage);
+  builder.SetMaxSendMessageSize(kMaxGrpcMessage);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::fprintf(stderr, "cpp peer: cannot listen on %s\n", options.address.c_str());

@@ -69,9 +69,10 @@ void AppendString(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void EncodeRequest(const Request& r, bool include_op, std::string_view reply_to, std::string& out) {
-  out.assign("{\"id\":");
-  AppendUnsigned(out, r.id);
+namespace {
+
+// One call's fields after its id (or as a batch item's whole body).
+void AppendCall(const Request& r, bool include_op, std::string& out) {
   if (r.op == Op::kAdd) {
     if (include_op) out.append(",\"op\":\"add\"");
     out.append(",\"x\":");
@@ -88,6 +89,42 @@ void EncodeRequest(const Request& r, bool include_op, std::string_view reply_to,
     out.append("],\"model\":");
     AppendString(out, r.model);
   }
+}
+
+}  // namespace
+
+std::string TooLarge(const Request& r) {
+  std::string body;
+  EncodeRequest(r, /*include_op=*/true, "interop:0123456789abcdef:reply:python", body);  // reply_to's length, as Redis sends it
+  if (body.size() > kMaxJsonBytes) {
+    return "its JSON body would be " + std::to_string(body.size()) + " bytes, above the bound of " +
+           std::to_string(kMaxJsonBytes);
+  }
+  const std::size_t reply = 64 + r.items.size() * kMaxReplyItemBytes;
+  if (reply > kMaxJsonBytes) {
+    return "its JSON reply could be " + std::to_string(reply) + " bytes (" + std::to_string(kMaxReplyItemBytes) +
+           " a call), above the bound of " + std::to_string(kMaxJsonBytes);
+  }
+  return {};
+}
+
+void EncodeRequest(const Request& r, bool include_op, std::string_view reply_to, std::string& out) {
+  out.assign("{\"id\":");
+  AppendUnsigned(out, r.id);
+  if (r.is_batch()) {
+    // A batch always names its op (REST's /batch checks it) and each item's.
+    out.append(",\"op\":\"batch\",\"items\":[");
+    for (std::size_t i = 0; i < r.items.size(); ++i) {
+      const Request& item = r.items[i];
+      out.append(i ? ",{\"op\":" : "{\"op\":");
+      out.append(item.op == Op::kAdd ? "\"add\"" : "\"score\"");
+      AppendCall(item, /*include_op=*/false, out);  // its fields, each after a comma
+      out.push_back('}');
+    }
+    out.push_back(']');
+  } else {
+    AppendCall(r, include_op, out);
+  }
   if (!reply_to.empty()) {
     out.append(",\"reply_to\":");
     AppendString(out, reply_to);
@@ -102,24 +139,16 @@ struct ReplyDecoder::Parser {
 ReplyDecoder::ReplyDecoder() : parser_(std::make_unique<Parser>()) {}
 ReplyDecoder::~ReplyDecoder() = default;
 
-void ReplyDecoder::Decode(std::string_view text, Op op, Reply& reply) {
-  simdjson::dom::element doc;
-  simdjson::dom::object obj;
-  if (parser_->parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS ||
-      doc.get_object().get(obj) != simdjson::SUCCESS) {
-    reply.error = "reply is not a JSON object: " + std::string(text.substr(0, 200));
-    return;
-  }
+namespace {
+
+// A call's fields of a reply object (a single reply's, or a batch item's)
+// into `reply`, as `op` asked for.
+void DecodeCall(const simdjson::dom::object& obj, Op op, Reply& reply) {
   simdjson::dom::element error;
   if (obj["error"].get(error) == simdjson::SUCCESS) {
     std::string_view message;
     reply.error = "peer error: " + (error.get_string().get(message) == simdjson::SUCCESS ? std::string(message)
                                                                                            : simdjson::minify(error));
-    return;
-  }
-  // Unsigned and integral: a negative id, or 7.0, is no id.
-  if (obj["id"].get_uint64().get(reply.id) != simdjson::SUCCESS) {
-    reply.error = "reply has no id";
     return;
   }
   if (op == Op::kAdd) {
@@ -139,6 +168,40 @@ void ReplyDecoder::Decode(std::string_view text, Op op, Reply& reply) {
     reply.label.assign(label);
     reply.kind = ReplyKind::kScore;
   }
+}
+
+}  // namespace
+
+void ReplyDecoder::Decode(std::string_view text, Op op, Reply& reply) {
+  simdjson::dom::element doc;
+  simdjson::dom::object obj;
+  if (parser_->parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(obj) != simdjson::SUCCESS) {
+    reply.error = "reply is not a JSON object: " + std::string(text.substr(0, 200));
+    return;
+  }
+  simdjson::dom::element error;
+  if (obj["error"].get(error) == simdjson::SUCCESS) return DecodeCall(obj, op, reply);  // the whole message refused
+  // Unsigned and integral: a negative id, or 7.0, is no id.
+  if (obj["id"].get_uint64().get(reply.id) != simdjson::SUCCESS) {
+    reply.error = "reply has no id";
+    return;
+  }
+  // A batch reply is known by its items (json_transports.md, Batches); the
+  // runner checks it was a batch that was asked for.
+  simdjson::dom::array items;
+  if (obj["items"].get_array().get(items) == simdjson::SUCCESS) {
+    reply.kind = ReplyKind::kBatch;
+    reply.items.reserve(items.size());
+    for (simdjson::dom::element item : items) {
+      Reply& out = reply.AddItem();
+      simdjson::dom::object item_obj;
+      if (item.get_object().get(item_obj) != simdjson::SUCCESS) out.error = "a batch reply item is not an object";
+      else DecodeCall(item_obj, op, out);
+    }
+    return;
+  }
+  DecodeCall(obj, op, reply);
 }
 
 namespace {
@@ -229,8 +292,11 @@ Answer AnswerBatch(const json& j, const json& id) {
 
 }  // namespace
 
-Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to,
-                     std::optional<uint64_t> fallback_id) {
+namespace {
+
+// `batch_only`: POST /batch, where a body of any other op is refused.
+Answer AnswerBody(std::string_view body, std::optional<Op> op, std::string* reply_to,
+                  std::optional<uint64_t> fallback_id, bool batch_only) {
   const json no_id = fallback_id ? json(*fallback_id) : json(nullptr);
   if (body.size() > kMaxJsonBytes) return Error(413, no_id, "body larger than 4 MiB");
   const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -243,6 +309,7 @@ Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* r
   if (id.is_null()) return Error(400, no_id, "id must be an unsigned integer");
   if (!op) {
     if (auto it = j.find("op"); it != j.end() && *it == "batch") return AnswerBatch(j, id);
+    if (batch_only) return Error(400, id, "POST /batch takes a body whose op is \"batch\"");
     op = OpOf(j);
     if (!op) return Error(400, id, "op must be \"add\", \"score\" or \"batch\"");
   }
@@ -250,6 +317,24 @@ Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* r
   out["id"] = id;
   if (const auto error = AnswerCall(j, *op, out)) return Error(400, id, *error);
   return {200, out.dump()};
+}
+
+}  // namespace
+
+Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to,
+                     std::optional<uint64_t> fallback_id) {
+  return AnswerBody(body, op, reply_to, fallback_id, /*batch_only=*/false);
+}
+
+Answer AnswerBatchBody(std::string_view body) {
+  return AnswerBody(body, std::nullopt, nullptr, std::nullopt, /*batch_only=*/true);
+}
+
+std::size_t CallsIn(std::string_view reply_body) {
+  const json j = json::parse(reply_body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.contains("error")) return 0;
+  if (const auto it = j.find("items"); it != j.end() && it->is_array()) return it->size();
+  return 1;
 }
 
 }  // namespace interop::json_codec

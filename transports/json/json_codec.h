@@ -24,6 +24,12 @@ inline constexpr std::size_t kMaxJsonBytes = 4194304;  // 4 MiB, a batch's body 
 // nlohmann writes them), strings escaped as JSON requires.
 void EncodeRequest(const Request& request, bool include_op, std::string_view reply_to, std::string& out);
 
+// Why a JSON transport cannot carry `request` (TransportSpec::too_large):
+// its body above kMaxJsonBytes, or a batch whose reply could be (at
+// kMaxReplyItemBytes an item), or "".
+inline constexpr std::size_t kMaxReplyItemBytes = 64;
+std::string TooLarge(const Request& request);
+
 // Fills a reset reply from {"id":..,"result":..} / {"id":..,"score":..,"label":..}
 // (kind kAdd / kScore, as `op` asked for) or {"error":..}. A reply that is
 // not one of those, or not valid JSON at all, sets reply.error. It parses
@@ -55,5 +61,11 @@ struct Answer {
 // its own (the file tier knows it from the file's name).
 Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* reply_to = nullptr,
                      std::optional<uint64_t> fallback_id = std::nullopt);
+// POST /batch: a body whose op is "batch", answered as AnswerRequest would;
+// any other op is a 400.
+Answer AnswerBatchBody(std::string_view body);
+// The calls a reply body answers: its batch's items, 1 for a single call's
+// reply, 0 for a request refused whole (--count-messages, tests only).
+std::size_t CallsIn(std::string_view reply_body);
 
 }  // namespace interop::json_codec

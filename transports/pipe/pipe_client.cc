@@ -1,3 +1,4 @@
+#include "transports/raw_stream/raw_messages.h"
 #include "transports/pipe/pipe_client.h"
 
 #include "transports/raw_stream/raw_stream_client.h"
@@ -31,6 +32,7 @@ TransportSpec PipeTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<StdioPipeClient>(mode);
       },
+      .too_large = RawFrameTooLarge,
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }

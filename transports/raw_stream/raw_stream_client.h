@@ -4,7 +4,9 @@
 // comes back byte for byte instead of decoding a reply.
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <span>
 #include <optional>
 #include <vector>
 
@@ -20,10 +22,11 @@ class RawStreamClient : public Transport {
   void Call(const Request& request, Reply& reply) override;
   // Pipelined frames: each Send() writes its frame at once; Receive() reads
   // whichever frame comes next (the peer answers in order, but nothing here
-  // relies on it: the runner matches ids). No deadlock without non-blocking
-  // I/O: with at most K unanswered, the replies in the stream stay under
-  // K x a reply frame, which bench's bound on K keeps below a pipe's 64 KiB,
-  // so the peer never blocks writing a reply while we block writing.
+  // relies on it: the runner matches ids). K replies may outgrow what the
+  // stream buffers (a pipe holds 64 KiB; K batch replies can hold MiBs), and
+  // a peer blocked writing them reads no more requests: so a write that
+  // would block takes in the replies that are there first, and Receive()
+  // hands them out in order before it reads again.
   void Send(const Request& request) override;
   void Receive(Reply& reply) override;
   void Close() override;
@@ -34,10 +37,13 @@ class RawStreamClient : public Transport {
   void Attach(int read_fd, int write_fd, bool owns_fds);
 
  private:
-  void Encode(const Request& request);  // the request's frame into frame_
   void Write();
-  // Reads the next frame and decodes it; an echo (of request `id`) is compared with frame_.
+  // Reads the next frame, or takes the oldest one taken in ahead.
+  void ReadFrame();
+  // Decodes the frame just read; an echo (of request `id`) is compared with frame_.
   void Read(uint64_t id, Reply& reply);
+  // While a write would block: a reply frame the peer has written, kept.
+  void TakeAhead();
 
   bool echo_;
   int read_fd_ = -1;
@@ -45,6 +51,8 @@ class RawStreamClient : public Transport {
   bool owns_fds_ = false;
   std::optional<FrameReader> reader_;
   std::vector<uint8_t> frame_;  // the frame last sent, kept for the echo check
+  std::deque<std::vector<uint8_t>> ahead_;  // reply frames taken in while a write waited, oldest first
+  std::vector<uint8_t> current_;            // the frame of ahead_ being decoded
 };
 
 }  // namespace interop

@@ -19,8 +19,8 @@
 #include "common/fd_io.h"
 #include "common/frame_reader.h"
 #include "common/raw_frame.h"
-#include "common/workload.h"
-#include "transports/fault/held_count.h"
+#include "transports/raw_stream/raw_answer.h"
+#include "transports/fault/peer_counts.h"
 
 namespace interop {
 namespace {
@@ -44,6 +44,7 @@ std::size_t Held(const FrameReader& reader, int fd) {
 bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
   const bool echo = options.echo;
   HeldCount held_count(options.count_held);
+  MessageCount message_count(options.count_messages);
   FrameReader reader(in_fd);
   std::vector<uint8_t> out;
   std::vector<double> features;  // aligned copy of the request's doubles
@@ -61,7 +62,7 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
     const raw::Header& h = reader.header();
     if (status == S::kTooLong) {
       LogBadInput(h.id, "payload_len above the bound; closing the stream");
-      raw::EncodeError(out, h.id, "payload_len exceeds 1052672");
+      raw::EncodeError(out, h.id, "payload_len exceeds " + std::to_string(raw::MaxPayloadOf(h.kind)));
       WriteFull(out_fd, out.data(), out.size());
       return false;
     }
@@ -71,32 +72,9 @@ bool ServeRawStream(int in_fd, int out_fd, const PeerOptions& options) {
       if (!WriteFull(out_fd, frame.data(), frame.size())) return false;
       continue;
     }
-    std::string err;
-    switch (h.kind) {
-      case raw::Kind::kAddRequest: {
-        int64_t x, y;
-        err = raw::ParseAddRequest(reader.payload(), &x, &y);
-        if (err.empty()) raw::EncodeAddReply(out, h.id, Add(x, y));
-        break;
-      }
-      case raw::Kind::kScoreRequest: {
-        raw::ScoreRequestView req;
-        err = raw::ParseScoreRequest(reader.payload(), &req);
-        if (err.empty()) {
-          features.resize(req.n);
-          if (req.n) std::memcpy(features.data(), req.features_le.data(), req.features_le.size());
-          const ScoreResult r = Score(features);
-          raw::EncodeScoreReply(out, h.id, r.score, r.label);
-        }
-        break;
-      }
-      default:
-        err = "unknown request kind";
-    }
-    if (!err.empty()) {
-      LogBadInput(h.id, err);
-      raw::EncodeError(out, h.id, err);
-    }
+    const RawAnswer answer = AnswerRawRequest(h, reader.payload(), out, features);
+    if (!answer.error.empty()) LogBadInput(h.id, answer.error);
+    message_count.Answered(answer.calls);
     SpoilRawFrame(BeforeReply(options.fault), out.data(), out.size());
     // Counted as the reply is about to go (the client has had all the time
     // of this call to send more), and said as it grows: we may be stopped

@@ -157,6 +157,7 @@ TransportSpec RedisQueueTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<RedisClient>(false, mode);
       },
+      .too_large = json_codec::TooLarge,
       .overlaps = "K requests on the queue (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP",
       .needs_redis = true,
   };

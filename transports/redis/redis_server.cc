@@ -5,7 +5,7 @@
 #include <optional>
 #include <algorithm>
 
-#include "transports/fault/held_count.h"
+#include "transports/fault/peer_counts.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/redis/redis_address.h"
@@ -78,9 +78,10 @@ class Pipeline {
 };
 
 // Answers one queued request and appends the push of its reply to its reply_to list.
-void Answer(Pipeline& p, const char* data, std::size_t len, Spoil spoil) {
+void Answer(Pipeline& p, const char* data, std::size_t len, Spoil spoil, MessageCount& count) {
   std::string reply_to;
   auto answer = json_codec::AnswerRequest({data, len}, std::nullopt, &reply_to);
+  if (count.on()) count.Answered(json_codec::CallsIn(answer.body));
   if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
   SpoilJsonReply(spoil, &answer.body);
   if (reply_to.empty()) {
@@ -124,13 +125,14 @@ class HeldOnBroker {
 // (the reply_to inside the JSON is not read in echo mode). --fault applies
 // to both (for the harness's tests). `counted` runs after the fault's delay.
 template <typename Counted>
-void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const redisReply* request, Counted counted) {
+void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const redisReply* request, Counted counted,
+             MessageCount& count) {
   // A fault counts replies sent ("crash after N"): the ones appended go out
   // first, or a batch's would die with the peer unsent.
   if (o.fault.mode != PeerFault::Mode::kNone || o.count_held) p.Flush();
   const Spoil spoil = BeforeReply(o.fault);
   counted();
-  if (!o.echo) return Answer(p, request->str, request->len, spoil);
+  if (!o.echo) return Answer(p, request->str, request->len, spoil, count);
   const std::string echo_list = a.prefix + ":echo";
   p.Append("LPUSH %b %b", echo_list.data(), echo_list.size(), request->str, request->len);
 }
@@ -160,7 +162,8 @@ int Serve(const PeerOptions& options, ServeOne serve_one) {
 int ServeRedisQueue(const PeerOptions& options) {
   std::optional<Pipeline> pipe;
   std::optional<HeldOnBroker> held;
-  return Serve(options, [&options, &pipe, &held](redisContext* c, const RedisAddress& a, bool setup) {
+  MessageCount count(options.count_messages);
+  return Serve(options, [&options, &pipe, &held, &count](redisContext* c, const RedisAddress& a, bool setup) {
     const std::string queue = a.prefix + ":requests";
     if (setup) {
       pipe.emplace(c);
@@ -175,14 +178,14 @@ int ServeRedisQueue(const PeerOptions& options) {
         const redisReply* requests = r->element[1];
         const std::size_t n = requests->elements;
         for (std::size_t i = 0; i < n; ++i) {
-          Respond(*pipe, a, options, requests->element[i], [&] { held->Count(n - i, false); });
+          Respond(*pipe, a, options, requests->element[i], [&] { held->Count(n - i, false); }, count);
         }
       }
       return;
     }
     RedisReplyPtr r = pipe->Exchange("BRPOP %s 1", queue.c_str());
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-      Respond(*pipe, a, options, r->element[1], [&] { held->Count(1, false); });
+      Respond(*pipe, a, options, r->element[1], [&] { held->Count(1, false); }, count);
     }
   });
 }
@@ -192,7 +195,8 @@ int ServeRedisQueue(const PeerOptions& options) {
 int ServeRedisStream(const PeerOptions& options) {
   std::optional<Pipeline> pipe;
   std::optional<HeldOnBroker> held;
-  return Serve(options, [&options, &pipe, &held](redisContext* c, const RedisAddress& a, bool setup) {
+  MessageCount count(options.count_messages);
+  return Serve(options, [&options, &pipe, &held, &count](redisContext* c, const RedisAddress& a, bool setup) {
     const std::string stream = a.prefix + ":stream";
     if (setup) {
       pipe.emplace(c);
@@ -215,7 +219,7 @@ int ServeRedisStream(const PeerOptions& options) {
       bool answered = false;
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
         if (std::string_view(fields->element[f]->str, fields->element[f]->len) == "req") {
-          Respond(*pipe, a, options, fields->element[f + 1], [&] { held->Count(entries->elements - i, true); });
+          Respond(*pipe, a, options, fields->element[f + 1], [&] { held->Count(entries->elements - i, true); }, count);
           answered = true;
         }
       }

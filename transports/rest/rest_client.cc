@@ -24,7 +24,10 @@
 namespace interop {
 namespace {
 
-const char* PathOf(Op op) { return op == Op::kAdd ? "/add" : "/score"; }
+const char* PathOf(const Request& r) {
+  if (r.is_batch()) return "/batch";
+  return r.op == Op::kAdd ? "/add" : "/score";
+}
 
 // One keep-alive connection for the row's calls one at a time (and K under
 // load, below). In echo mode (the floor) the peer answers each POST with its
@@ -60,7 +63,7 @@ class RestClient final : public Transport {
 
   void Call(const Request& r, Reply& reply) override {
     json_codec::EncodeRequest(r, /*include_op=*/false, {}, body_);
-    const HttpClient::Response res = client_->Post(PathOf(r.op), body_);
+    const HttpClient::Response res = client_->Post(PathOf(r), body_);
     if (res.status != 200) {
       reply.error = "HTTP " + std::to_string(res.status) + ": " + std::string(res.body.substr(0, 200));
     } else if (echo_) {
@@ -99,7 +102,7 @@ class RestClient final : public Transport {
     const std::size_t i = idle_.back();
     idle_.pop_back();
     json_codec::EncodeRequest(r, /*include_op=*/false, {}, body_);
-    pool_[i]->StartPost(PathOf(r.op), body_);
+    pool_[i]->StartPost(PathOf(r), body_);
     Watch(i);
     busy_.push_back(i);
     sent_id_[i] = r.id;
@@ -225,8 +228,9 @@ TransportSpec RestTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<RestClient>(mode);
       },
+      .too_large = json_codec::TooLarge,
       .http_request = [](const Request& r, std::string* path, std::string* body) {
-        *path = PathOf(r.op);
+        *path = PathOf(r);
         json_codec::EncodeRequest(r, /*include_op=*/false, {}, *body);
       },
       .overlaps = "K keep-alive connections, a call on each (as wrk -cK), responses taken as they come",

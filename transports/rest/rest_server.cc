@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "transports/fault/held_count.h"
+#include "transports/fault/peer_counts.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/stop_signals.h"
@@ -45,16 +45,20 @@ int ServeRest(const PeerOptions& options) {
   });
   // --count-held: a call is held while its handler runs (a thread per connection).
   HeldCount held_count(options.count_held);
-  auto handler = [&options, &held_count](Op op) {
-    return [op, echo = options.echo, &fault = options.fault, &held_count](const httplib::Request& req,
-                                                                         httplib::Response& res) {
+  MessageCount message_count(options.count_messages);
+  // One handler per path: /add and /score take their op from it (nullopt:
+  // /batch, whose body must say "batch").
+  auto handler = [&options, &held_count, &message_count](std::optional<Op> op) {
+    return [op, echo = options.echo, &fault = options.fault, &held_count, &message_count](
+               const httplib::Request& req, httplib::Response& res) {
       const HeldCount::Hold hold(held_count);
       const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
       if (echo) {  // baseline: the body goes straight back, nothing parsed
         res.set_content(req.body, "application/json");
         return;
       }
-      auto answer = json_codec::AnswerRequest(req.body, op);
+      auto answer = op ? json_codec::AnswerRequest(req.body, *op) : json_codec::AnswerBatchBody(req.body);
+      if (message_count.on()) message_count.Answered(json_codec::CallsIn(answer.body));
       if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
       SpoilJsonReply(spoil, &answer.body);
       res.status = answer.http_status;
@@ -63,6 +67,7 @@ int ServeRest(const PeerOptions& options) {
   };
   server.Post("/add", handler(Op::kAdd));
   server.Post("/score", handler(Op::kScore));
+  server.Post("/batch", handler(std::nullopt));
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });

@@ -7,6 +7,7 @@
 
 #include "common/raw_frame.h"
 #include "transports/echo/echo_check.h"
+#include "transports/raw_stream/raw_messages.h"
 #include "transports/shm/shm_segment.h"
 
 namespace interop {
@@ -59,7 +60,14 @@ class ShmClient final : public Transport {
   void Post(const Request& r) {
     const uint32_t n = seq_ + 1;
     uint8_t* p = req_.At(n).slot;
-    if (r.op == Op::kAdd) {
+    if (r.is_batch()) {
+      // Built aside, then copied in: the frame is as long as its batch.
+      EncodeRawRequest(r, batch_frame_);
+      if (batch_frame_.size() > req_.capacity) {
+        throw TransportError("a batch of " + std::to_string(batch_frame_.size()) + " bytes does not fit the slot");
+      }
+      std::memcpy(p, batch_frame_.data(), batch_frame_.size());
+    } else if (r.op == Op::kAdd) {
       // Build the 40-byte frame off to the side and copy it in at once: the
       // peer is polling this very cache line, and a dozen small stores into
       // it would each pull the line back from the peer's core.
@@ -109,24 +117,11 @@ class ShmClient final : public Transport {
         raw::kHeaderSize + h.payload_len > rep.capacity) {
       throw TransportError("the reply slot holds no valid frame");
     }
-    const std::span<const uint8_t> payload(rep.slot + raw::kHeaderSize, h.payload_len);
-    reply.id = h.id;
-    if (h.kind == raw::Kind::kAddReply) {
-      reply.error = raw::ParseAddReply(payload, &reply.result);
-      reply.kind = ReplyKind::kAdd;
-    } else if (h.kind == raw::Kind::kScoreReply) {
-      std::string_view label;
-      reply.error = raw::ParseScoreReply(payload, &reply.score, &label);
-      reply.label.assign(label);
-      reply.kind = ReplyKind::kScore;
-    } else if (h.kind == raw::Kind::kError) {
-      reply.error = "peer error: " + std::string(reinterpret_cast<const char*>(payload.data()), payload.size());
-    } else {
-      reply.error = "unexpected reply kind";
-    }
+    DecodeRawReply(h, {rep.slot + raw::kHeaderSize, h.payload_len}, reply);
   }
 
   bool echo_;
+  std::vector<uint8_t> batch_frame_;  // a batch request, built before it is copied into its slot
   std::optional<Segment> segment_;
   shm::Ring req_{}, rep_{};
   uint32_t seq_ = 0;       // the last call published
@@ -134,12 +129,27 @@ class ShmClient final : public Transport {
   std::atomic<bool> aborted_{false};
 };
 
+uint32_t RoundUp8(std::size_t n) { return static_cast<uint32_t>((n + 7) / 8 * 8); }
+
+// The slots' capacities for the row's messages (schemas/shm_layout.md):
+// version 3's for single calls; for a batch, its request frame, and its
+// reply at up to 48 bytes a call; a floor's reply slot holds its echoed request.
+shm::Capacities CapacitiesFor(const Request& sample, bool echo) {
+  shm::Capacities c;
+  const std::size_t request = RawRequestFrameSize(sample);
+  c.request = std::max(c.request, RoundUp8(request));
+  c.reply = std::max<uint32_t>(c.reply, RoundUp8(32 + 48 * sample.items.size()));
+  if (echo) c.reply = std::max(c.reply, RoundUp8(request));
+  return c;
+}
+
 // Creates the segment before the peer starts; the holder unlinks it.
 std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode mode, std::string* address) {
   *address = "/interop-spectrum-" + std::to_string(::getpid()) + "-" + where.tag;
   const uint32_t budget = mode == shm::WaitMode::kFutex && where.wait_spinning_apart ? kFutexSpinBudget : 0;
   // One entry each way per call in flight (rounded up to a power of two).
-  return std::make_shared<Segment>(Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight)));
+  return std::make_shared<Segment>(Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight), 0,
+                                                   CapacitiesFor(*where.sample, where.echo)));
 }
 
 TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle wait) {
@@ -154,14 +164,8 @@ TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<ShmClient>(mode);
       },
-      // The echo copies the whole request into the reply slot, which is smaller.
-      .floor_unavailable = [](Op op, std::size_t features, std::size_t model_bytes) -> std::string {
-        const std::size_t frame =
-            raw::kHeaderSize + (op == Op::kAdd ? raw::kAddRequestPayload : raw::ScoreRequestPayload(features, model_bytes));
-        if (frame <= shm::kReplyCapacity) return {};
-        return "the echoed request (" + std::to_string(frame) + " B) does not fit the " +
-               std::to_string(shm::kReplyCapacity) + "-byte reply slot";
-      },
+      // A frame a slot could not hold: above the bound of its kind.
+      .too_large = [](const Request& message) -> std::string { return RawFrameTooLarge(message); },
       .overlaps = "K entries in a ring of request and reply slots, each with its own sequence word",
       .family = "shm",
       .variant = variant,

@@ -42,6 +42,7 @@ void* MapFd(int fd, std::size_t size) {
 }
 
 bool ValidSlots(uint32_t slots) { return slots >= 1 && slots <= kMaxSlots && (slots & (slots - 1)) == 0; }
+bool ValidCapacity(uint32_t c) { return c >= kMinCapacity && c <= kMaxCapacity && c % 8 == 0; }
 
 }  // namespace
 
@@ -52,10 +53,15 @@ uint32_t SlotsFor(int k) {
 }
 
 Segment Segment::Create(const std::string& name, WaitMode mode, uint32_t spin_budget, uint32_t slots,
-                        uint32_t first) {
+                        uint32_t first, Capacities capacities) {
   if (!ValidSlots(slots)) throw TransportError("shm: " + std::to_string(slots) + " slots is not a power of two up to " +
                                                std::to_string(kMaxSlots));
-  const std::size_t size = SegmentSize(slots);
+  if (!ValidCapacity(capacities.request) || !ValidCapacity(capacities.reply)) {
+    throw TransportError("shm: slot capacities " + std::to_string(capacities.request) + "/" +
+                         std::to_string(capacities.reply) + " are not multiples of 8 from " +
+                         std::to_string(kMinCapacity) + " to " + std::to_string(kMaxCapacity));
+  }
+  const std::size_t size = SegmentSize(slots, capacities);
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw TransportError(ErrnoMessage("shm_open " + name));
   // tmpfs allocates pages as they are touched: S entries of 1 MiB each are
@@ -76,8 +82,8 @@ Segment Segment::Create(const std::string& name, WaitMode mode, uint32_t spin_bu
   h[0] = kMagic;
   h[1] = kVersion;
   h[2] = static_cast<uint32_t>(mode);
-  h[3] = kRequestCapacity;
-  h[4] = kReplyCapacity;
+  h[3] = capacities.request;
+  h[4] = capacities.reply;
   h[5] = spin_budget;
   h[6] = slots;
   h[7] = first;
@@ -96,7 +102,7 @@ Segment Segment::Open(const std::string& name) {
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) throw TransportError(ErrnoMessage("shm_open " + name));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < SegmentSize(1)) {
+  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < kRequestsOffset) {
     ::close(fd);
     throw TransportError("segment " + name + " is smaller than the layout needs");
   }
@@ -105,11 +111,11 @@ Segment Segment::Open(const std::string& name) {
   ::close(fd);
   if (!base) throw TransportError(ErrnoMessage("mmap " + name));
   Segment s(base, size, name, /*owner=*/false);
-  if (s.Word(0) != kMagic || s.Word(4) != kVersion || s.Word(12) != kRequestCapacity ||
-      s.Word(16) != kReplyCapacity || s.Word(8) > 1 || !ValidSlots(s.Word(24))) {
+  if (s.Word(0) != kMagic || s.Word(4) != kVersion || !ValidCapacity(s.Word(12)) || !ValidCapacity(s.Word(16)) ||
+      s.Word(8) > 1 || !ValidSlots(s.Word(24))) {
     throw TransportError("segment " + name + " has an unexpected header");
   }
-  if (size < SegmentSize(s.slots())) {
+  if (size < SegmentSize(s.slots(), s.capacities())) {
     throw TransportError("segment " + name + " is smaller than its " + std::to_string(s.slots()) + " slots need");
   }
   return s;

@@ -9,22 +9,34 @@
 namespace interop::shm {
 
 inline constexpr uint32_t kMagic = 0x4D485349;  // "ISHM"
-inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersion = 4;
+// The slots' frame capacities of a row of single calls (version 3's); a row
+// of batches gets larger ones, each a multiple of 8 from kMinCapacity to
+// kMaxCapacity (schemas/shm_layout.md).
 inline constexpr uint32_t kRequestCapacity = 1052696;  // 24 + MAX_PAYLOAD
 inline constexpr uint32_t kReplyCapacity = 4096;
+inline constexpr uint32_t kMinCapacity = 4096;
+inline constexpr uint32_t kMaxCapacity = 16777240;  // 24 + MAX_BATCH_PAYLOAD
+struct Capacities {
+  uint32_t request = kRequestCapacity;
+  uint32_t reply = kReplyCapacity;
+};
 // An entry is [seq u32][sleeping u32][frame], starting a cache line, so a
 // small frame travels with the number that publishes it.
 inline constexpr std::size_t kEntryHeader = 8;
 inline constexpr std::size_t RoundUp64(std::size_t n) { return (n + 63) / 64 * 64; }
-inline constexpr std::size_t kRequestStride = RoundUp64(kEntryHeader + kRequestCapacity);  // 1,052,736
-inline constexpr std::size_t kReplyStride = RoundUp64(kEntryHeader + kReplyCapacity);      // 4,160
+inline constexpr std::size_t StrideOf(uint32_t capacity) { return RoundUp64(kEntryHeader + capacity); }
 inline constexpr std::size_t kRequestsOffset = 64;
 // The most entries per direction: --inflight's bound. A power of two, as every
 // slot count is, so an entry's index (n-1) mod S holds across the wrap of n.
 inline constexpr uint32_t kMaxSlots = 1024;
-inline constexpr std::size_t RepliesOffset(uint32_t slots) { return kRequestsOffset + slots * kRequestStride; }
-inline constexpr std::size_t SegmentSize(uint32_t slots) { return RepliesOffset(slots) + slots * kReplyStride; }
-static_assert(RepliesOffset(1) == 1052800, "one slot keeps version 2's offsets");
+inline constexpr std::size_t RepliesOffset(uint32_t slots, Capacities c = {}) {
+  return kRequestsOffset + slots * StrideOf(c.request);
+}
+inline constexpr std::size_t SegmentSize(uint32_t slots, Capacities c = {}) {
+  return RepliesOffset(slots, c) + slots * StrideOf(c.reply);
+}
+static_assert(RepliesOffset(1) == 1052800, "one slot of single calls keeps version 2's offsets");
 
 // The smallest power of two >= k (1..kMaxSlots): the slots a row at k calls in flight needs.
 uint32_t SlotsFor(int k);
@@ -61,16 +73,21 @@ class Segment {
   // (a power of two, 1..kMaxSlots), and writes the header and every entry's
   // starting seq. `first` is the number before the first call (0; tests
   // start near the wrap). Throws TransportError.
+  // `capacities` are the slots' frame capacities (each a multiple of 8 in
+  // [kMinCapacity, kMaxCapacity]).
   static Segment Create(const std::string& name, WaitMode mode, uint32_t spin_budget, uint32_t slots = 1,
-                        uint32_t first = 0);
+                        uint32_t first = 0, Capacities capacities = {});
   // Maps an existing segment and checks its header. Throws TransportError.
   static Segment Open(const std::string& name);
   Segment(Segment&& other) noexcept;
   Segment& operator=(Segment&&) = delete;
   ~Segment();
 
-  Ring requests() const { return {base_ + kRequestsOffset, kRequestStride, slots() - 1, kRequestCapacity}; }
-  Ring replies() const { return {base_ + RepliesOffset(slots()), kReplyStride, slots() - 1, kReplyCapacity}; }
+  Ring requests() const { return {base_ + kRequestsOffset, StrideOf(capacities().request), slots() - 1, capacities().request}; }
+  Ring replies() const {
+    return {base_ + RepliesOffset(slots(), capacities()), StrideOf(capacities().reply), slots() - 1, capacities().reply};
+  }
+  Capacities capacities() const { return {Word(12), Word(16)}; }
   WaitMode mode() const { return static_cast<WaitMode>(Word(8)); }
   uint32_t spin_budget() const { return Word(20); }
   uint32_t slots() const { return Word(24); }

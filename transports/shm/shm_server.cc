@@ -6,7 +6,8 @@
 
 #include "common/raw_frame.h"
 #include "common/workload.h"
-#include "transports/fault/held_count.h"
+#include "transports/fault/peer_counts.h"
+#include "transports/raw_stream/raw_answer.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/shm/shm_segment.h"
 #include "transports/transport.h"
@@ -16,8 +17,9 @@ namespace {
 
 // Answers the request in the request slot into the reply slot (spoiled as
 // --fault says, for the harness's tests).
-void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double>& features, const PeerFault& fault) {
-  std::vector<uint8_t> out;  // small: replies are at most ~1 KiB
+void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double>& features, const PeerFault& fault,
+            MessageCount& count) {
+  std::vector<uint8_t> out;  // a reply, or a batch's
   raw::Header h{};
   std::string err;
   if (raw::DecodeHeader(req.slot, &h) != raw::HeaderStatus::kOk || raw::kHeaderSize + h.payload_len > req.capacity) {
@@ -35,27 +37,25 @@ void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double
         raw::Store(frame + raw::kHeaderSize, Add(x, y));
         SpoilRawFrame(BeforeReply(fault), frame, sizeof frame);
         std::memcpy(rep.slot, frame, sizeof frame);
+        count.Answered(1);
         return;
       }
-    } else if (h.kind == raw::Kind::kScoreRequest) {
-      raw::ScoreRequestView v;
-      err = raw::ParseScoreRequest(payload, &v);
-      if (err.empty()) {
-        features.resize(v.n);
-        if (v.n) std::memcpy(features.data(), v.features_le.data(), v.features_le.size());
-        const ScoreResult r = Score(features);
-        raw::EncodeScoreReply(out, h.id, r.score, r.label);
-      }
-    } else {
-      err = "unknown request kind";
     }
+    // Score, a batch, or a kind no request has: answered as over a stream.
+    const RawAnswer answer = AnswerRawRequest(h, payload, out, features);
+    err = answer.error;
+    count.Answered(answer.calls);
   }
   if (!err.empty()) {
     std::fprintf(stderr, "cpp peer: bad request (id %llu): %s\n", static_cast<unsigned long long>(h.id), err.c_str());
-    raw::EncodeError(out, h.id, err);
+    if (out.empty()) raw::EncodeError(out, h.id, err);
+  }
+  if (out.size() > rep.capacity) {  // a batch reply of mostly errors can outgrow the slot sized for answers
+    std::fprintf(stderr, "cpp peer: a reply of %zu bytes does not fit the %u-byte reply slot\n", out.size(), rep.capacity);
+    raw::EncodeError(out, h.id, "the reply does not fit the reply slot");
   }
   SpoilRawFrame(BeforeReply(fault), out.data(), out.size());
-  std::memcpy(rep.slot, out.data(), std::min<std::size_t>(out.size(), rep.capacity));
+  std::memcpy(rep.slot, out.data(), out.size());
 }
 
 // --echo: the request frame goes back unchanged, nothing decoded but its
@@ -94,6 +94,7 @@ int ServeShm(const PeerOptions& options) {
     const std::atomic<bool> never{false};
     std::vector<double> features;
     HeldCount held_count(options.count_held);
+    MessageCount message_count(options.count_messages);
     // Calls are served in order, one entry after another round the ring:
     // request n is published when its entry's seq turns from n-S to n.
     for (uint32_t n = segment.first() + 1;; ++n) {
@@ -107,7 +108,7 @@ int ServeShm(const PeerOptions& options) {
         BeforeReply(options.fault);  // counts: crash-after and hang-after hold in echo mode too
         Echo(req, rep);
       } else {
-        Answer(req, rep, features, options.fault);
+        Answer(req, rep, features, options.fault, message_count);
       }
       if (held_count.on()) held_count.Saw(Held(requests, n));
       shm::Publish(segment, rep, n);

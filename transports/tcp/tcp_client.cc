@@ -1,3 +1,4 @@
+#include "transports/raw_stream/raw_messages.h"
 #include "transports/tcp/tcp_client.h"
 
 #include <arpa/inet.h>
@@ -62,6 +63,7 @@ TransportSpec TcpTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<TcpClient>(mode);
       },
+      .too_large = RawFrameTooLarge,
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }

@@ -1,3 +1,4 @@
+#include "transports/raw_stream/raw_messages.h"
 #include "transports/unix/unix_client.h"
 
 #include <sys/socket.h>
@@ -54,6 +55,7 @@ TransportSpec UnixSocketTransport() {
       .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
         return std::make_unique<UnixSocketClient>(mode);
       },
+      .too_large = RawFrameTooLarge,
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }

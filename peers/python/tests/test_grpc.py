@@ -16,6 +16,9 @@ for _dir in (PEER_DIR, PEER_DIR / "tests"):
 import workload  # noqa: E402
 from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase  # noqa: E402
 
+MAX_GRPC_MESSAGE = 17825792  # interop.proto: each way, every server and the harness's channel
+MAX_BATCH_ITEMS = 100000
+
 GENERATED = Path(os.environ.get("INTEROP_GENERATED_DIR")
                  or PEER_DIR.parent.parent / "build" / "generated") / "python"
 
@@ -40,7 +43,10 @@ class GrpcCase(PeerTestCase):
         host, _, port = self.proc.ready_address.rpartition(":")
         self.assertEqual(host, "127.0.0.1")
         self.assertGreater(int(port), 0)
-        self.channel = grpc.insecure_channel(self.proc.ready_address)
+        # As the harness's channel: replies (and echoes) of up to MAX_GRPC_MESSAGE.
+        self.channel = grpc.insecure_channel(self.proc.ready_address, options=[
+            ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE),
+            ("grpc.max_send_message_length", -1)])
         self.addCleanup(self.channel.close)
         self.stub = pb_grpc.InteropStub(self.channel)
 
@@ -81,8 +87,89 @@ class GrpcPeerTest(GrpcCase):
         self.assertNotIn("Traceback", self.stderr_of(self.proc))
 
 
+def mixed_batch_items():
+    """Items a batch answers, and items that are each wrong in themselves."""
+    return [pb.Request(add=pb.AddRequest(x=2**63 - 1, y=1)),
+            pb.Request(score=pb.ScoreRequest(features=workload.ramp_features(256), model="modèle-ü")),
+            pb.Request(),  # neither add nor score
+            pb.Request(batch=pb.BatchRequest(id=1, items=[pb.Request(add=pb.AddRequest(x=1, y=1))])),
+            pb.Request(score=pb.ScoreRequest(features=[], model="😀" * 257)),  # 1028 bytes
+            pb.Request(score=pb.ScoreRequest(features=[0.5] * 131073, model="m")),
+            pb.Request(score=pb.ScoreRequest(features=[1e6], model="")),  # exp overflows: 0.0
+            pb.Request(add=pb.AddRequest(id=99, x=-7, y=3))]  # an inner id is ignored
+
+
+MIXED_KINDS = ["add", "score", "error", "error", "error", "error", "score", "add"]
+
+
+class BatchChecks:
+    def check_mixed_reply(self, reply, id):
+        """The reply to mixed_batch_items(): item by item, as single calls answer."""
+        self.assertEqual(reply.id, id)
+        self.assertEqual([r.WhichOneof("result") for r in reply.items], MIXED_KINDS)
+        self.assertEqual([r.id for r in reply.items], [0] * len(MIXED_KINDS))
+        self.assertEqual(reply.items[0].add.result, -2**63)
+        self.check_score_ramp_256(reply.items[1].score, 0)
+        self.assertEqual((reply.items[6].score.score, reply.items[6].score.label), (0.0, "legit"))
+        self.assertEqual(reply.items[7].add.result, -4)
+        self.assertEqual(reply.items[7].add.id, 0)
+        self.assertIn("1024", reply.items[4].error)
+        self.assertIn("131072", reply.items[5].error)
+
+
 @unittest.skipIf(MISSING, MISSING)
-class GrpcStreamPeerTest(GrpcCase):
+class GrpcBatchPeerTest(GrpcCase, BatchChecks):
+    transport = "grpc"
+
+    def batch(self, id, items, **kwargs):
+        return self.stub.Batch(pb.BatchRequest(id=id, items=items), timeout=TIMEOUT, **kwargs)
+
+    def test_items_answered_as_single_calls(self):
+        self.check_mixed_reply(self.batch(2**64 - 1, mixed_batch_items()), 2**64 - 1)
+        # Bit for bit as the unary calls, item by item.
+        items = [pb.Request(score=pb.ScoreRequest(features=workload.ramp_features(n), model="m"))
+                 for n in (0, 1, 7, 1000, 65536)]
+        items += [pb.Request(add=pb.AddRequest(x=x, y=y)) for x, y in ((-2**63, -1), (5, -5), (1, 2))]
+        reply = self.batch(3, items)
+        for item, got in zip(items, reply.items):
+            if item.HasField("add"):
+                self.assertEqual(got.add.result, self.stub.Add(item.add, timeout=TIMEOUT).result)
+            else:
+                single = self.stub.Score(item.score, timeout=TIMEOUT)
+                self.assertEqual((struct.pack("<d", got.score.score), got.score.label),
+                                 (struct.pack("<d", single.score), single.label))
+
+    def test_wrong_shapes_are_invalid_argument_then_still_serving(self):
+        add = pb.Request(add=pb.AddRequest(x=1, y=2))
+        for items in ([], [add] * (MAX_BATCH_ITEMS + 1)):
+            with self.subTest(items=len(items)):
+                with self.assertRaises(grpc.RpcError) as caught:
+                    self.batch(4, items)
+                self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertEqual(self.stub.Add(pb.AddRequest(id=5, x=-7, y=3), timeout=TIMEOUT).result, -4)
+        reply = self.batch(6, [add] * MAX_BATCH_ITEMS)  # the most items there may be
+        self.assertEqual(len(reply.items), MAX_BATCH_ITEMS)
+        self.assertEqual({r.add.result for r in reply.items}, {3})
+
+    def test_messages_past_4_mib_up_to_max_grpc_message(self):
+        """Five scores of 131072 features: 5.2 MB, past gRPC's default 4 MiB."""
+        items = [pb.Request(score=pb.ScoreRequest(features=workload.ramp_features(131072), model=f"m{i}"))
+                 for i in range(5)]
+        request = pb.BatchRequest(id=7, items=items)
+        self.assertGreater(request.ByteSize(), 4 * 1024 * 1024)
+        reply = self.stub.Batch(request, timeout=TIMEOUT)
+        self.assertEqual([r.WhichOneof("result") for r in reply.items], ["score"] * 5)
+        self.assertEqual(len({r.score.score for r in reply.items}), 1)
+        raw = self.channel.unary_unary("/interop.v1.Interop/Batch", request_serializer=None,
+                                       response_deserializer=None)
+        with self.assertRaises(grpc.RpcError) as caught:
+            raw(b"\0" * (MAX_GRPC_MESSAGE + 1), timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertEqual(self.stub.Add(pb.AddRequest(id=8, x=1, y=1), timeout=TIMEOUT).result, 2)
+
+
+@unittest.skipIf(MISSING, MISSING)
+class GrpcStreamPeerTest(GrpcCase, BatchChecks):
     """`grpc-stream` is the same server; the harness uses the Stream RPC."""
     transport = "grpc-stream"
 
@@ -101,6 +188,23 @@ class GrpcStreamPeerTest(GrpcCase):
         self.check_score_ramp_256(replies[1].score, 11)
         self.assertIn("1024", replies[2].error)
         self.assertEqual(replies[4].add.result, 5)
+
+    def test_stream_batches_in_order_with_singles(self):
+        """A Request with batch gets a Reply with batch and the batch's id; a
+        wrong shape gets Reply.error with that id; the stream goes on."""
+        add = pb.Request(add=pb.AddRequest(x=1, y=2))
+        requests = [pb.Request(add=pb.AddRequest(id=20, x=1, y=1)),
+                    pb.Request(batch=pb.BatchRequest(id=21, items=mixed_batch_items())),
+                    pb.Request(batch=pb.BatchRequest(id=22)),  # no items
+                    pb.Request(batch=pb.BatchRequest(id=23, items=[add] * (MAX_BATCH_ITEMS + 1))),
+                    pb.Request(batch=pb.BatchRequest(id=24, items=[add] * 1000)),
+                    pb.Request(add=pb.AddRequest(id=25, x=2, y=3))]
+        replies = list(self.stub.Stream(iter(requests), timeout=TIMEOUT))
+        self.assertEqual([r.WhichOneof("result") for r in replies], ["add", "batch", "error", "error", "batch", "add"])
+        self.assertEqual([r.id for r in replies], [20, 21, 22, 23, 24, 25])
+        self.check_mixed_reply(replies[1].batch, 21)
+        self.assertEqual([r.add.result for r in replies[4].batch.items], [3] * 1000)
+        self.assertEqual(replies[5].add.result, 5)
 
     def test_stream_many(self):
         requests = (pb.Request(add=pb.AddRequest(id=i, x=i, y=i)) for i in range(200))
@@ -134,9 +238,19 @@ class GrpcEchoPeerTest(GrpcEchoCase):
         garbage = b"\xff\x00 not protobuf"  # nothing is decoded
         self.assertEqual(self.raw("unary_unary", "Score")(garbage, timeout=TIMEOUT), garbage)
 
+    def test_batches_come_back_unchanged(self):
+        batch = pb.BatchRequest(id=4, items=[pb.Request(add=pb.AddRequest(x=i, y=i)) for i in range(1000)])
+        sent = batch.SerializeToString()
+        self.assertEqual(self.raw("unary_unary", "Batch")(sent, timeout=TIMEOUT), sent)
+        garbage = b"\xff\x00 not protobuf"  # nothing is decoded
+        self.assertEqual(self.raw("unary_unary", "Batch")(garbage, timeout=TIMEOUT), garbage)
+
     def test_message_size_bound_as_usual(self):
+        """Up to MAX_GRPC_MESSAGE each way (a 16 MiB batch and its framing), no more."""
+        largest = b"x" * MAX_GRPC_MESSAGE
+        self.assertEqual(self.raw("unary_unary", "Batch")(largest, timeout=TIMEOUT), largest)
         with self.assertRaises(grpc.RpcError) as caught:
-            self.raw("unary_unary", "Add")(b"x" * (4 * 1024 * 1024 + 1), timeout=TIMEOUT)
+            self.raw("unary_unary", "Batch")(largest + b"x", timeout=TIMEOUT)
         self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
         add = pb.AddRequest(id=3, x=1, y=2).SerializeToString()
         self.assertEqual(self.raw("unary_unary", "Add")(add, timeout=TIMEOUT), add)
@@ -149,6 +263,7 @@ class GrpcStreamEchoPeerTest(GrpcEchoCase):
     def test_stream_messages_come_back_unchanged_in_order(self):
         requests = [pb.Request(add=pb.AddRequest(id=10, x=2**63 - 1, y=1)),
                     pb.Request(score=self.score_request(11)),
+                    pb.Request(batch=pb.BatchRequest(id=12, items=mixed_batch_items())),
                     pb.Request()]
         requests += [pb.Request(add=pb.AddRequest(id=i, x=i, y=i)) for i in range(200)]
         sent = [r.SerializeToString() for r in requests]

@@ -215,6 +215,35 @@ class PeerTestCase(unittest.TestCase):
     def expect_closed(self, conn):
         self.assertIsNone(read_frame(conn))
 
+    def check_batches(self, conn):
+        """Batch frames on a real stream: one past MAX_PAYLOAD (the peer's
+        buffer grows to it), one with a wrong item in the middle, one of the
+        wrong shape (an error frame, and the stream goes on), then a single add."""
+        big = 60000
+        items = [(rf.KIND_ADD_REQUEST, rf.payload_of(rf.encode_add_request(0, i, 2**63 - 1))) for i in range(big)]
+        frame = rf.encode_batch(rf.KIND_BATCH_REQUEST, 101, items)
+        self.assertGreater(len(frame) - 24, rf.MAX_PAYLOAD)
+        conn.send(frame)
+        kind, id, payload = read_frame(conn)
+        self.assertEqual((kind, id), (rf.KIND_BATCH_REPLY, 101))
+        self.assertEqual([rf.parse_add_reply(p) for _, p in rf.parse_batch(payload)],
+                         [workload.add(i, 2**63 - 1) for i in range(big)])
+        mixed = [(rf.KIND_ADD_REQUEST, rf.payload_of(rf.encode_add_request(0, 2, 3))),
+                 (rf.KIND_ADD_REQUEST, bytes(8)),  # wrong size: an error item
+                 (rf.KIND_SCORE_REQUEST, rf.payload_of(rf.encode_score_request(0, workload.ramp_features(256),
+                                                                               "modèle-ü")))]
+        conn.send(rf.encode_batch(rf.KIND_BATCH_REQUEST, 102, mixed))
+        kind, id, payload = read_frame(conn)
+        self.assertEqual((kind, id), (rf.KIND_BATCH_REPLY, 102))
+        answers = rf.parse_batch(payload)
+        self.assertEqual([k for k, _ in answers], [rf.KIND_ADD_REPLY, rf.KIND_ERROR, rf.KIND_SCORE_REPLY])
+        self.assertEqual(rf.parse_add_reply(answers[0][1]), 5)
+        s, label = rf.parse_score_reply(answers[2][1])
+        self.assertEqual((struct.pack(">d", s).hex(), label), (RAMP_256_HEX, "fraud"))
+        conn.send(header(rf.KIND_BATCH_REQUEST, 103, 8) + struct.pack("<II", 0, 0))  # count 0
+        self.expect_error(conn, 103)
+        self.check_add(conn, 104)
+
 
 class SocketPeerTests:
     """Shared by the unix and tcp tests; subclasses define start_peer/connect."""
@@ -289,6 +318,26 @@ class SocketPeerTests:
         for frame in frames:
             conn.send(frame)
             self.assertEqual(conn.recv_exact(len(frame)), frame)
+
+    def test_batches(self):
+        proc = self.start_peer()
+        self.check_batches(self.connect(proc))
+
+    def test_batch_too_long_closes_and_peer_keeps_serving(self):
+        proc = self.start_peer()
+        conn = self.connect(proc)
+        conn.send(header(rf.KIND_BATCH_REQUEST, 105, rf.MAX_BATCH_PAYLOAD + 1) + b"\0" * 64)
+        self.assertIn(str(rf.MAX_BATCH_PAYLOAD), self.expect_error(conn, 105))
+        self.expect_closed(conn)
+        self.check_add(self.connect(proc), 106)
+
+    def test_echo_returns_batch_frames_unchanged(self):
+        proc = self.start_peer("--echo")
+        conn = self.connect(proc)
+        items = [(rf.KIND_ADD_REQUEST, rf.payload_of(rf.encode_add_request(0, i, i))) for i in range(60000)]
+        frame = rf.encode_batch(rf.KIND_BATCH_REQUEST, 107, items)  # past MAX_PAYLOAD
+        conn.send(frame)
+        self.assertEqual(conn.recv_exact(len(frame)), frame)
 
     def test_sigterm_exits_zero(self):
         proc = self.start_peer()
@@ -374,6 +423,18 @@ class PipePeerTest(PeerTestCase):
         proc, conn = self.start_pipe()
         conn.send(header(1, 9, rf.MAX_PAYLOAD + 1))
         self.expect_error(conn, 9)
+        self.assertEqual(self.wait_exit(proc), 3)
+
+    def test_batches_then_eof_exits_zero(self):
+        proc, conn = self.start_pipe()
+        self.check_batches(conn)
+        proc.stdin.close()
+        self.assertEqual(self.wait_exit(proc), 0)
+
+    def test_batch_too_long_exits_3(self):
+        proc, conn = self.start_pipe()
+        conn.send(header(rf.KIND_BATCH_REQUEST, 108, rf.MAX_BATCH_PAYLOAD + 1))
+        self.expect_error(conn, 108)
         self.assertEqual(self.wait_exit(proc), 3)
 
     def test_echo(self):

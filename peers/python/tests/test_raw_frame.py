@@ -379,10 +379,68 @@ class Batches(unittest.TestCase):
             else:
                 self.assertEqual(wrong, [v["generated"]["wrong"]], v["name"])
 
-    def test_readers_keep_max_payload_for_batch_frames_too(self):
-        self.assertEqual(rf.decode_header(header(rf.KIND_BATCH_REQUEST, 1, rf.MAX_PAYLOAD))[2], rf.MAX_PAYLOAD)
-        with self.assertRaises(rf.FrameError):
-            rf.decode_header(header(rf.KIND_BATCH_REQUEST, 1, rf.MAX_PAYLOAD + 1))
+    def test_readers_bound_payload_len_by_kind(self):
+        """MAX_BATCH_PAYLOAD for a batch request or reply, MAX_PAYLOAD for any other kind."""
+        for kind in (rf.KIND_BATCH_REQUEST, rf.KIND_BATCH_REPLY):
+            self.assertEqual(rf.max_payload(kind), rf.MAX_BATCH_PAYLOAD)
+            self.assertEqual(rf.decode_header(header(kind, 1, rf.MAX_BATCH_PAYLOAD))[2], rf.MAX_BATCH_PAYLOAD)
+            with self.assertRaises(rf.FrameError):
+                rf.decode_header(header(kind, 1, rf.MAX_BATCH_PAYLOAD + 1))
+        for kind in (rf.KIND_ADD_REQUEST, rf.KIND_SCORE_REQUEST, rf.KIND_ADD_REPLY, rf.KIND_ERROR, 0x11, 0):
+            self.assertEqual(rf.max_payload(kind), rf.MAX_PAYLOAD)
+            with self.assertRaises(rf.FrameError):
+                rf.decode_header(header(kind, 1, rf.MAX_PAYLOAD + 1))
+
+    def check_vector_reply(self, v, reply):
+        """A peer's whole reply frame to a vector's request: bit for bit, and
+        item by item on kinds and results."""
+        kind, rid, plen = rf.decode_header(reply)
+        self.assertEqual((kind, rid, plen), (rf.KIND_BATCH_REPLY, v["id"], len(reply) - 24), v["name"])
+        self.check_bytes(v, "reply", reply)
+        items = rf.parse_batch(reply[24:])
+        if "reply_items" in v:
+            wants = v["reply_items"]
+        else:
+            wrong = v["generated"]["wrong"]
+            wants = [v["wrong_reply_item"] if i == wrong else {"add": workload.add(i * 1000003, 7 - i)}
+                     for i in range(v["generated"]["count"])]
+        self.assertEqual(len(items), len(wants), v["name"])
+        for i, ((k, p), want) in enumerate(zip(items, wants)):
+            if "add" in want:
+                self.assertEqual((k, rf.parse_add_reply(p)), (rf.KIND_ADD_REPLY, want["add"]), (v["name"], i))
+            elif "score_hex" in want:
+                self.assertEqual(k, rf.KIND_SCORE_REPLY, (v["name"], i))
+                score, label = rf.parse_score_reply(p)
+                self.assertEqual((struct.pack(">d", score).hex(), label), (want["score_hex"], want["label"]))
+            else:
+                self.assertEqual(k, rf.KIND_ERROR, (v["name"], i))
+                self.assertTrue(0 < len(p) <= rf.MAX_ERROR_BYTES)
+
+    def test_the_stream_loop_answers_every_vector(self):
+        """serve_stream (unix, tcp, pipe) on each vector's request frame, whole
+        and a few bytes at a time, then a single add on the same stream."""
+        saved, rf.log = rf.log, lambda line: None
+        self.addCleanup(setattr, rf, "log", saved)
+        for v in self.vectors():
+            request = rf.encode_batch(rf.KIND_BATCH_REQUEST, v["id"], [request_item(i) for i in batch_items(v)])
+            for step in (None, 13):
+                with self.subTest(v["name"], step=step):
+                    status, out = run_loop(rf.serve_stream, request + rf.encode_add_request(99, 1, 2), step)
+                    self.assertEqual(status, rf.STREAM_EOF)
+                    tail = rf.encode_add_reply(99, 3)
+                    self.assertEqual(out[-len(tail):], tail)
+                    self.check_vector_reply(v, out[:-len(tail)])
+
+    def test_answer_frame_answers_every_vector(self):
+        """answer_frame (shm's slots) on each vector's request frame."""
+        saved, rf.log = rf.log, lambda line: None
+        self.addCleanup(setattr, rf, "log", saved)
+        for v in self.vectors():
+            request = rf.encode_batch(rf.KIND_BATCH_REQUEST, v["id"], [request_item(i) for i in batch_items(v)])
+            with self.subTest(v["name"]):
+                out = bytearray(32 + 48 * len(batch_items(v)) + 4096)
+                n = rf.answer_frame(memoryview(bytearray(request) + bytes(64)), memoryview(out))
+                self.check_vector_reply(v, bytes(out[:n]))
 
     def test_bad_shapes_refuse_the_whole_batch(self):
         good = rf.encode_batch(rf.KIND_BATCH_REQUEST, 1, [request_item({"add": [1, 2]})])[24:]
@@ -399,6 +457,180 @@ class Batches(unittest.TestCase):
                 with self.assertRaises(rf.FrameError):
                     rf.parse_batch(payload)
         self.assertEqual(len(rf.parse_batch(good)), 1)
+
+
+def batch_frame(id, items):
+    return rf.encode_batch(rf.KIND_BATCH_REQUEST, id, items)
+
+
+def single_answer(kind, payload):
+    """The one reply frame serve_stream gives the item as a request of its own."""
+    status, out = run_loop(rf.serve_stream, header(kind, 0, len(payload)) + payload)
+    return split_frames(out)[0]
+
+
+class BatchFrames(QuietLog):
+    """Batch frames through the loops: answered as their items' calls would
+    be alone, wrong items in place, wrong shapes refused, bounds by kind."""
+
+    def mixed_items(self):
+        return [request_item({"add": [2**63 - 1, 1]}),
+                request_item({"score": {"features": {"ramp": 256}, "model": "modèle-ü"}}),
+                (0x09, b"abcd"),  # unknown kind
+                (rf.KIND_ADD_REPLY, b"\0" * 8),  # a reply kind is not a request
+                (rf.KIND_ADD_REQUEST, b"\0" * 8),  # wrong add size
+                (rf.KIND_SCORE_REQUEST, score_payload(rf.MAX_FEATURES + 1, 0)),
+                (rf.KIND_SCORE_REQUEST, score_payload(0, rf.MAX_MODEL_BYTES + 1, model=b"m" * 1025)),
+                (rf.KIND_SCORE_REQUEST, score_payload(0, 2, model=b"\xc0\xaf")),  # not UTF-8
+                (rf.KIND_SCORE_REQUEST, score_payload(0, 0)),  # no features, no model: fine
+                request_item({"score": {"features": [1e6], "model": ""}}),  # exp overflows
+                request_item({"add": [-7, 3]})]
+
+    def test_items_are_answered_as_single_calls_would_be(self):
+        items = self.mixed_items()
+        frame = batch_frame(41, items)
+        for step in (None, 5):
+            with self.subTest(step=step):
+                self.logged.clear()
+                status, out = run_loop(rf.serve_stream, frame + rf.encode_add_request(42, 1, 1), step)
+                self.assertEqual(status, rf.STREAM_EOF)
+                # One stderr line for the batch's wrong items, not one per item.
+                self.assertEqual(len(self.logged), 1)
+                self.assertIn("6 of 11", self.logged[0])
+                frames = split_frames(out)
+                self.assertEqual([f[:2] for f in frames], [(rf.KIND_BATCH_REPLY, 41), (rf.KIND_ADD_REPLY, 42)])
+                answers = rf.parse_batch(frames[0][2])
+                self.assertEqual(len(answers), len(items))
+                for i, ((kind, payload), (got_kind, got)) in enumerate(zip(items, answers)):
+                    alone = single_answer(kind, payload)
+                    if alone[0] == rf.KIND_ERROR:
+                        self.assertEqual(got_kind, rf.KIND_ERROR, i)
+                        self.assertTrue(0 < len(got) <= rf.MAX_ERROR_BYTES)
+                    else:
+                        self.assertEqual((got_kind, bytes(got)), (alone[0], alone[2]), i)  # bit for bit
+                self.assertEqual([k for k, _ in answers],
+                                 [0x81, 0x82, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x82, 0x82, 0x81])
+
+    def test_wrong_shapes_get_one_error_frame_and_the_stream_goes_on(self):
+        good = batch_frame(1, [request_item({"add": [1, 2]})])[24:]
+        shapes = [struct.pack("<II", 0, 0),  # count 0
+                  struct.pack("<II", rf.MAX_BATCH_ITEMS + 1, 0) + good[8:],
+                  good[:4],  # shorter than its count
+                  good[:-8],  # the item overruns
+                  struct.pack("<II", 2, 0) + good[8:],
+                  good + b"\0" * 8,  # bytes left over
+                  b""]
+        for i, payload in enumerate(shapes):
+            with self.subTest(i=i):
+                frame = header(rf.KIND_BATCH_REQUEST, 50 + i, len(payload)) + payload
+                status, out = run_loop(rf.serve_stream, frame + rf.encode_add_request(99, 1, 1))
+                self.assertEqual(status, rf.STREAM_EOF)
+                frames = split_frames(out)
+                self.assertEqual(len(frames), 2)
+                self.assertEqual(frames[0][:2], (rf.KIND_ERROR, 50 + i))
+                self.assertTrue(0 < len(frames[0][2]) <= rf.MAX_ERROR_BYTES)
+                self.assertEqual(frames[1], (rf.KIND_ADD_REPLY, 99, struct.pack("<q", 2)))
+        self.assertEqual(len(self.logged), len(shapes))
+
+    def test_a_batch_longer_than_max_payload_is_served(self):
+        """Three scores of 50,000 features: 1.2 MB, past a single frame's bound,
+        answered bit for bit like three frames of their own; the add after it
+        still takes the hot path."""
+        items = [request_item({"score": {"features": {"ramp": 50000}, "model": f"m{i}"}}) for i in range(3)]
+        frame = batch_frame(5, items)
+        self.assertGreater(len(frame) - 24, rf.MAX_PAYLOAD)
+        for step in (None, 65536):
+            status, out = run_loop(rf.serve_stream, frame + rf.encode_add_request(6, 2, 2), step)
+            self.assertEqual(status, rf.STREAM_EOF)
+            frames = split_frames(out)
+            self.assertEqual(frames[0][:2], (rf.KIND_BATCH_REPLY, 5))
+            self.assertEqual([(k, bytes(p)) for k, p in rf.parse_batch(frames[0][2])],
+                             [single_answer(k, p)[::2] for k, p in items])
+            self.assertEqual(frames[1], (rf.KIND_ADD_REPLY, 6, struct.pack("<q", 4)))
+        self.assertEqual(self.logged, [])
+
+    def test_exactly_max_batch_payload_is_read_whole(self):
+        length = rf.MAX_BATCH_PAYLOAD - 16  # one item filling the batch to its bound
+        frame = batch_frame(8, [(0x09, bytes(length))])
+        self.assertEqual(len(frame), 24 + rf.MAX_BATCH_PAYLOAD)
+        status, out = run_loop(rf.serve_stream, frame + rf.encode_add_request(9, 1, 1))
+        self.assertEqual(status, rf.STREAM_EOF)
+        frames = split_frames(out)
+        self.assertEqual(frames[0][:2], (rf.KIND_BATCH_REPLY, 8))
+        [(kind, message)] = rf.parse_batch(frames[0][2])
+        self.assertEqual((kind, bytes(message)), (rf.KIND_ERROR, b"unknown request kind in a batch item"))
+        self.assertEqual(frames[1], (rf.KIND_ADD_REPLY, 9, struct.pack("<q", 2)))
+
+    def test_too_long_for_its_kind_closes_before_reading(self):
+        for kind, plen in ((rf.KIND_BATCH_REQUEST, rf.MAX_BATCH_PAYLOAD + 1),
+                           (rf.KIND_BATCH_REPLY, rf.MAX_BATCH_PAYLOAD + 1),
+                           (rf.KIND_SCORE_REQUEST, rf.MAX_PAYLOAD + 1),
+                           (0x11, rf.MAX_PAYLOAD + 1)):
+            for loop in (rf.serve_stream, rf.echo_stream):
+                with self.subTest(kind=kind, loop=loop.__name__):
+                    reads = []
+
+                    def reader(mv):
+                        reads.append(len(mv))
+                        mv[:24] = header(kind, 77, plen)
+                        return 24
+
+                    out = []
+                    self.assertEqual(loop(reader, lambda b: out.append(bytes(b))), rf.STREAM_CLOSED)
+                    self.assertEqual(reads, [24])  # nothing past the header was asked for
+                    [(k, id, message)] = split_frames(b"".join(out))
+                    self.assertEqual((k, id), (rf.KIND_ERROR, 77))
+                    self.assertIn(str(rf.max_payload(kind)).encode(), message)
+
+    def test_a_batch_reply_frame_is_not_a_request(self):
+        """Read whole (its kind allows 16 MiB), refused, and the stream goes on."""
+        payload = batch_frame(0, [(rf.KIND_ADD_REPLY, bytes(8))] * 70000)[24:]
+        self.assertGreater(len(payload), rf.MAX_PAYLOAD)
+        frame = header(rf.KIND_BATCH_REPLY, 12, len(payload)) + payload
+        status, out = run_loop(rf.serve_stream, frame + rf.encode_add_request(13, 1, 1))
+        self.assertEqual(status, rf.STREAM_EOF)
+        frames = split_frames(out)
+        self.assertEqual([f[:2] for f in frames], [(rf.KIND_ERROR, 12), (rf.KIND_ADD_REPLY, 13)])
+
+    def test_echo_sends_batch_frames_back_unchanged(self):
+        small = batch_frame(1, self.mixed_items())
+        big = batch_frame(2, [request_item({"add": [i, i]}) for i in range(60000)])  # 1.44 MB
+        self.assertGreater(len(big) - 24, rf.MAX_PAYLOAD)
+        frames = small + big + rf.encode_add_request(3, 1, 1)
+        for step in (None, 4096):
+            with self.subTest(step=step):
+                self.assertEqual(run_loop(rf.echo_stream, frames, step), (rf.STREAM_EOF, frames))
+        self.assertEqual(self.logged, [])
+
+    def test_answer_frame_batches_and_the_reply_slot(self):
+        """answer_frame (shm): a batch answered into the reply slot, a reply
+        that does not fit it refused with one error frame, a frame longer than
+        its request slot refused."""
+        items = self.mixed_items()
+        frame = batch_frame(21, items)
+        status, stream_out = run_loop(rf.serve_stream, frame)
+        out = bytearray(4096)
+        n = rf.answer_frame(memoryview(bytearray(frame) + bytes(100)), memoryview(out))
+        self.assertEqual(bytes(out[:n]), stream_out)  # the same bytes as on a stream
+        # 200 wrong items need about 60 bytes each: past a 4096-byte reply slot.
+        frame = batch_frame(22, [(rf.KIND_ADD_REQUEST, bytes(8))] * 200)
+        n = rf.answer_frame(memoryview(bytearray(frame)), memoryview(out))
+        self.assertEqual(split_frames(bytes(out[:n])), [(rf.KIND_ERROR, 22, rf.NO_ROOM.encode())])
+        # A request frame longer than its slot, and one longer than its kind allows.
+        frame = batch_frame(23, [request_item({"add": [1, 2]})] * 10)
+        n = rf.answer_frame(memoryview(bytearray(frame)[:-8]), memoryview(out))
+        self.assertEqual(split_frames(bytes(out[:n]))[0][:2], (rf.KIND_ERROR, 23))
+        slot = bytearray(header(rf.KIND_BATCH_REQUEST, 24, rf.MAX_BATCH_PAYLOAD + 1)) + bytes(64)
+        n = rf.answer_frame(memoryview(slot), memoryview(out))
+        self.assertEqual(split_frames(bytes(out[:n]))[0][:2], (rf.KIND_ERROR, 24))
+        # A batch past MAX_PAYLOAD that fits its slot is answered.
+        items = [request_item({"add": [i, 1]}) for i in range(50000)]
+        frame = batch_frame(25, items)
+        out = bytearray(32 + 16 * len(items))
+        n = rf.answer_frame(memoryview(bytearray(frame)), memoryview(out))
+        self.assertEqual(n, len(out))
+        answers = rf.parse_batch(memoryview(out)[24:n])
+        self.assertEqual([rf.parse_add_reply(p) for _, p in answers], [i + 1 for i in range(50000)])
 
 
 def load_big_vectors():

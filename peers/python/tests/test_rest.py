@@ -17,6 +17,7 @@ for _dir in (PEER_DIR, PEER_DIR / "tests"):
 
 import workload  # noqa: E402
 from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, echo_requests  # noqa: E402
+from test_workload import bits, load_vectors  # noqa: E402
 
 MAX_JSON_BYTES = 4194304
 JSON = {"Content-Type": "application/json"}
@@ -69,11 +70,11 @@ class RestCase(PeerTestCase):
         self.assertEqual(status, 405)
         self.expect_error(status, reply)
 
-    def check_body_over_the_bound_gets_413(self):
+    def check_body_over_the_bound_gets_413(self, path="/add"):
         """One byte more than MAX_JSON_BYTES, said by the Content-Length or
         counted in a chunked body, gets 413 (each on a connection of its own)."""
         conn = self.connect()
-        conn.putrequest("POST", "/add")
+        conn.putrequest("POST", path)
         conn.putheader("Content-Type", "application/json")
         conn.putheader("Content-Length", str(MAX_JSON_BYTES + 1))
         conn.endheaders()
@@ -81,7 +82,7 @@ class RestCase(PeerTestCase):
         self.assertEqual(response.status, 413)
         self.assertIn("error", json.loads(response.read()))
         conn = self.connect()
-        conn.putrequest("POST", "/add")
+        conn.putrequest("POST", path)
         conn.putheader("Content-Type", "application/json")
         conn.putheader("Transfer-Encoding", "chunked")
         conn.endheaders()
@@ -164,6 +165,110 @@ class RestPeerTest(RestCase):
         self.assertNotIn("Traceback", self.stderr_of(self.proc))
 
 
+def batch_items(reply):
+    """A batch reply's items in the json_batch vectors' terms."""
+    out = []
+    for item in reply["items"]:
+        if "error" in item:
+            out.append({"error": True})
+        elif "result" in item:
+            out.append({"add": item["result"]})
+        else:
+            out.append({"score_hex": bits(item["score"]), "label": item["label"]})
+    return out
+
+
+class RestBatchTest(RestCase):
+    """POST /batch (json_transports.md, Batches): item by item, against the
+    json_batch vectors (the C++ reference's answers)."""
+
+    def check_valid(self):
+        self.assertEqual(self.call("POST", "/add", {"id": 9, "x": -7, "y": 3}), (200, {"id": 9, "result": -4}))
+
+    def test_every_vector(self):
+        for v in load_vectors()["json_batch"]:
+            if "generated" in v:
+                continue
+            with self.subTest(v["name"]):
+                id = json.loads(v["request_json"])["id"]
+                status, reply = self.call("POST", "/batch", v["request_json"].encode())
+                if v.get("refused"):
+                    self.assertEqual(status, 400, reply)
+                    self.assertEqual(reply["id"], id)
+                    self.assertIsInstance(reply["error"], str)
+                    self.assertNotIn("items", reply)
+                else:
+                    self.assertEqual(status, 200, reply)
+                    self.assertEqual(reply["id"], id)
+                    self.assertEqual(batch_items(reply), v["reply_items"])
+                self.check_valid()
+
+    def test_a_thousand_items_with_a_wrong_one(self):
+        v = next(v for v in load_vectors()["json_batch"] if "generated" in v)
+        g = v["generated"]
+        items = [{"op": "add", "x": i * 1000003, "y": 7 - i} for i in range(g["count"])]
+        del items[g["wrong"]]["y"]
+        status, reply = self.call("POST", "/batch", {"id": g["id"], "op": "batch", "items": items})
+        self.assertEqual((status, reply["id"], len(reply["items"])), (200, g["id"], g["count"]))
+        self.assertEqual(list(reply["items"][g["wrong"]]), ["error"])
+        for i, item in enumerate(reply["items"]):
+            if i != g["wrong"]:
+                self.assertEqual(item, {"result": workload.add(i * 1000003, 7 - i)})
+
+    def test_items_answered_as_single_calls(self):
+        """Each item's reply is the single call's reply without its id, bits included."""
+        calls = [("add", {"x": 2**63 - 1, "y": 1}),
+                 ("score", {"features": workload.ramp_features(256), "model": "modèle-ü"}),
+                 ("score", {"features": [1e6], "model": ""}),
+                 ("score", {"features": ["a"], "model": "m"}),  # wrong: an error item
+                 ("add", {"x": 1})]  # wrong: no y
+        status, reply = self.call("POST", "/batch", {"id": 4, "op": "batch",
+                                                     "items": [{"op": op, **f} for op, f in calls]})
+        self.assertEqual(status, 200, reply)
+        for (op, fields), item in zip(calls, reply["items"]):
+            single_status, single = self.call("POST", "/" + op, {"id": 1, **fields})
+            if single_status == 200:
+                del single["id"]
+                self.assertEqual(item, single)
+            else:
+                self.assertEqual(list(item), ["error"])
+        self.assertEqual(struct.pack(">d", reply["items"][1]["score"]).hex(), RAMP_256_HEX)
+
+    def test_wrong_bodies_get_400_and_the_peer_keeps_serving(self):
+        item = {"op": "add", "x": 1, "y": 2}
+        bad = [({"id": 1, "op": "add", "x": 1, "y": 2}, 1),  # a single call is not a batch
+               ({"id": 2, "items": [item]}, 2),  # no op
+               ({"id": 3, "op": "score", "items": [item]}, 3),
+               ({"op": "batch", "items": [item]}, None),  # no id
+               ({"id": -1, "op": "batch", "items": [item]}, None),
+               ({"id": 4, "op": "batch"}, 4),  # no items
+               ({"id": 5, "op": "batch", "items": {"0": item}}, 5),
+               ({"id": 6, "op": "batch", "items": []}, 6),
+               ({"id": 7, "op": "batch", "items": [item] * 100001}, 7),
+               ({"id": 8, "op": "batch", "items": [item, [item]]}, 8),
+               ([item], None),
+               ('{"id": 9, "op": "batch", "items": [', None)]  # malformed JSON
+        for body, id in bad:
+            with self.subTest(body=str(body)[:60]):
+                status, reply = self.call("POST", "/batch", body)
+                self.assertEqual(status, 400, reply)
+                self.assertEqual((reply["id"], type(reply["error"])), (id, str))
+                self.check_valid()
+        # The most items there may be, each answered.
+        status, reply = self.call("POST", "/batch", {"id": 10, "op": "batch", "items": [item] * 100000})
+        self.assertEqual((status, len(reply["items"]), reply["items"][-1]), (200, 100000, {"result": 3}))
+
+    def test_body_bound_and_method(self):
+        body = b'{"id":1,"op":"batch","items":[{"op":"add","x":1,"y":2}]}'
+        body += b" " * (MAX_JSON_BYTES - len(body))  # exactly the bound
+        self.assertEqual(self.call("POST", "/batch", body), (200, {"id": 1, "items": [{"result": 3}]}))
+        self.check_body_over_the_bound_gets_413("/batch")
+        status, reply = self.call("GET", "/batch")
+        self.assertEqual(status, 405)
+        self.expect_error(status, reply)
+        self.check_valid()
+
+
 class RestEchoPeerTest(RestCase):
     """--echo: /add and /score send the body back unchanged, parsing nothing."""
     options = ("--echo",)
@@ -178,12 +283,17 @@ class RestEchoPeerTest(RestCase):
         self.check_echo("/score", score)
         self.check_echo("/add", b'{"x": "a", not even JSON')  # nothing is parsed
         self.check_echo("/score", b"")
+        batch = json.dumps({"id": 3, "op": "batch", "items": [json.loads(add), json.loads(score)]}).encode()
+        self.check_echo("/batch", batch)
+        self.check_echo("/batch", b'{"op": "add"}')  # nothing is parsed: not refused either
 
     def test_errors_and_body_bound_as_usual(self):
         self.check_unknown_path_and_wrong_method()
         body = b'{"id":1,"x":1,"y":2}' + b" " * (MAX_JSON_BYTES - 20)  # exactly the bound
         self.check_echo("/score", body)
+        self.check_echo("/batch", body)
         self.check_body_over_the_bound_gets_413()
+        self.check_body_over_the_bound_gets_413("/batch")
         add, _ = echo_requests()
         self.check_echo("/add", add)  # still serving, on the first connection
         self.assertEqual(self.exchange("POST", "/add", add, conn=self.connect()), (200, add))

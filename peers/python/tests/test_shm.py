@@ -23,12 +23,19 @@ import raw_frame as rf  # noqa: E402
 import workload  # noqa: E402
 from test_peer import RAMP_256_HEX, TIMEOUT, PeerTestCase, header  # noqa: E402
 
-# The layout (version 3), written out from the spec (not imported from the peer).
-MAGIC, VERSION = 0x4D485349, 3
-REQ_CAP, REP_CAP = 1052696, 4096
-REQ_STRIDE, REP_STRIDE = 1052736, 4160  # round_up(8 + capacity, 64)
+# The layout (version 4), written out from the spec (not imported from the peer).
+MAGIC, VERSION = 0x4D485349, 4
+REQ_CAP, REP_CAP = 1052696, 4096  # a row of single calls
+MIN_CAP, MAX_CAP = 4096, 16777240  # any multiple of 8 within these
 SPIN, FUTEX = 0, 1
 U32 = 0xFFFFFFFF
+
+
+def stride(capacity):
+    return (8 + capacity + 63) // 64 * 64
+
+
+assert (stride(REQ_CAP), stride(REP_CAP)) == (1052736, 4160)  # the spec's numbers
 
 RAMP_65536_HEX = "3fc0a764fd292938"  # "ramp 65536, 4-byte UTF-8 model"
 RAMP_65536_MODEL = "モデル-αβγ-😀"
@@ -56,24 +63,28 @@ class Segment:
     """The harness's side of one segment: `slots` entries each way, call n in
     entry (n-1) mod slots, whose seq words hold n-slots until n is published."""
 
-    def __init__(self, name, wait=SPIN, budget=1000, magic=MAGIC, req_cap=REQ_CAP, seq=0, slots=1):
+    def __init__(self, name, wait=SPIN, budget=1000, magic=MAGIC, version=VERSION, req_cap=REQ_CAP,
+                 rep_cap=REP_CAP, seq=0, slots=1, short_by=0):
         self.name = name
         self.path = "/dev/shm" + name
         self.slots = slots
         self.mask = max(slots, 1) - 1
-        self.replies = 64 + max(slots, 1) * REQ_STRIDE
-        size = self.replies + max(slots, 1) * REP_STRIDE
+        self.req_cap, self.rep_cap = req_cap, rep_cap
+        self.req_stride, self.rep_stride = stride(req_cap), stride(rep_cap)
+        self.replies = 64 + max(slots, 1) * self.req_stride
+        size = self.replies + max(slots, 1) * self.rep_stride - short_by
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             os.ftruncate(fd, size)
             self.mm = mmap.mmap(fd, size)
         finally:
             os.close(fd)
-        struct.pack_into("<8I", self.mm, 0, magic, VERSION, wait, req_cap, REP_CAP, budget, slots, seq)
+        struct.pack_into("<8I", self.mm, 0, magic, version, wait, req_cap, rep_cap, budget, slots, seq)
         self.words = memoryview(self.mm).cast("I")
         for k in range(1, max(slots, 1) + 1):
             n = (seq + k) & U32
-            self.words[self.req(n) // 4] = self.words[self.rep(n) // 4] = (n - slots) & U32
+            if self.rep(n) < size:  # not for a segment cut short on purpose
+                self.words[self.req(n) // 4] = self.words[self.rep(n) // 4] = (n - slots) & U32
         self.seq = self.taken = seq
         self.wait = wait
         anchor = ctypes.c_char.from_buffer(self.mm)
@@ -82,10 +93,10 @@ class Segment:
 
     def req(self, n):
         """Offset of call n's request entry (its seq word; the frame is at +8)."""
-        return 64 + ((n - 1) & self.mask) * REQ_STRIDE
+        return 64 + ((n - 1) & self.mask) * self.req_stride
 
     def rep(self, n):
-        return self.replies + ((n - 1) & self.mask) * REP_STRIDE
+        return self.replies + ((n - 1) & self.mask) * self.rep_stride
 
     def close(self):
         self.words.release()
@@ -102,6 +113,7 @@ class Segment:
 
     def post(self, frame):
         """Publishes `frame` as the next call, without waiting."""
+        assert len(frame) <= self.req_cap, "the harness never writes a frame past its slot"
         n = self.seq = (self.seq + 1) & U32
         slot = self.req(n) + 8
         self.mm[slot:slot + len(frame)] = frame
@@ -258,6 +270,123 @@ class ShmPeerTest(PeerTestCase):
                     self.assertEqual(seg.echo(frame), frame)
                 self.assertIsNone(proc.poll())
 
+    def batch(self, id, items):
+        return rf.encode_batch(rf.KIND_BATCH_REQUEST, id, items)
+
+    def check_batch(self, seg, id, items, **call_options):
+        """Calls a batch of `items` (kind, payload); checks that item i of its
+        reply is what item i gets as a single call on this very segment."""
+        kind, rid, payload = seg.call(self.batch(id, items), **call_options)
+        self.assertEqual((kind, rid), (rf.KIND_BATCH_REPLY, id))
+        answers = [(k, bytes(p)) for k, p in rf.parse_batch(payload)]
+        self.assertEqual(len(answers), len(items))
+        singles = {}
+        for i, ((k, p), (got_kind, got)) in enumerate(zip(items, answers)):
+            if (k, p) not in singles:
+                single = seg.call(header(k, 1000 + i, len(p)) + p, **call_options)
+                singles[k, p] = single[0], single[2]
+            want_kind, want = singles[k, p]
+            self.assertEqual(got_kind, want_kind, i)
+            if want_kind != rf.KIND_ERROR:  # error messages may differ (they name items)
+                self.assertEqual(got, want, i)
+        return answers
+
+    def test_batches_with_the_capacities_the_header_says(self):
+        """A row of batches: bigger slots than version 3's, both read from the
+        header; four calls in flight round a ring across the wrap at 2^32.
+        Batches (one past MAX_PAYLOAD) are answered item by item, as single
+        calls are on the same segment; the add hot path still serves."""
+        big = 60000  # adds: a 1,440,032-byte request payload
+        req_cap = (24 + 8 + 24 * big + 7) // 8 * 8
+        rep_cap = 32 + 48 * big
+        for wait in (SPIN, FUTEX):
+            with self.subTest(wait=wait):
+                seg = self.segment(wait=wait, budget=50, req_cap=req_cap, rep_cap=rep_cap, slots=4,
+                                   seq=U32 - 2)
+                self.start_peer(seg)
+                sleep = wait == FUTEX
+                self.check_calls(seg, sleep_on_reply=sleep)
+                mixed = [(1, rf.payload_of(rf.encode_add_request(0, 2**63 - 1, 1))),
+                         (2, rf.payload_of(rf.encode_score_request(0, workload.ramp_features(256), "modèle-ü"))),
+                         (1, bytes(8)),  # wrong add size: an error item, the others answered
+                         (0x09, b"abc"),  # unknown kind
+                         (2, struct.pack("<II", 0, 2) + b"\xc0\xaf"),  # model not UTF-8
+                         (2, rf.payload_of(rf.encode_score_request(0, [0.4, 1.2], "m")))]
+                answers = self.check_batch(seg, 30, mixed, sleep_on_reply=sleep)
+                self.assertEqual([k for k, _ in answers], [0x81, 0x82, 0xFF, 0xFF, 0xFF, 0x82])
+                s, label = rf.parse_score_reply(answers[1][1])
+                self.assertEqual((struct.pack(">d", s).hex(), label), (RAMP_256_HEX, "fraud"))
+                # Calls in flight: batches and singles published before any reply is taken.
+                adds = [(1, rf.payload_of(rf.encode_add_request(0, i, -2 * i))) for i in range(big)]
+                self.assertGreater(len(self.batch(31, adds)) - 24, rf.MAX_PAYLOAD)
+                seg.post(self.batch(31, adds))
+                seg.post(rf.encode_add_request(32, 5, 6))
+                seg.post(self.batch(33, mixed[:2]))
+                seg.post(rf.encode_add_request(34, 7, 8))
+                kind, id, payload = seg.take(sleep)
+                self.assertEqual((kind, id), (rf.KIND_BATCH_REPLY, 31))
+                self.assertEqual([rf.parse_add_reply(p) for _, p in rf.parse_batch(payload)],
+                                 [-i for i in range(big)])
+                self.assertEqual(seg.take(sleep), (rf.KIND_ADD_REPLY, 32, struct.pack("<q", 11)))
+                self.assertEqual(seg.take(sleep)[:2], (rf.KIND_BATCH_REPLY, 33))
+                self.assertEqual(seg.take(sleep), (rf.KIND_ADD_REPLY, 34, struct.pack("<q", 15)))
+                # A wrong shape: one error frame with the batch's id.
+                count_zero = struct.pack("<II", 0, 0)
+                self.assertEqual(seg.call(header(0x10, 35, 8) + count_zero, sleep)[:2], (rf.KIND_ERROR, 35))
+                # payload_len past the request slot, and past its kind's bound.
+                self.assertEqual(seg.call(header(0x10, 36, req_cap - 23), sleep)[:2], (rf.KIND_ERROR, 36))
+                self.assertEqual(seg.call(header(1, 37, rf.MAX_PAYLOAD + 1), sleep)[:2], (rf.KIND_ERROR, 37))
+                self.check_calls(seg, sleep_on_reply=sleep)
+
+    def test_a_reply_that_does_not_fit_its_slot_is_one_error_frame(self):
+        """Version 3's capacities (single calls): a batch is answered while its
+        reply fits the 4096-byte reply slot; past that, one error frame."""
+        seg = self.segment(wait=SPIN)
+        self.start_peer(seg)
+        adds = [(1, rf.payload_of(rf.encode_add_request(0, i, i))) for i in range(254)]
+        kind, id, payload = seg.call(self.batch(40, adds))  # 32 + 254 * 16 = 4096: fits exactly
+        self.assertEqual((kind, id, len(payload)), (rf.KIND_BATCH_REPLY, 40, 4096 - 24))
+        self.assertEqual(seg.call(self.batch(41, adds + adds[:1])),  # one item more
+                         (rf.KIND_ERROR, 41, b"the reply does not fit the reply slot"))
+        wrong = [(1, bytes(8))] * 100  # error items are long
+        self.assertEqual(seg.call(self.batch(42, wrong))[:2], (rf.KIND_ERROR, 42))
+        self.check_calls(seg)
+
+    def test_smallest_capacities(self):
+        """4096 bytes each way: singles that fit are served, a frame that says
+        it is longer than the request slot gets an error frame."""
+        seg = self.segment(wait=SPIN, req_cap=MIN_CAP, rep_cap=MIN_CAP, slots=2)
+        self.start_peer(seg)
+        self.assertEqual(seg.call(rf.encode_add_request(1, 2, 3)), (rf.KIND_ADD_REPLY, 1, struct.pack("<q", 5)))
+        frame = rf.encode_score_request(2, workload.ramp_features(256), "modèle-ü")
+        self.assertEqual(seg.call(frame)[:2], (rf.KIND_SCORE_REPLY, 2))
+        self.assertEqual(seg.call(header(2, 3, MIN_CAP - 23))[:2], (rf.KIND_ERROR, 3))
+        self.assertEqual(seg.call(rf.encode_add_request(4, 2, 3)), (rf.KIND_ADD_REPLY, 4, struct.pack("<q", 5)))
+
+    def test_echo_with_the_capacities_the_header_says(self):
+        """--echo bounds a frame by the smaller slot, and by its kind past
+        MAX_PAYLOAD: a batch frame of 1.4 MB comes back, a single one does not."""
+        cap = 1600000
+        for req_cap, rep_cap in ((cap, cap), (cap, MIN_CAP), (MIN_CAP, cap)):
+            with self.subTest(req_cap=req_cap, rep_cap=rep_cap):
+                seg = self.segment(wait=SPIN, req_cap=req_cap, rep_cap=rep_cap)
+                proc = self.start_peer(seg, "--echo")
+                small = rf.encode_add_request(1, 2**63 - 1, 1)
+                self.assertEqual(seg.echo(small), small)
+                room = min(req_cap, rep_cap) - 24
+                if room > rf.MAX_PAYLOAD:
+                    batch = self.batch(2, [(1, rf.payload_of(small))] * 60000)
+                    self.assertEqual(seg.echo(batch), batch)
+                    single = header(rf.KIND_SCORE_REQUEST, 3, rf.MAX_PAYLOAD + 1) + bytes(rf.MAX_PAYLOAD + 1)
+                    kind, id, message = seg.call(single)
+                    self.assertEqual((kind, id), (rf.KIND_ERROR, 3))
+                    self.assertIn(str(rf.MAX_PAYLOAD).encode(), message)
+                kind, id, message = seg.call(header(0x10, 4, room + 1))
+                self.assertEqual((kind, id), (rf.KIND_ERROR, 4))
+                self.assertIn(b"request slot" if req_cap < rep_cap else b"reply slot", message)
+                self.assertEqual(seg.echo(small), small)
+                self.assertIsNone(proc.poll())
+
     def test_sigterm_exits_zero_and_leaves_the_segment(self):
         for wait in (SPIN, FUTEX):
             with self.subTest(wait=wait):
@@ -271,7 +400,14 @@ class ShmPeerTest(PeerTestCase):
                 self.assertNotIn("Traceback", self.stderr_of(proc))
 
     def test_refused_segments_exit_2(self):
-        cases = [("bad magic", dict(magic=0x12345678)), ("bad capacity", dict(req_cap=4096)),
+        cases = [("bad magic", dict(magic=0x12345678)), ("version 3", dict(version=3)),
+                 ("request capacity below 4096", dict(req_cap=4088)),
+                 ("request capacity not a multiple of 8", dict(req_cap=REQ_CAP + 4)),
+                 ("request capacity above the most", dict(req_cap=MAX_CAP + 8)),
+                 ("reply capacity zero", dict(rep_cap=0)),
+                 ("reply capacity not a multiple of 8", dict(rep_cap=4100)),
+                 ("reply capacity above the most", dict(rep_cap=MAX_CAP + 8)),
+                 ("segment shorter than its header says", dict(req_cap=8192, rep_cap=8192, short_by=64)),
                  ("bad wait mode", dict(wait=7)), ("slots not a power of two", dict(slots=3)),
                  ("no slots", dict(slots=0))]
         for what, options in cases:

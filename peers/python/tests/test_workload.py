@@ -1,5 +1,6 @@
 """workload.add / workload.score against schemas/test_vectors.json, bit for bit."""
 
+import array
 import json
 import math
 import struct
@@ -105,6 +106,86 @@ class ScoreVectors(unittest.TestCase):
     def test_model_does_not_change_the_score(self):
         f = workload.ramp_features(50)
         self.assertEqual(workload.score(f, "a"), workload.score(f, "モデル"))
+
+
+class Batches(unittest.TestCase):
+    """add_batch and score_batch, the ffi tier's --batch: called with
+    memoryviews of the harness's arrays, bit-identical to per-item calls."""
+
+    @staticmethod
+    def int64_view(values):
+        return memoryview(array.array("q", values))
+
+    @staticmethod
+    def double_view(values):
+        # The harness's bytes cast to 'd', as pybind11 hands them over.
+        return memoryview(struct.pack(f"<{len(values)}d", *values)).cast("d")
+
+    def test_add_batch_is_add_per_item(self):
+        lo, hi = -2**63, 2**63 - 1
+        pairs = [(hi, 1), (lo, -1), (hi, hi), (lo, lo), (-1, -1), (0, 0), (2, 3), (hi, lo)]
+        pairs += [(v["x"], v["y"]) for v in load_vectors()["add"]]
+        xs = self.int64_view([x for x, _ in pairs])
+        ys = self.int64_view([y for _, y in pairs])
+        self.assertEqual(xs.format, "q")
+        got = workload.add_batch(xs, ys)
+        self.assertIsInstance(got, list)
+        self.assertEqual(got, [workload.add(x, y) for x, y in pairs])
+        self.assertEqual(got[:4], [lo, hi, -2, 0])  # wrapped like int64
+        for r in got:
+            self.assertIsInstance(r, int)
+        # Plain lists work too, and a batch of one.
+        self.assertEqual(workload.add_batch([hi], [1]), [lo])
+
+    def test_add_batch_refuses_unequal_lengths(self):
+        with self.assertRaises(ValueError):
+            workload.add_batch(self.int64_view([1, 2]), self.int64_view([1]))
+
+    def test_score_batch_is_score_per_item_bit_for_bit(self):
+        vectors = [v for v in load_vectors()["score"]]
+        for n in sorted({len(expand_features(v["features"])) for v in vectors}):
+            items = [v for v in vectors if len(expand_features(v["features"])) == n]
+            flat = [f for v in items for f in expand_features(v["features"])]
+            models = [v["model"] for v in items]
+            with self.subTest(n=n, items=len(items)):
+                got = workload.score_batch(self.double_view(flat), n, models)
+                self.assertEqual(len(got), len(items))
+                for (s, label), v in zip(got, items):
+                    self.assertEqual((bits(s), label), (v["score_hex"], v["label"]))
+
+    def test_score_batch_many_items(self):
+        n, count = 37, 500
+        flat = workload.ramp_features(n * count)
+        models = [f"m{i}" for i in range(count)]
+        got = workload.score_batch(self.double_view(flat), n, models)
+        want = [workload.score(flat[i * n:(i + 1) * n], models[i]) for i in range(count)]
+        self.assertEqual([(bits(s), label) for s, label in got], [(bits(s), label) for s, label in want])
+        self.assertIsInstance(got[0], tuple)
+        # n = 0: every item scores an empty vector (z = 0, score 0.5, "fraud").
+        self.assertEqual(workload.score_batch(self.double_view([]), 0, ["a", "b"]), [(0.5, "fraud")] * 2)
+
+    def test_score_batch_refuses_a_wrong_length(self):
+        for features, n, models in (([1.0] * 5, 2, ["a", "b"]), ([1.0] * 4, -2, ["a", "b"]),
+                                    ([1.0] * 4, 2.0, ["a", "b"])):
+            with self.subTest(n=n, features=len(features)):
+                with self.assertRaises(ValueError):
+                    workload.score_batch(self.double_view(features), n, models)
+
+    def test_exported(self):
+        for name in ("add_batch", "score_batch"):
+            self.assertIn(name, workload.__all__)
+
+    def test_importing_does_nothing_but_define_names(self):
+        """The harness imports workload into its own process: the import must
+        print nothing, start nothing and import nothing heavy."""
+        import subprocess
+        code = ("import sys; before = set(sys.modules); import workload; "
+                "print(sorted(set(sys.modules) - before - {'workload'}))")
+        out = subprocess.run([sys.executable, "-c", code], cwd=PEER_DIR, capture_output=True,
+                             text=True, timeout=30, check=True)
+        self.assertEqual(out.stderr, "")
+        extra = eval(out.stdout)  # noqa: S307 (our own child's list of names)
+        self.assertLessEqual(set(extra), {"itertools", "operator", "math"})
 
 
 class Echo(unittest.TestCase):

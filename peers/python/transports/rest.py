@@ -1,9 +1,11 @@
 """REST: FastAPI on uvicorn (one worker, HTTP/1.1 keep-alive) on 127.0.0.1.
 
-POST /add, POST /score, GET /health (schemas/json_transports.md). Bad input
-gets a 4xx with a JSON body {"error": "..."}; a body over MAX_JSON_BYTES, 413.
-With --echo, /add and /score answer 200 with the request body itself, parsed
-by nothing; the rest of the app (health, body bound, errors) is the same.
+POST /add, POST /score, POST /batch, GET /health (schemas/json_transports.md).
+Bad input gets a 4xx with a JSON body {"error": "..."}; a body over
+MAX_JSON_BYTES, 413. A batch is answered item by item by json_message (a
+wrong item is that item's {"error": ...}, a wrong shape a 400). With --echo,
+/add, /score and /batch answer 200 with the request body itself, parsed by
+nothing; the rest of the app (health, body bound, errors) is the same.
 """
 
 import asyncio
@@ -25,7 +27,7 @@ SHUTDOWN_GRACE = 1.0  # seconds open requests get to finish after SIGTERM
 
 def build_app(echo: bool = False):
     """The FastAPI application (imported lazily: FastAPI takes ~0.3 s to import);
-    with `echo`, its /add and /score send the request body straight back."""
+    with `echo`, its /add, /score and /batch send the request body straight back."""
     from fastapi import FastAPI
     from fastapi.responses import Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -61,9 +63,9 @@ def build_app(echo: bool = False):
 
 
 def _add_echo_routes(app, reply) -> None:
-    """The floor: POST /add and /score answered with their own body, through
-    the same stack as the rows (middleware, routing, Request) but parsed by
-    nothing."""
+    """The floor: POST /add, /score and /batch answered with their own body,
+    through the same stack as the rows (middleware, routing, Request) but
+    parsed by nothing."""
     from fastapi import Request
 
     async def echo(request: Request):
@@ -71,10 +73,12 @@ def _add_echo_routes(app, reply) -> None:
 
     app.post("/add")(echo)
     app.post("/score")(echo)
+    app.post("/batch")(echo)
 
 
 def _add_routes(app, reply, error) -> None:
-    """POST /add and /score: the body validated by pydantic, then answered."""
+    """POST /add and /score: the body validated by pydantic, then answered;
+    POST /batch: the body answered by json_message, item by item."""
     from fastapi import Request
     from pydantic import BaseModel, ValidationError, conint
 
@@ -139,6 +143,19 @@ def _add_routes(app, reply, error) -> None:
             return reply(jm.score_reply(req.id, req.features, req.model))
         except jm.MessageError as e:  # a feature that is not a number
             return error(422, str(e), id=req.id)
+
+    @app.post("/batch")
+    async def batch(request: Request):
+        # Not pydantic: a wrong item must cost only its own place in the reply,
+        # and json_message checks each item as its single call would be checked.
+        msg = None
+        try:
+            msg = jm.decode(await request.body())
+            if msg.get("op") != "batch":
+                raise jm.MessageError('POST /batch takes a body whose op is "batch"')
+            return reply(jm.answer_batch(jm.check_id(msg.get("id")), msg))
+        except jm.MessageError as e:  # not JSON, no id, a wrong shape
+            return error(400, str(e), id=jm.request_id(msg))
 
 
 class BodyTooLarge(Exception):

@@ -8,7 +8,9 @@ require "rbconfig"
 require "io/wait"
 require "tmpdir"
 require "fileutils"
+require "json"
 require_relative "../raw_frame"
+require_relative "../workload"
 
 module PeerTestSupport
   PEER = File.expand_path("../peer.rb", __dir__)
@@ -165,5 +167,119 @@ module PeerTestSupport
     [st, err_r.read]
   ensure
     err_r&.close
+  end
+end
+
+# The raw_batch vectors of schemas/test_vectors.json (raw_frame.md,
+# Batches), for the tests that send batch frames (codec, streams, shm).
+module RawBatchVectors
+  R = RawFrame
+  VECTORS = JSON.parse(File.read(File.expand_path("../../../schemas/test_vectors.json", __dir__)))
+
+  def vectors
+    v = VECTORS.fetch("raw_batch")
+    assert_equal 4, v.size
+    v
+  end
+
+  def fnv1a64(bytes)
+    h = 0xcbf29ce484222325
+    bytes.each_byte { |b| h = ((h ^ b) * 0x100000001b3) & 0xFFFF_FFFF_FFFF_FFFF }
+    format("%016x", h)
+  end
+
+  # A vector's items as written: spelled out, or generated.
+  def items_of(vector)
+    return vector["items"] if vector.key?("items")
+
+    wrong = vector["generated"]["wrong"]
+    Array.new(vector["generated"]["count"]) do |i|
+      i == wrong ? { "kind" => 1, "payload_hex" => "00" * 8 } : { "add" => [i * 1_000_003, 7 - i] }
+    end
+  end
+
+  def request_item(item)
+    if item.key?("add")
+      [R::KIND_ADD_REQUEST, R.payload_of(R.encode_add_request(0, *item["add"]))]
+    elsif item.key?("score")
+      f = item["score"]["features"]
+      features = f.is_a?(Hash) ? Workload.ramp_features(f["ramp"]) : f.map(&:to_f)
+      [R::KIND_SCORE_REQUEST, R.payload_of(R.encode_score_request(0, features, item["score"]["model"]))]
+    else
+      [item["kind"], [item["payload_hex"]].pack("H*")]
+    end
+  end
+
+  def request_frame(vector)
+    R.encode_batch(R::KIND_BATCH_REQUEST, vector["id"], items_of(vector).map { |i| request_item(i) })
+  end
+
+  # `data` is the vector's request or reply frame, bit for bit (spelled out
+  # in hex, or given by length and FNV-1a 64).
+  def assert_bytes(vector, which, data)
+    if vector.key?("#{which}_hex")
+      assert_equal vector["#{which}_hex"], data.unpack1("H*"), vector["name"]
+    else
+      assert_equal [vector["#{which}_bytes"], vector["#{which}_fnv1a64"]], [data.bytesize, fnv1a64(data)],
+                   vector["name"]
+    end
+  end
+
+  # A batch reply's items compared with a vector's reply_items: kinds, add
+  # results, score bits and labels (an error item's message is each
+  # language's own, so only its kind and its bound).
+  def assert_items(vector, reply_payload)
+    got = R.parse_batch(reply_payload)
+    unless vector.key?("reply_items")
+      wrong = vector["generated"]["wrong"]
+      assert_equal [R::KIND_ERROR], got.select.with_index { |_, i| i == wrong }.map(&:first)
+      adds = got.each_index.reject { |i| i == wrong }
+      assert_equal(adds.map { |i| Workload.add(i * 1_000_003, 7 - i) }, adds.map { |i| R.parse_add_reply(got[i][1]) })
+      return
+    end
+
+    assert_equal vector["reply_items"].size, got.size, vector["name"]
+    vector["reply_items"].zip(got).each do |want, (kind, payload)|
+      if want.key?("add")
+        assert_equal [R::KIND_ADD_REPLY, want["add"]], [kind, R.parse_add_reply(payload)], vector["name"]
+      elsif want.key?("score_hex")
+        score, label = R.parse_score_reply(payload)
+        assert_equal [R::KIND_SCORE_REPLY, want["score_hex"], want["label"]],
+                     [kind, [score].pack("G").unpack1("H*"), label], vector["name"]
+      else
+        assert_equal R::KIND_ERROR, kind, vector["name"]
+        assert_operator payload.bytesize, :<=, R::MAX_ERROR_BYTES
+        assert R.valid_utf8?(payload)
+      end
+    end
+  end
+
+  # A reply [kind, id, payload] to the vector's request: a batch reply with
+  # its id, its items as the vector says, bit for bit.
+  def assert_vector_reply(vector, reply)
+    kind, id, payload = reply
+    assert_equal [R::KIND_BATCH_REPLY, vector["id"]], [kind, id], vector["name"]
+    assert_items(vector, payload)
+    assert_bytes(vector, "reply", R.encode_header(kind, id, payload.bytesize) + payload)
+  end
+
+  # A batch frame longer than MAX_PAYLOAD: the largest score item (131,072
+  # features, a 1,024-byte model) then `adds` adds (i + i).
+  def big_batch(id, adds: 1000)
+    items = [[R::KIND_SCORE_REQUEST,
+              R.payload_of(R.encode_score_request(0, Workload.ramp_features(R::MAX_FEATURES), "m" * 1024))]]
+    items += Array.new(adds) { |i| [R::KIND_ADD_REQUEST, [i, i].pack("q<q<")] }
+    R.encode_batch(R::KIND_BATCH_REQUEST, id, items)
+  end
+
+  # The reply to big_batch: its score item, then the adds.
+  def assert_big_batch_reply(reply, id, adds: 1000)
+    kind, rid, payload = reply
+    assert_equal [R::KIND_BATCH_REPLY, id], [kind, rid]
+    got = R.parse_batch(payload)
+    assert_equal [R::KIND_SCORE_REPLY] + [R::KIND_ADD_REPLY] * adds, got.map(&:first)
+    score, = R.parse_score_reply(got[0][1])
+    assert_equal Workload.score(Workload.ramp_features(R::MAX_FEATURES))[0], score
+    assert_equal (0...adds).map { |i| 2 * i }, got[1..].map { |_, p| R.parse_add_reply(p) }
   end
 end

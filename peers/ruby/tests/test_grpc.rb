@@ -11,6 +11,8 @@ require_relative "../workload"
 class TestPeerGrpc < Minitest::Test
   include PeerTestSupport
   RAMP_256_HEX = "3fe376dba491b1ac"
+  MAX_GRPC_MESSAGE = 17_825_792
+  MAX_BATCH_ITEMS = 100_000
   GENERATED = File.join(ENV["INTEROP_GENERATED_DIR"].to_s.empty? ? File.expand_path("../../../build/generated", __dir__)
                                                                   : ENV["INTEROP_GENERATED_DIR"], "ruby")
 
@@ -98,6 +100,105 @@ class TestPeerGrpc < Minitest::Test
     @pb::ScoreRequest.new(id: id, features: Workload.ramp_features(n), model: "modèle-ü")
   end
 
+  # ------------------------------------------------------------- batches
+
+  def add_item(x, y)
+    @pb::Request.new(add: @pb::AddRequest.new(x: x, y: y))
+  end
+
+  # Items of every kind, the wrong ones between good ones.
+  def mixed_items
+    [add_item(MAX64, 1),
+     @pb::Request.new(score: score_request(0, 256)),
+     @pb::Request.new(score: @pb::ScoreRequest.new(features: [1.0], model: "m" * 1025)),
+     @pb::Request.new,
+     @pb::Request.new(batch: @pb::BatchRequest.new(id: 9, items: [add_item(1, 2)])),
+     @pb::Request.new(score: @pb::ScoreRequest.new(features: Array.new(131_073, 0.0), model: "m")),
+     add_item(2, 3)]
+  end
+
+  # A BatchReply to mixed_items: item i answers item i, every item's id 0.
+  def assert_mixed_reply(reply, id)
+    assert_equal id, reply.id
+    items = reply.items
+    assert_equal %i[add score error error error error add], items.map(&:result)
+    assert_equal [0] * 7, items.map(&:id)
+    assert_equal [MIN64, 0], [items[0].add.result, items[0].add.id]
+    assert_equal [RAMP_256_HEX, "fraud", 0], [bits(items[1].score.score), items[1].score.label, items[1].score.id]
+    assert_includes items[2].error, "1024"
+    assert_includes items[5].error, "131072"
+    assert_equal 5, items[6].add.result
+  end
+
+  def test_unary_batch_answers_item_by_item
+    s = start("grpc")
+    assert_mixed_reply(s.batch(@pb::BatchRequest.new(id: 77, items: mixed_items)), 77)
+    # Bit for bit what the unary calls answer.
+    features = Workload.ramp_features(1000)
+    one = s.score(@pb::ScoreRequest.new(id: 1, features: features, model: "m"))
+    rep = s.batch(@pb::BatchRequest.new(id: 1, items: [@pb::Request.new(score: @pb::ScoreRequest.new(
+      features: features, model: "m"
+    ))]))
+    assert_equal [bits(one.score), one.label], [bits(rep.items[0].score.score), rep.items[0].score.label]
+    assert_operator @peer.stderr.lines.grep(/batch \(id 77\): 4 of 7 items wrong/).size, :==, 1
+  end
+
+  def test_unary_batch_of_the_most_items
+    s = start("grpc")
+    # Items given as Hashes: protobuf builds them much faster than messages.
+    rep = s.batch(@pb::BatchRequest.new(id: 2, items: Array.new(MAX_BATCH_ITEMS) { |i| { add: { x: i, y: -2 * i } } }))
+    assert_equal [2, MAX_BATCH_ITEMS], [rep.id, rep.items.size]
+    assert_equal Array.new(MAX_BATCH_ITEMS) { |i| -i }, rep.items.map { |r| r.add.result }
+  end
+
+  # A wrong shape refuses the whole batch; the server goes on.
+  def test_unary_batch_wrong_shape_is_invalid_argument
+    s = start("grpc")
+    err = assert_raises(GRPC::InvalidArgument) { s.batch(@pb::BatchRequest.new(id: 3)) }
+    assert_includes err.details, "this one 0"
+    assert_raises(GRPC::InvalidArgument) do
+      s.batch(@pb::BatchRequest.new(id: 4, items: Array.new(MAX_BATCH_ITEMS + 1) { { add: { x: 1, y: 1 } } }))
+    end
+    assert_equal 5, s.add(@pb::AddRequest.new(id: 5, x: 2, y: 3)).result
+    assert @peer.alive?
+  end
+
+  # Messages of up to MAX_GRPC_MESSAGE are taken: 16 of the largest score
+  # items (past the old 8 MiB limit) are answered; 17 are refused by gRPC.
+  def test_batch_message_size_limit
+    s = start("grpc")
+    item = @pb::Request.new(score: @pb::ScoreRequest.new(features: Workload.ramp_features(131_072), model: "m"))
+    req = @pb::BatchRequest.new(id: 6, items: Array.new(16, item))
+    assert_operator @pb::BatchRequest.encode(req).bytesize, :<=, MAX_GRPC_MESSAGE
+    rep = s.batch(req)
+    want = Workload.score(Workload.ramp_features(131_072))
+    assert_equal [16] + [want] * 16, [rep.items.size] + rep.items.map { |r| [r.score.score, r.score.label] }
+    req = @pb::BatchRequest.new(id: 7, items: Array.new(17, item))
+    assert_operator @pb::BatchRequest.encode(req).bytesize, :>, MAX_GRPC_MESSAGE
+    assert_raises(GRPC::ResourceExhausted) { s.batch(req) }
+    assert_equal 5, s.add(@pb::AddRequest.new(id: 8, x: 2, y: 3)).result
+  end
+
+  # On the stream a batch is one Request, its Reply carries the batch's id;
+  # a wrong shape gets an error Reply with that id and the stream goes on.
+  def test_stream_batches_in_order
+    s = start("grpc-stream")
+    reqs = [
+      @pb::Request.new(add: @pb::AddRequest.new(id: 1, x: 2, y: 3)),
+      @pb::Request.new(batch: @pb::BatchRequest.new(id: 2, items: mixed_items)),
+      @pb::Request.new(batch: @pb::BatchRequest.new(id: 3)),
+      @pb::Request.new(batch: @pb::BatchRequest.new(id: 4, items: Array.new(1000) { |i| add_item(i, 1) })),
+      @pb::Request.new(add: @pb::AddRequest.new(id: 5, x: 4, y: 5))
+    ]
+    replies = s.stream(reqs).to_a
+    assert_equal [1, 2, 3, 4, 5], replies.map(&:id)
+    assert_equal %i[add batch error batch add], replies.map(&:result)
+    assert_mixed_reply(replies[1].batch, 2)
+    assert_includes replies[2].error, "this one 0"
+    assert_equal (1..1000).to_a, replies[3].batch.items.map { |r| r.add.result }
+    assert_equal 9, replies[4].add.result
+  end
+
   def test_echo_unary_returns_the_request_bytes
     start_echo("grpc")
     add = @pb::AddRequest.encode(@pb::AddRequest.new(id: 1, x: MAX64, y: 1))
@@ -111,15 +212,31 @@ class TestPeerGrpc < Minitest::Test
     assert_equal too_long.b, unary_raw("Score", too_long).b
   end
 
-  # The message size limit of the row holds: a message over 8 MiB is refused
-  # by gRPC before the handler, and the server goes on.
+  # The message size limit of the row holds: a message over
+  # MAX_GRPC_MESSAGE is refused by gRPC before the handler, and the server
+  # goes on; one of exactly that size comes back.
   def test_echo_keeps_the_message_size_limit
     start_echo("grpc")
-    err = assert_raises(GRPC::ResourceExhausted) { unary_raw("Score", "x".b * ((8 << 20) + 1)) }
-    assert_includes err.details, (8 << 20).to_s
+    err = assert_raises(GRPC::ResourceExhausted) { unary_raw("Batch", "x".b * (MAX_GRPC_MESSAGE + 1)) }
+    assert_includes err.details, MAX_GRPC_MESSAGE.to_s
     big = @pb::ScoreRequest.encode(score_request(4, 131_072)) # the largest valid score request
     assert_equal big.b, unary_raw("Score", big).b
+    assert_equal MAX_GRPC_MESSAGE, unary_raw("Batch", "y".b * MAX_GRPC_MESSAGE).bytesize
     assert @peer.alive?
+  end
+
+  # Batch, like Add and Score, returns the request's bytes: a batch of the
+  # largest score items (over the old 8 MiB limit) and one the row would
+  # refuse (no items).
+  def test_echo_batch_returns_the_request_bytes
+    start_echo("grpc")
+    big = @pb::BatchRequest.encode(@pb::BatchRequest.new(id: 5, items: Array.new(9) do |i|
+      @pb::Request.new(score: score_request(0, 131_072 - i))
+    end))
+    assert_operator big.bytesize, :>, 8 << 20
+    assert_equal big.b, unary_raw("Batch", big).b
+    empty = @pb::BatchRequest.encode(@pb::BatchRequest.new(id: 6))
+    assert_equal empty.b, unary_raw("Batch", empty).b
   end
 
   def test_echo_stream_writes_each_request_back_in_order
@@ -127,6 +244,7 @@ class TestPeerGrpc < Minitest::Test
     reqs = [
       @pb::Request.new(add: @pb::AddRequest.new(id: 1, x: MAX64, y: 1)),
       @pb::Request.new(score: score_request(2, 256)),
+      @pb::Request.new(batch: @pb::BatchRequest.new(id: 3, items: [@pb::Request.new(add: @pb::AddRequest.new(x: 1))])),
       @pb::Request.new,
       *Array.new(20) { |i| @pb::Request.new(add: @pb::AddRequest.new(id: 100 + i, x: i, y: i)) }
     ].map { |r| @pb::Request.encode(r).b }

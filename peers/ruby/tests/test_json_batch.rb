@@ -61,4 +61,16 @@ class TestJsonBatch < Minitest::Test
     good, = J.respond('{"id":1,"op":"batch","items":[]}', "add")
     refute good
   end
+
+  # REST's POST /batch: the body's op must say "batch" too.
+  def test_the_batch_path_means_a_batch
+    good, body = J.respond('{"id":4,"op":"batch","items":[{"op":"add","x":2,"y":3}]}', "batch")
+    assert good, body
+    assert_equal({ "id" => 4, "items" => [{ "result" => 5 }] }, JSON.parse(body))
+    ['{"id":4,"op":"add","x":2,"y":3}', '{"id":4,"items":[{"op":"add","x":2,"y":3}]}'].each do |text|
+      good, body = J.respond(text, "batch")
+      refute good, text
+      assert_equal 4, JSON.parse(body)["id"]
+    end
+  end
 end

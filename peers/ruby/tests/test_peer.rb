@@ -119,6 +119,33 @@ module PeerTestSupport
     assert_equal 11, client.add(35, 5, 6)
   end
 
+  # Batch frames (raw_frame.md, Batches): each raw_batch vector answered
+  # bit for bit, a wrong shape refused with one error frame and the stream
+  # going on, a batch longer than MAX_PAYLOAD read and answered.
+  def check_batches(client)
+    vectors.each { |v| assert_vector_reply(v, client.call(request_frame(v))) }
+    assert_error_reply client.call(R.encode_header(R::KIND_BATCH_REQUEST, 81, 8) + [0, 0].pack("L<L<")),
+                       81, "batch count 0"
+    # Bytes left over after the last item: the header's payload_len says
+    # where the frame ends, so the stream stays in step.
+    good = R.payload_of(R.encode_batch(R::KIND_BATCH_REQUEST, 82, [[R::KIND_ADD_REQUEST, "\0" * 16]]))
+    assert_error_reply client.call(R.encode_header(R::KIND_BATCH_REQUEST, 82, good.bytesize + 8) + good + "\0" * 8),
+                       82, "after the last batch item"
+    assert_big_batch_reply(client.call(big_batch(83)), 83)
+    assert_equal 3, client.add(84, 1, 2)
+  end
+
+  # --echo: a batch frame longer than MAX_PAYLOAD comes back unchanged.
+  def check_echo_batch(client)
+    frame = big_batch(91)
+    assert_operator frame.bytesize, :>, R::HEADER_SIZE + R::MAX_PAYLOAD
+    client.send_bytes(frame)
+    assert_equal frame, client.read_exact(frame.bytesize)
+    frame = request_frame(vectors[2])
+    client.send_bytes(frame)
+    assert_equal frame, client.read_exact(frame.bytesize)
+  end
+
   def check_echo(client)
     frames = [R.encode_add_request(1, MAX64, 1),
               R.encode_score_request(2, Workload.ramp_features(1000), "m"),
@@ -132,6 +159,7 @@ end
 # Tests shared by the two socket transports (unix, tcp).
 module SocketPeerTests
   include PeerTestSupport
+  include RawBatchVectors
 
   def teardown
     @clients&.each(&:close)
@@ -212,10 +240,34 @@ module SocketPeerTests
   def test_echo
     start(echo: true)
     check_echo(client)
+    check_echo_batch(client)
     c = client
     c.send_bytes(R.encode_header(R::KIND_ADD_REQUEST, 71, R::MAX_PAYLOAD + 1))
     assert_error_reply c.read_frame, 71
     assert c.closed?
+    c = client
+    c.send_bytes(R.encode_header(R::KIND_BATCH_REQUEST, 72, R::MAX_BATCH_PAYLOAD + 1))
+    assert_error_reply c.read_frame, 72
+    assert c.closed?
+  end
+
+  def test_batches
+    start
+    c = client
+    check_batches(c)
+    check_add_overflow(c)
+  end
+
+  # payload_len is bounded by the header's kind: over MAX_BATCH_PAYLOAD a
+  # batch is refused before anything is read, and the connection closed.
+  def test_batch_too_long_gets_error_and_close
+    start
+    c = client
+    c.send_bytes(R.encode_header(R::KIND_BATCH_REQUEST, 73, R::MAX_BATCH_PAYLOAD + 1))
+    assert_error_reply c.read_frame, 73, R::MAX_BATCH_PAYLOAD.to_s
+    assert c.closed?
+    assert_equal 3, client.add(74, 1, 2)
+    assert @peer.alive?
   end
 
   def test_term_exits_0
@@ -270,6 +322,7 @@ end
 
 class TestPeerPipe < Minitest::Test
   include PeerTestSupport
+  include RawBatchVectors
 
   def teardown
     @peer&.cleanup
@@ -321,7 +374,21 @@ class TestPeerPipe < Minitest::Test
   def test_echo
     c = start(echo: true)
     check_echo(c)
+    check_echo_batch(c)
     assert_equal 0, finish_and_status.exitstatus
+  end
+
+  def test_batches_then_eof_exits_0
+    c = start
+    check_batches(c)
+    assert_equal 0, finish_and_status.exitstatus
+  end
+
+  def test_batch_too_long_exits_3
+    c = start
+    c.send_bytes(R.encode_header(R::KIND_BATCH_REQUEST, 9, R::MAX_BATCH_PAYLOAD + 1))
+    assert_error_reply c.read_frame, 9, R::MAX_BATCH_PAYLOAD.to_s
+    assert_equal 3, finish_and_status(client_stdin_close: false).exitstatus
   end
 end
 

@@ -104,6 +104,10 @@ module RestPeerTests
   def test_oversize_body_gets_413
     res = post("/score", %({"id":1,"model":"m","features":[#{'0,' * (MAX_JSON_BYTES / 2)}0]}))
     assert_client_error res, 413
+    # A batch has the same bound.
+    item = '{"op":"add","x":1,"y":2},'
+    res = post("/batch", %({"id":2,"op":"batch","items":[#{item * (MAX_JSON_BYTES / item.bytesize)}{}]}))
+    assert_client_error res, 413
     fresh = Net::HTTP.start(@http.address, @http.port, read_timeout: TIMEOUT, open_timeout: TIMEOUT)
     assert_serves_add(http: fresh)
     fresh.finish
@@ -152,6 +156,7 @@ module RestPeerTests
     assert_equal({ "status" => "ok" }, json_of(res))
     assert_client_error @http.get("/nope"), 404
     assert_client_error @http.get("/add"), 405
+    assert_client_error @http.get("/batch"), 405
     assert_client_error post("/health", "{}"), 405
   end
 
@@ -218,6 +223,74 @@ class TestPeerRest < Minitest::Test
     assert @peer.alive?
   end
 
+  # ------------------------------------------------------------- batches
+
+  JSON_BATCH = JSON.parse(File.read(File.expand_path("../../../schemas/test_vectors.json", __dir__)))["json_batch"]
+
+  # A reply's items as the vectors write them (an error item's message is
+  # each language's own).
+  def batch_items_of(reply)
+    reply["items"].map do |item|
+      if item.key?("error")
+        assert_kind_of String, item["error"]
+        { "error" => true }
+      elsif item.key?("result")
+        { "add" => item["result"] }
+      else
+        { "score_hex" => [item["score"]].pack("G").unpack1("H*"), "label" => item["label"] }
+      end
+    end
+  end
+
+  # POST /batch with every json_batch vector: 200 and the items it names,
+  # or, for a refused shape, 400 with the batch's id and one error.
+  def test_batch_vectors
+    JSON_BATCH.reject { |v| v.key?("generated") }.each do |v|
+      res = post("/batch", v["request_json"])
+      reply = json_of(res)
+      assert_equal JSON.parse(v["request_json"])["id"], reply["id"], v["name"]
+      if v["refused"]
+        assert_equal "400", res.code, v["name"]
+        assert_kind_of String, reply["error"], v["name"]
+        refute reply.key?("items"), v["name"]
+      else
+        assert_equal "200", res.code, v["name"]
+        assert_equal v["reply_items"], batch_items_of(reply), v["name"]
+      end
+    end
+    assert_equal 3, json_of(post("/add", '{"id":6,"x":1,"y":2}'))["result"]
+  end
+
+  def test_batch_of_a_thousand_with_a_wrong_item
+    v = JSON_BATCH.find { |x| x.key?("generated") }
+    g = v["generated"]
+    items = (0...g["count"]).map { |i| { "op" => "add", "x" => i * 1_000_003, "y" => 7 - i } }
+    items[g["wrong"]].delete("y")
+    res = post("/batch", JSON.generate({ "id" => g["id"], "op" => "batch", "items" => items }))
+    assert_equal "200", res.code
+    replies = json_of(res)["items"]
+    assert_equal g["count"], replies.size
+    assert_kind_of String, replies[g["wrong"]]["error"]
+    bytes = replies.each_with_index.reject { |_, i| i == g["wrong"] }.map { |r, _| r["result"] }.pack("q<*")
+    h = 0xcbf29ce484222325
+    bytes.each_byte { |b| h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF }
+    assert_equal v["results_fnv1a64"], format("%016x", h)
+  end
+
+  # /batch takes batches only, and the single-call paths no batch.
+  def test_batch_path_wants_op_batch
+    [%({"id":1,"op":"add","x":1,"y":2}), %({"id":1,"x":1,"y":2}), %({"id":1,"items":[{"op":"add","x":1,"y":2}]}),
+     %({"id":1,"op":"batch","items":{}}), %({"id":1,"op":"batch"}),
+     %({"id":1,"op":"batch","items":[#{(['{"op":"add","x":1,"y":2}'] * 100_001).join(',')}]}),
+     %({"op":"batch","items":[{"op":"add","x":1,"y":2}]}), "[]", '{"id":1,"op":"batch",'].each do |body|
+      assert_client_error post("/batch", body), 400
+    end
+    assert_client_error post("/add", %({"id":1,"op":"batch","items":[{"op":"add","x":1,"y":2}]})), 400
+    assert_equal({ "id" => 3, "items" => [{ "result" => 5 }] },
+                 json_of(post("/batch", %({"id":3,"op":"batch","items":[{"op":"add","x":2,"y":3}]}))))
+    assert @peer.alive?
+  end
+
   # Neither a half-sent request nor an idle keep-alive connection holds up
   # another client.
   def test_stalled_clients_do_not_block_another
@@ -259,6 +332,13 @@ class TestPeerRestEcho < Minitest::Test
     assert_echoed "/add", %({"id":1,"x":#{MAX64},"y":1})
     assert_echoed "/score", JSON.generate({ "id" => 77, "features" => Workload.ramp_features(256),
                                             "model" => "modèle-ü" })
+  end
+
+  def test_batch_bodies_come_back_unchanged
+    items = Array.new(1000) { |i| { "op" => "add", "x" => i, "y" => 7 - i } }
+    assert_echoed "/batch", JSON.generate({ "id" => 10, "op" => "batch", "items" => items })
+    assert_echoed "/batch", '{"id":11,"op":"batch","items":[]}' # refused by the row: not looked at
+    assert_echoed "/batch", '{"id":1,"op":"add","x":1,"y":2}'
   end
 
   # Nothing is parsed: what the row would refuse comes back as it is.

@@ -8,11 +8,13 @@ require_relative "../transports/shm"
 
 # The shm peer against a harness played in Ruby: the test creates the
 # segment (/dev/shm/interop-spectrum-test-PID, 0600) per
-# schemas/shm_layout.md, writes the header, starts the real peer, publishes
-# requests and waits for replies with a timeout. The segment is unlinked in
-# teardown, whatever happens.
+# schemas/shm_layout.md (version 4: the slot capacities in the header),
+# writes the header, starts the real peer, publishes requests and waits for
+# replies with a timeout. The segment is unlinked in teardown, whatever
+# happens.
 class TestPeerShm < Minitest::Test
   include PeerTestSupport
+  include RawBatchVectors
   S = Transports::Shm
   R = RawFrame
   RAMP_65536_HEX = "3fc0a764fd292938" # schemas/test_vectors.json, "ramp 65536, 4-byte UTF-8 model"
@@ -22,16 +24,22 @@ class TestPeerShm < Minitest::Test
   class Harness
     attr_reader :name, :path, :buf
 
-    def initialize(mode:, budget: 1000, magic: S::MAGIC, version: S::VERSION, req_cap: S::REQ_CAP, start_seq: 0,
-                   slots: 1)
+    # `req_cap`/`rep_cap` go in the header; the entries are laid out with
+    # `layout_caps` ([req, rep]), the same unless a test wants a header
+    # that lies.
+    def initialize(mode:, budget: 1000, magic: S::MAGIC, version: S::VERSION, req_cap: S::REQ_CAP,
+                   rep_cap: S::REP_CAP, start_seq: 0, slots: 1, layout_caps: nil)
       @name = "/interop-spectrum-test-#{Process.pid}"
       @path = "/dev/shm#{@name}"
       File.unlink(@path) if File.exist?(@path) # a leftover of this very process
       @file = File.open(@path, File::RDWR | File::CREAT | File::EXCL, 0o600)
       @slots = slots
       @mask = [slots, 1].max - 1
-      @replies = S.replies_offset([slots, 1].max)
-      size = S.segment_size([slots, 1].max)
+      @req_cap, @rep_cap = layout_caps || [req_cap, rep_cap]
+      @req_stride = S.stride(@req_cap)
+      @rep_stride = S.stride(@rep_cap)
+      @replies = S.replies_offset([slots, 1].max, @req_cap)
+      size = S.segment_size([slots, 1].max, @req_cap, @rep_cap)
       @file.truncate(size)
       Warning[:experimental] = false
       @buf = IO::Buffer.map(@file, size, 0, 0)
@@ -39,7 +47,7 @@ class TestPeerShm < Minitest::Test
       @buf.set_value(:u32, S::OFF_VERSION, version)
       @buf.set_value(:u32, S::OFF_WAIT_MODE, mode)
       @buf.set_value(:u32, S::OFF_REQ_CAP, req_cap)
-      @buf.set_value(:u32, S::OFF_REP_CAP, S::REP_CAP)
+      @buf.set_value(:u32, S::OFF_REP_CAP, rep_cap)
       @buf.set_value(:u32, S::OFF_SPIN_BUDGET, budget)
       @buf.set_value(:u32, S::OFF_SLOTS, slots)
       @buf.set_value(:u32, S::OFF_FIRST, start_seq)
@@ -53,8 +61,8 @@ class TestPeerShm < Minitest::Test
     end
 
     # Offsets of call n's request and reply entries (the seq word; the frame is at +8).
-    def req(n) = S::REQUESTS + (((n - 1) & @mask) * S::REQ_STRIDE)
-    def rep(n) = @replies + (((n - 1) & @mask) * S::REP_STRIDE)
+    def req(n) = S::REQUESTS + (((n - 1) & @mask) * @req_stride)
+    def rep(n) = @replies + (((n - 1) & @mask) * @rep_stride)
 
     # Is the peer asleep on the next call's request entry?
     def peer_sleeping?
@@ -69,7 +77,7 @@ class TestPeerShm < Minitest::Test
 
     # Publishes `frame` as the next call, without waiting.
     def post(frame)
-      raise ArgumentError, "frame larger than the request slot" if frame.bytesize > S::REQ_CAP
+      raise ArgumentError, "frame larger than the request slot" if frame.bytesize > @req_cap
 
       @seq = (@seq + 1) & S::U32
       @buf.set_string(frame, req(@seq) + S::ENTRY_HEADER)
@@ -91,7 +99,7 @@ class TestPeerShm < Minitest::Test
       end
       slot = last_reply
       status, kind, id, len = R.decode_header(@buf.get_string(slot, R::HEADER_SIZE))
-      raise "bad reply header" unless status == :ok && R::HEADER_SIZE + len <= S::REP_CAP
+      raise "bad reply header" unless status == :ok && R::HEADER_SIZE + len <= @rep_cap
 
       [kind, id, @buf.get_string(slot + R::HEADER_SIZE, len)]
     end
@@ -235,26 +243,90 @@ class TestPeerShm < Minitest::Test
     assert File.exist?(h.path), "the peer must not unlink the segment"
   end
 
+  # A row of batches: capacities other than the single-call ones, from the
+  # header, with calls in flight round a ring of 4 (so the strides count).
+  BATCH_REQ_CAP = S::REQ_CAP + 65_536 # room for a batch longer than MAX_PAYLOAD
+  BATCH_REP_CAP = 8192
+
+  def test_batches_with_capacities_from_the_header
+    h = start(mode: S::WAIT_SPIN, slots: 4, req_cap: BATCH_REQ_CAP, rep_cap: BATCH_REP_CAP, start_seq: S::U32 - 2)
+    # The spelled-out vectors bit for bit; the 1,000-add one's reply (16,064
+    # bytes) is longer than the reply slot: one error frame instead.
+    vectors.first(3).each { |v| assert_vector_reply(v, h.call(request_frame(v))) }
+    long = vectors[3]
+    assert_operator long["reply_bytes"], :>, BATCH_REP_CAP
+    assert_error h.call(request_frame(long)), long["id"], "the reply does not fit the reply slot"
+    # A batch longer than MAX_PAYLOAD fits this request slot and is answered.
+    frame = big_batch(20, adds: 400)
+    assert_operator frame.bytesize, :>, S::REQ_CAP
+    assert_big_batch_reply(h.call(frame), 20, adds: 400)
+    # In flight: a batch, single calls and a wrong shape, each in its entry.
+    h.post(request_frame(vectors[2]))
+    h.post(R.encode_add_request(21, 1, 2))
+    h.post(R.encode_header(R::KIND_BATCH_REQUEST, 22, 8) + [0, 0].pack("L<L<"))
+    h.post(R.encode_score_request(23, Workload.ramp_features(256), "modèle-ü"))
+    assert_vector_reply(vectors[2], h.take)
+    kind, id, payload = h.take
+    assert_equal [R::KIND_ADD_REPLY, 21, 3], [kind, id, R.parse_add_reply(payload)]
+    assert_error h.take, 22, "batch count 0"
+    kind, id, payload = h.take
+    assert_equal [R::KIND_SCORE_REPLY, 23, "3fe376dba491b1ac"],
+                 [kind, id, [R.parse_score_reply(payload)[0]].pack("G").unpack1("H*")]
+    # payload_len past the request slot (within the batch bound): refused.
+    assert_error h.call(R.encode_header(R::KIND_BATCH_REQUEST, 24, BATCH_REQ_CAP - R::HEADER_SIZE + 8)),
+                 24, "request slot"
+    check_calls(h)
+    assert @peer.alive?
+  end
+
+  # The smallest capacities: a score that fits is answered, a header whose
+  # payload_len passes the 4,096-byte request slot is refused.
+  def test_smallest_capacities
+    h = start(mode: S::WAIT_FUTEX, budget: 100, slots: 2, req_cap: S::MIN_CAP, rep_cap: S::MIN_CAP)
+    kind, id, = h.call(R.encode_score_request(1, Workload.ramp_features(400), "m"))
+    assert_equal [R::KIND_SCORE_REPLY, 1], [kind, id]
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 2, S::MIN_CAP)), 2, "request slot"
+    assert_vector_reply(vectors[1], h.call(request_frame(vectors[1])))
+    100.times { |i| assert_equal 2 * i, add(h, 100 + i, i, i) }
+  end
+
+  # --echo with capacities from the header: a batch frame longer than
+  # MAX_PAYLOAD that fits both slots comes back unchanged; past the reply
+  # slot, past the request slot, or past its kind's bound, an error frame.
+  def test_echo_with_capacities_from_the_header
+    h = start(mode: S::WAIT_SPIN, echo: true, req_cap: BATCH_REQ_CAP, rep_cap: BATCH_REQ_CAP)
+    frame = big_batch(1, adds: 400)
+    assert_operator frame.bytesize, :>, S::REQ_CAP
+    assert_echoed h, frame
+    assert_echoed h, request_frame(vectors[3])
+    assert_error h.call(R.encode_header(R::KIND_BATCH_REQUEST, 2, BATCH_REQ_CAP)), 2, "slot"
+    assert_error h.call(R.encode_header(R::KIND_SCORE_REQUEST, 3, R::MAX_PAYLOAD + 8)), 3, "exceeds"
+    assert_echoed h, R.encode_add_request(4, 1, 2)
+    @peer.cleanup
+    @harness.cleanup
+    h = start(mode: S::WAIT_SPIN, echo: true, req_cap: BATCH_REQ_CAP, rep_cap: BATCH_REP_CAP)
+    assert_error h.call(frame), 1, "#{BATCH_REP_CAP}-byte reply slot"
+    assert_echoed h, request_frame(vectors[2])
+  end
+
   def test_wrong_header_exits_2
-    @harness = Harness.new(mode: S::WAIT_SPIN, magic: 0x12345678)
-    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
-    assert_equal 2, st.exitstatus
-    assert_includes err, "magic"
-    @harness.cleanup
-    @harness = Harness.new(mode: S::WAIT_SPIN, req_cap: 4096)
-    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
-    assert_equal 2, st.exitstatus
-    assert_includes err, "capacities"
-    @harness.cleanup
-    @harness = Harness.new(mode: S::WAIT_SPIN, version: 1)
-    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
-    assert_equal 2, st.exitstatus
-    assert_includes err, "version"
-    @harness.cleanup
-    @harness = Harness.new(mode: S::WAIT_SPIN, slots: 3)
-    st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
-    assert_equal 2, st.exitstatus
-    assert_includes err, "power of two"
+    [[{ magic: 0x12345678 }, "magic"],
+     [{ version: 3 }, "version"],
+     [{ req_cap: 4095 }, "request slot capacity"],
+     [{ req_cap: 4100 }, "request slot capacity"],
+     [{ req_cap: S::MAX_CAP + 8 }, "request slot capacity"],
+     [{ rep_cap: 0 }, "reply slot capacity"],
+     [{ rep_cap: S::MAX_CAP + 8 }, "reply slot capacity"],
+     [{ slots: 3 }, "power of two"],
+     # The header's capacities need a larger segment than the one made.
+     [{ req_cap: S::REQ_CAP + 64, layout_caps: [S::REQ_CAP, S::REP_CAP] }, "need"],
+     [{ slots: 2, rep_cap: 8192, layout_caps: [S::REQ_CAP, 4096] }, "need"]].each do |opts, part|
+      @harness = Harness.new(mode: S::WAIT_SPIN, **opts)
+      st, err = run_peer_to_exit("--transport=shm", "--address=#{@harness.name}")
+      assert_equal 2, st.exitstatus, opts.inspect
+      assert_includes err, part, opts.inspect
+      @harness.cleanup
+    end
     st, = run_peer_to_exit("--transport=shm", "--address=/interop-spectrum-test-missing-#{Process.pid}")
     assert_equal 2, st.exitstatus
   end

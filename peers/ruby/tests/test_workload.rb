@@ -2,6 +2,7 @@
 
 require "minitest/autorun"
 require "json"
+require "rbconfig"
 require_relative "../workload"
 
 # Every vector of schemas/test_vectors.json, reproduced bit for bit.
@@ -102,6 +103,86 @@ class TestWorkload < Minitest::Test
     before = GC.stat(:total_allocated_objects)
     1000.times { Workload.echo(features, "m") }
     assert_operator GC.stat(:total_allocated_objects) - before, :<, 100
+  end
+
+  # ------------------------------------------------ batches (the ffi tier)
+
+  def pack_q(values) = values.pack("q<*")
+
+  def test_add_batch_matches_add_on_every_vector
+    vs = VECTORS.fetch("add")
+    xs = pack_q(vs.map { |v| v.fetch("x") })
+    ys = pack_q(vs.map { |v| v.fetch("y") })
+    assert_equal vs.map { |v| v.fetch("result") }, Workload.add_batch(xs, ys)
+    min = -(1 << 63)
+    max = (1 << 63) - 1
+    assert_equal [min, max, -2, 0], Workload.add_batch(pack_q([max, min, max, min]), pack_q([1, -1, max, min]))
+    assert_equal [], Workload.add_batch("".b, "".b)
+  end
+
+  def test_add_batch_of_many
+    n = 100_000
+    r = Workload.add_batch(pack_q(Array.new(n) { |i| i * 1_000_003 }), pack_q(Array.new(n) { |i| 7 - i }))
+    assert_equal Array.new(n) { |i| Workload.add(i * 1_000_003, 7 - i) }, r
+  end
+
+  def test_add_batch_refuses_lengths_that_do_not_pair_up
+    assert_raises(ArgumentError) { Workload.add_batch(pack_q([1, 2]), pack_q([1])) }
+    assert_raises(ArgumentError) { Workload.add_batch("\0".b * 12, "\0".b * 12) }
+  end
+
+  # Each score vector as a batch of one, and three times over in one batch:
+  # every item bit for bit the vector's score.
+  def test_score_batch_matches_every_vector
+    VECTORS.fetch("score").each do |v|
+      features = self.class.features_of(v)
+      packed = features.pack("E*")
+      [1, 3].each do |b|
+        got = Workload.score_batch(packed * b, features.size, [v.fetch("model")] * b)
+        assert_equal [[v.fetch("score_hex"), v.fetch("label")]] * b,
+                     got.map { |score, label| [bits(score), label] }, "#{v['name']} x#{b}"
+      end
+    end
+  end
+
+  # Items of one batch with different features: item i is elements
+  # [i * n, n] with models[i], as score would give it.
+  def test_score_batch_items_are_their_own_slices
+    n = 13
+    b = 50
+    all = Workload.ramp_features(n * b).each_with_index.map { |f, i| f * (1 + (i % 5)) }
+    models = Array.new(b) { |i| "m#{i}" }
+    got = Workload.score_batch(all.pack("E*"), n, models)
+    want = Array.new(b) { |i| Workload.score(all[i * n, n], models[i]) }
+    assert_equal want.map { |s, l| [bits(s), l] }, got.map { |s, l| [bits(s), l] }
+    assert_includes got.map(&:last), "fraud"
+    assert_includes got.map(&:last), "legit"
+    assert_equal [[0.5, "fraud"]] * 2, Workload.score_batch("".b, 0, %w[a b])
+  end
+
+  def test_score_batch_refuses_sizes_that_do_not_agree
+    assert_raises(ArgumentError) { Workload.score_batch([1.0].pack("E*"), 2, ["m"]) }
+    assert_raises(ArgumentError) { Workload.score_batch([1.0, 2.0].pack("E*"), 1, ["m"]) }
+    assert_raises(ArgumentError) { Workload.score_batch("".b, -1, []) }
+  end
+
+  # The floor takes the batch calls' arguments too and gives the first back.
+  def test_echo_takes_batch_arguments
+    xs = pack_q([1, 2])
+    assert_same xs, Workload.echo(xs, pack_q([3, 4]))
+  end
+
+  # The embedded interpreter requires this file: it defines Workload and
+  # nothing else, loads no other file, and writes nothing.
+  def test_requiring_has_no_side_effects
+    script = <<~RUBY
+      before = Object.constants
+      loaded = $LOADED_FEATURES.size
+      require #{File.expand_path('../workload.rb', __dir__).inspect}
+      print (Object.constants - before).inspect, " ", $LOADED_FEATURES.size - loaded
+    RUBY
+    out = IO.popen([RbConfig.ruby, "-e", script], err: %i[child out], &:read)
+    assert_equal "[:Workload] 1", out
   end
 
   def test_model_is_optional

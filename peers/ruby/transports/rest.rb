@@ -3,11 +3,16 @@
 # REST: a Rack app on Puma (Debian's `puma` package, 5.6), HTTP/1.1
 # keep-alive, on 127.0.0.1:PORT (0 = pick one; READY names the real port).
 #
-# POST /add, POST /score, GET /health (schemas/json_transports.md). Bad input
-# gets 400 with a JSON body {"error": "..."}; a body over MAX_JSON_BYTES, 413;
-# an unknown path, 404; a wrong method, 405. With --echo the same app on the
-# same server answers POST /add and /score with the request body unchanged,
-# parsing nothing; everything else (health, bounds, errors) is as above.
+# POST /add, POST /score, POST /batch, GET /health
+# (schemas/json_transports.md). Bad input gets 400 with a JSON body
+# {"error": "..."}; a body over MAX_JSON_BYTES, 413 (a batch too); an unknown
+# path, 404; a wrong method, 405. A batch ({"op": "batch", "items": [...]})
+# is answered whole by the Puma thread that read it, item by item in order
+# (JsonMessage.answer_batch): a wrong item gets {"error": ...} in its place,
+# a wrong shape or an op other than "batch" refuses the batch with 400. With
+# --echo the same app on the same server answers POST /add, /score and
+# /batch with the request body unchanged, parsing nothing; everything else
+# (health, bounds, errors) is as above.
 #
 # Puma::Server directly (no Launcher, no config file): one process, a fixed
 # pool of THREADS threads, its events and errors on stderr (stdout carries
@@ -52,7 +57,7 @@ module Transports
     STOP_SECONDS = 3
 
     HEALTH = '{"status":"ok"}'
-    OPS = { "/add" => "add", "/score" => "score" }.freeze
+    OPS = { "/add" => "add", "/score" => "score", "/batch" => "batch" }.freeze
     TOO_LARGE = "request body is larger than #{MAX_BODY} bytes"
 
     module_function

@@ -1,16 +1,20 @@
 # frozen_string_literal: true
 
-# Shared memory (`shm`, schemas/shm_layout.md, version 3): --address is the
+# Shared memory (`shm`, schemas/shm_layout.md, version 4): --address is the
 # POSIX shm name the harness created (/interop-spectrum-PID-TAG, i.e. the file
 # /dev/shm/interop-spectrum-PID-TAG). The peer maps it read-write with
 # IO::Buffer, checks the header (wrong magic, version, capacities or slots:
-# exit 2) and serves calls in order round the ring of S entries each way:
+# exit 2), takes the entries' frame capacities REQ_CAP and REP_CAP from it
+# (the harness sizes them per row: larger for a row of batches), and serves
+# calls in order round the ring of S entries each way:
 #
 #   call n (from the header's `first` + 1) uses entry (n-1) mod S each way
 #   wait until the request entry's seq turns to n (spin, or spin then futex)
-#   read and check the request frame in the entry (raw_frame.md bounds)
-#   write the reply frame into the reply entry (--echo: copy the request
-#   frame there unchanged, if it fits)
+#   read and check the request frame in the entry (raw_frame.md bounds, and
+#   the frame must fit REQ_CAP)
+#   write the reply frame into the reply entry (a batch reply too, answered
+#   whole in this one thread; a reply longer than REP_CAP becomes one error
+#   frame instead; --echo: copy the request frame there unchanged, if it fits)
 #   reply entry's seq = n; futex mode: FUTEX_WAKE on it, always
 #
 # With S > 1 the harness may have published the next calls meanwhile (calls
@@ -38,7 +42,7 @@ require_relative "../workload"
 module Transports
   module Shm
     MAGIC = 0x4D485349 # "ISHM"
-    VERSION = 3
+    VERSION = 4
     WAIT_SPIN = 0
     WAIT_FUTEX = 1
 
@@ -54,16 +58,32 @@ module Transports
     # An entry is [seq u32][sleeping u32][frame] and starts a cache line, so a
     # small frame travels with the number that publishes it.
     ENTRY_HEADER = 8
+    # The capacities of a row of single calls (version 3's fixed ones); a
+    # row of batches gets larger ones, in the header.
     REQ_CAP = 1_052_696 # 24 + MAX_PAYLOAD
     REP_CAP = 4096
     REQ_STRIDE = 1_052_736 # round_up(8 + REQ_CAP, 64)
     REP_STRIDE = 4160 # round_up(8 + REP_CAP, 64)
+    # Any capacity in the header: a multiple of 8 in this range.
+    MIN_CAP = 4096
+    MAX_CAP = 16_777_240 # 24 + MAX_BATCH_PAYLOAD
     REQUESTS = 64
     MAX_SLOTS = 1024
     U32 = 0xFFFF_FFFF
 
-    def self.replies_offset(slots) = REQUESTS + (slots * REQ_STRIDE)
-    def self.segment_size(slots) = replies_offset(slots) + (slots * REP_STRIDE)
+    # An entry's size for a frame capacity: its seq, sleeping and frame, to
+    # whole cache lines.
+    def self.stride(cap) = (ENTRY_HEADER + cap + 63) & ~63
+    def self.replies_offset(slots, req_cap = REQ_CAP) = REQUESTS + (slots * stride(req_cap))
+
+    def self.segment_size(slots, req_cap = REQ_CAP, rep_cap = REP_CAP)
+      replies_offset(slots, req_cap) + (slots * stride(rep_cap))
+    end
+
+    # nil when a capacity from the header is one the layout allows.
+    def self.cap_problem(cap)
+      "not a multiple of 8 from #{MIN_CAP} to #{MAX_CAP}" unless cap.between?(MIN_CAP, MAX_CAP) && (cap % 8).zero?
+    end
 
     R = RawFrame
     HEADER_SIZE = R::HEADER_SIZE
@@ -88,9 +108,13 @@ module Transports
                            "#{machine} (ruby built for #{cpu})"
     end
 
-    # Maps the segment and checks its header. Returns [file, buffer, mode,
-    # spin_budget, slots, first]; ArgumentError (exit 2) for a segment that
-    # is not ours.
+    # The segment as open_segment found it.
+    Segment = Struct.new(:file, :buf, :mode, :spin_budget, :slots, :first, :req_cap, :rep_cap, keyword_init: true)
+
+    # Maps the segment and checks its header. Returns a Segment;
+    # ArgumentError (exit 2) for a segment that is not ours. The header is
+    # read first (the segment's size depends on it), and every value in it
+    # is checked before it sizes anything.
     def open_segment(path)
       file = begin
         File.open(path, File::RDWR)
@@ -98,9 +122,10 @@ module Transports
         raise ArgumentError, "shm: cannot open #{path}: #{e.message}"
       end
       size = file.size
-      if size < Shm.segment_size(1)
+      smallest = Shm.segment_size(1, MIN_CAP, MIN_CAP)
+      if size < smallest
         file.close
-        raise ArgumentError, "shm: #{path} is #{size} bytes, expected at least #{Shm.segment_size(1)} " \
+        raise ArgumentError, "shm: #{path} is #{size} bytes, expected at least #{smallest} " \
                              "(layout version #{VERSION})"
       end
       buf = IO::Buffer.map(file, size, 0, 0) # read-write, MAP_SHARED
@@ -112,21 +137,23 @@ module Transports
       slots = buf.get_value(:u32, OFF_SLOTS)
       problem =
         if magic != MAGIC then format("bad magic 0x%08x", magic)
-        elsif version != VERSION then "unsupported version #{version}"
-        elsif req_cap != REQ_CAP || rep_cap != REP_CAP
-          "slot capacities #{req_cap}/#{rep_cap}, expected #{REQ_CAP}/#{REP_CAP}"
+        elsif version != VERSION then "unsupported version #{version} (this peer reads version #{VERSION})"
+        elsif (why = Shm.cap_problem(req_cap)) then "request slot capacity #{req_cap}: #{why}"
+        elsif (why = Shm.cap_problem(rep_cap)) then "reply slot capacity #{rep_cap}: #{why}"
         elsif mode != WAIT_SPIN && mode != WAIT_FUTEX then "unknown wait mode #{mode}"
         elsif slots < 1 || slots > MAX_SLOTS || slots.anybits?(slots - 1)
           "#{slots} slots, not a power of two up to #{MAX_SLOTS}"
-        elsif size < Shm.segment_size(slots)
-          "#{size} bytes, its #{slots} slots need #{Shm.segment_size(slots)}"
+        elsif size < Shm.segment_size(slots, req_cap, rep_cap)
+          "#{size} bytes, its #{slots} slots of #{req_cap}/#{rep_cap}-byte capacities need " \
+            "#{Shm.segment_size(slots, req_cap, rep_cap)}"
         end
       if problem
         buf.free
         file.close
         raise ArgumentError, "shm: #{path}: #{problem}"
       end
-      [file, buf, mode, buf.get_value(:u32, OFF_SPIN_BUDGET), slots, buf.get_value(:u32, OFF_FIRST)]
+      Segment.new(file: file, buf: buf, mode: mode, spin_budget: buf.get_value(:u32, OFF_SPIN_BUDGET),
+                  slots: slots, first: buf.get_value(:u32, OFF_FIRST), req_cap: req_cap, rep_cap: rep_cap)
     end
 
     # FUTEX_WAIT / FUTEX_WAKE on the entries' seq words, through libc with Fiddle.
@@ -178,18 +205,19 @@ module Transports
       path = segment_path(opts.address)
       prev = Warning[:experimental]
       Warning[:experimental] = false # "IO::Buffer is experimental"
-      file = buf = mode = budget = slots = first = nil
+      seg = nil
       begin
-        file, buf, mode, budget, slots, first = open_segment(path)
+        seg = open_segment(path)
       ensure
         Warning[:experimental] = prev
       end
-      futex = mode == WAIT_FUTEX ? Futex.new(file) : nil
-      server = Server.new(buf, slots, first, echo: opts.echo)
+      futex = seg.mode == WAIT_FUTEX ? Futex.new(seg.file) : nil
+      server = Server.new(seg.buf, seg.slots, seg.first, req_cap: seg.req_cap, rep_cap: seg.rep_cap,
+                                                         echo: opts.echo)
       opts.ready(opts.address)
       # Serves until SIGTERM/SIGINT raise SystemExit (checked by the VM on
       # every loop iteration, and at the latest after a 100 ms futex wait).
-      futex ? server.serve_futex(futex, budget) : server.serve_spin
+      futex ? server.serve_futex(futex, seg.spin_budget) : server.serve_spin
     end
 
     # Serves the calls of one mapped segment, round its ring.
@@ -202,15 +230,22 @@ module Transports
       FIX_MIN = -(1 << 62)
       FIX_MAX = (1 << 62) - 1
 
-      def initialize(buf, slots, first, echo: false)
+      def initialize(buf, slots, first, req_cap: REQ_CAP, rep_cap: REP_CAP, echo: false)
         @buf = buf
         @echo = echo
         @slots = slots
         @first = first
-        replies = Shm.replies_offset(slots)
+        @req_cap = req_cap
+        @rep_cap = rep_cap
+        # --echo copies a frame of up to this payload with no further check:
+        # it fits both slots and needs no look at its kind.
+        @echo_fast_len = [req_cap, rep_cap, HEADER_SIZE + R::MAX_PAYLOAD].min - HEADER_SIZE
+        replies = Shm.replies_offset(slots, req_cap)
+        req_stride = Shm.stride(req_cap)
+        rep_stride = Shm.stride(rep_cap)
         # Each entry's seq offset; its frame is ENTRY_HEADER further on.
-        @reqs = Array.new(slots) { |e| REQUESTS + (e * REQ_STRIDE) }
-        @reps = Array.new(slots) { |e| replies + (e * REP_STRIDE) }
+        @reqs = Array.new(slots) { |e| REQUESTS + (e * req_stride) }
+        @reps = Array.new(slots) { |e| replies + (e * rep_stride) }
         @add_reply_header = Array.new(slots, false) # the reply entry holds an add reply's header
       end
 
@@ -298,48 +333,62 @@ module Transports
         end
       end
 
+      # Everything but a well-formed add: bounds first (the kind's, as on a
+      # stream, then the request slot's), then the same answers as a stream
+      # gives (RawFrame.answer_call, answer_batch).
       def answer_frame(req_off, rep_off)
         buf = @buf
         magic, version, kind, _r1, id, len, _r2 = buf.get_string(req_off, HEADER_SIZE).unpack(R::HEADER_FORMAT)
         if magic != R::MAGIC || version != R::VERSION
           return error_reply(rep_off, 0, format("bad magic 0x%08x or version %d", magic, version))
         end
-        if len > R::MAX_PAYLOAD || HEADER_SIZE + len > REQ_CAP
-          return error_reply(rep_off, id, "payload_len #{len} exceeds #{R::MAX_PAYLOAD}")
+        if len > R.max_payload(kind)
+          return error_reply(rep_off, id, "payload_len #{len} exceeds #{R.max_payload(kind)}")
+        end
+        if HEADER_SIZE + len > @req_cap
+          return error_reply(rep_off, id, "payload_len #{len} does not fit the #{@req_cap}-byte request slot")
         end
 
-        if kind == R::KIND_ADD_REQUEST && len == 16
-          x, y = buf.get_string(req_off + HEADER_SIZE, 16).unpack("q<q<")
-          buf.set_string(R.encode_add_reply(id, Workload.add(x, y)), rep_off)
-        elsif kind == R::KIND_SCORE_REQUEST
+        payload = buf.get_string(req_off + HEADER_SIZE, len)
+        if kind == R::KIND_BATCH_REQUEST
+          reply = R.answer_batch(id, payload)
+          # Only a batch reply can outgrow the slot (an error frame is at
+          # most 1,048 bytes, a score reply 45, REP_CAP at least 4,096).
+          if reply.bytesize > @rep_cap
+            R.log_line($stderr, "batch (id #{id}): its #{reply.bytesize}-byte reply is longer than " \
+                                "the #{@rep_cap}-byte reply slot")
+            return error_reply(rep_off, id, "the reply does not fit the reply slot")
+          end
+        else
           begin
-            features, model = R.parse_score_request(buf.get_string(req_off + HEADER_SIZE, len))
+            reply = R.answer_call(kind, id, payload)
           rescue R::FrameError => e
             return error_reply(rep_off, id, e.message)
           end
-          score, label = Workload.score(features, model)
-          buf.set_string(R.encode_score_reply(id, score, label), rep_off)
-        elsif kind == R::KIND_ADD_REQUEST
-          error_reply(rep_off, id, "add request payload must be 16 bytes")
-        else
-          error_reply(rep_off, id, format("unknown kind 0x%02x", kind))
         end
+        buf.set_string(reply, rep_off)
       end
 
       # --echo: the request frame goes back unchanged when it fits the reply
-      # slot (REP_CAP is below MAX_PAYLOAD, so that bounds payload_len too).
-      # This is the floor, so it is no costlier than the add fast path: one
-      # load and one copy from entry to entry inside the mapped buffer, with
-      # no String made.
+      # slot. This is the floor, so it is no costlier than the add fast
+      # path: one load, one comparison and one copy from entry to entry
+      # inside the mapped buffer, with no String made. Only a frame longer
+      # than @echo_fast_len has its kind and both slots looked at.
       def answer_echo(req_off, rep_off)
         buf = @buf
         len = buf.get_value(:u32, req_off + 16)
-        if len > REP_CAP - HEADER_SIZE
-          return error_reply(rep_off, buf.get_value(:u64, req_off + 8),
-                             "payload_len #{len} does not fit the #{REP_CAP}-byte reply slot")
-        end
+        return buf.copy(buf, rep_off, HEADER_SIZE + len, req_off) if len <= @echo_fast_len
 
-        buf.copy(buf, rep_off, HEADER_SIZE + len, req_off)
+        id = buf.get_value(:u64, req_off + 8)
+        if len > @rep_cap - HEADER_SIZE
+          error_reply(rep_off, id, "payload_len #{len} does not fit the #{@rep_cap}-byte reply slot")
+        elsif len > @req_cap - HEADER_SIZE
+          error_reply(rep_off, id, "payload_len #{len} does not fit the #{@req_cap}-byte request slot")
+        elsif len > (max = R.max_payload(buf.get_value(:U8, req_off + 5)))
+          error_reply(rep_off, id, "payload_len #{len} exceeds #{max}")
+        else
+          buf.copy(buf, rep_off, HEADER_SIZE + len, req_off)
+        end
       end
 
       def error_reply(rep_off, id, message)

@@ -1,4 +1,4 @@
-#include "transports/fault/held_count.h"
+#include "transports/fault/peer_counts.h"
 
 #include <cstdio>
 
@@ -20,6 +20,13 @@ HeldCount::Hold::Hold(HeldCount& count) : count_(count) {
 
 HeldCount::Hold::~Hold() {
   if (count_.on_) count_.now_.fetch_sub(1);
+}
+
+void MessageCount::Answered(std::size_t calls) {
+  if (!on_) return;
+  const std::size_t messages = messages_.fetch_add(1) + 1;
+  const std::size_t total = calls_.fetch_add(calls) + calls;
+  std::fprintf(stderr, "cpp peer: answered %zu messages holding %zu calls\n", messages, total);
 }
 
 }  // namespace interop

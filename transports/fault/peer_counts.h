@@ -1,3 +1,6 @@
+// Counts a peer keeps for the harness's tests, said on stderr, off by
+// default (each costs something per request).
+//
 // --count-held, for the tests of calls in flight (tests/inflight_test.cc):
 // the most requests this peer held at once (received, not yet answered),
 // said on stderr each time it grows, as "held at most N requests at once"
@@ -38,6 +41,22 @@ class HeldCount {
   const bool on_;
   std::atomic<std::size_t> now_{0};   // handlers running (Hold)
   std::atomic<std::size_t> most_{0};  // the most said so far
+};
+
+// --count-messages, for the tests of batches (tests/batch_test.cc): every
+// message this peer answered and the calls it carried, said on stderr after
+// each, as "answered N messages holding M calls", so that B calls sent one
+// by one can never pass for a batch of B. Thread-safe.
+class MessageCount {
+ public:
+  explicit MessageCount(bool on) : on_(on) {}
+  bool on() const { return on_; }
+  void Answered(std::size_t calls);
+
+ private:
+  const bool on_;
+  std::atomic<std::size_t> messages_{0};
+  std::atomic<std::size_t> calls_{0};
 };
 
 }  // namespace interop
