@@ -16,6 +16,7 @@ import unittest
 
 BENCH = None
 FOUR_TIERS = "--transport=ffi,unix,pipe,tcp"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARE_PY = "/usr/share/benchmark/compare.py"  # Debian's libbenchmark-tools
 
 
@@ -133,7 +134,7 @@ class BenchCli(unittest.TestCase):
     def check_results(self, out, workload, features):
         with open(os.path.join(out, "results.json")) as f:
             doc = json.load(f)
-        self.assertEqual(doc["schema_version"], 5)
+        self.assertEqual(doc["schema_version"], 6)
         env = doc["environment"]
         for key in ("cpu_model", "cores", "kernel", "compiler", "python", "ruby", "git_commit",
                     "command_line", "pinning", "timer_overhead_ns"):
@@ -203,6 +204,42 @@ class BenchCli(unittest.TestCase):
         self.assertIn("unix/cpp>cpp/add/raw/inflight:8", names)
         with open(os.path.join(out, "results.csv")) as f:
             self.assertIn(",inflight,", f.readline())
+
+    def test_batches_one_row_per_b_with_b_and_the_cost_per_call_in_every_output(self):
+        out = os.path.join(self.tmp.name, "batch")
+        r = self.bench("--transport=unix,ffi", "--peer=cpp,python", "--quick", "--batch=100,1", "--baseline",
+                       "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(out, "results.json")) as f:
+            rows = json.load(f)["rows"]
+        self.assertEqual([(x["transport"], x["peer"], x["batch"], x["role"]) for x in rows],
+                         [(t, p, b, role) for t in ("ffi", "unix") for p in ("cpp", "python") for b in (1, 100)
+                          for role in ("row", "floor")])
+        for x in rows:
+            self.assertEqual(x["status"], "ok", x["key"] + ": " + x["reason"])
+            self.assertEqual(x["errors"], 0, x["key"])
+            self.assertIn("/batch:%d" % x["batch"], x["key"])
+            self.assertAlmostEqual(x["per_item_ns"], x["p50_ns"] / x["batch"], places=6)
+            if x["role"] == "row":
+                self.assertAlmostEqual(x["items_per_s"], x["calls_per_s"] * x["batch"], delta=1e-6 * x["items_per_s"])
+        header = next(l for l in r.stdout.splitlines() if l.startswith("tier"))
+        self.assertIn(" B ", header)
+        self.assertIn(" per call ", header)
+        with open(os.path.join(out, "gbench.json")) as f:
+            names = {b["name"] for b in json.load(f)["benchmarks"]}
+        self.assertIn("unix/cpp>python/add/raw/batch:100", names)
+        with open(os.path.join(out, "results.csv")) as f:
+            self.assertIn(",batch,", f.readline())
+        # A batch no selected transport can carry is a usage error before anything runs.
+        r = self.bench("--transport=rest", "--peer=cpp", "--batch=100000", "--throughput=0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot cross rest", r.stderr)
+        # The plot draws the cost per call against B.
+        png = os.path.join(out, "batch.png")
+        p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "plot"),
+                            os.path.join(out, "results.json"), png], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(os.path.getsize(png), 10000)
 
     def run_with_floors(self, out):
         r = self.bench("--transport=ffi,unix,shm-spin", "--peer=cpp,python", "--quick", "--repetitions=3",

@@ -43,8 +43,7 @@ class EmbeddedPythonClient final : public Transport {
       py::module_ workload = py::module_::import("workload");
       add_ = workload.attr(echo_ ? "echo" : "add");
       score_ = workload.attr(echo_ ? "echo" : "score");
-      add_batch_ = workload.attr(echo_ ? "echo" : "add_batch");
-      score_batch_ = workload.attr(echo_ ? "echo" : "score_batch");
+      workload_ = workload;  // the batch functions are looked up at the first batch
     } catch (const py::error_already_set& e) {
       throw TransportError(std::string("importing peers/python/workload.py: ") + e.what());
     }
@@ -86,6 +85,7 @@ class EmbeddedPythonClient final : public Transport {
     score_ = py::object();
     add_batch_ = py::object();
     score_batch_ = py::object();
+    workload_ = py::object();
   }
 
  private:
@@ -97,6 +97,10 @@ class EmbeddedPythonClient final : public Transport {
     if (std::string bad = arrays_.Gather(r); !bad.empty()) {
       reply.error = std::move(bad);
       return;
+    }
+    if (!add_batch_) {
+      add_batch_ = workload_.attr(echo_ ? "echo" : "add_batch");
+      score_batch_ = workload_.attr(echo_ ? "echo" : "score_batch");
     }
     const auto b = static_cast<py::ssize_t>(arrays_.size());
     py::object result;
@@ -145,7 +149,8 @@ class EmbeddedPythonClient final : public Transport {
   bool echo_;
   py::object add_;
   py::object score_;
-  py::object add_batch_;
+  py::object workload_;
+  py::object add_batch_;  // looked up at the first batch
   py::object score_batch_;
   BatchArrays arrays_;
 };
