@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "bench/measure.h"
+#include "transports/codec/codec.h"
 #include "common/raw_frame.h"
 #include "transports/fault/peer_fault.h"
 
@@ -71,18 +72,19 @@ void PlantPeerFault(const std::string& mode, Plan& plan) {
 // (its message above the transport's bound): refused before the run, never
 // sent truncated. The largest B is the one to check: a message grows with B.
 void RefuseUncarriedBatches(const std::vector<const TransportSpec*>& transports, const RunSettings& s,
-                            const std::vector<int>& inflight, int largest_batch) {
+                            const std::vector<int>& inflight, int largest_batch, const std::string& codec) {
   const long most_k = inflight.empty() ? (s.throughput_s > 0 ? s.inflight : 1) : inflight.back();
   if (most_k * largest_batch > kMaxCallsHeld) {
     throw UsageError("--batch=" + std::to_string(largest_batch) + " with " + std::to_string(most_k) +
                      " messages in flight holds " + std::to_string(most_k * largest_batch) +
-                     " calls at once; at most " + std::to_string(kMaxCallsHeld) +
-                     " (a smaller batch, or fewer in flight)");
+                     " calls at once; at most " + std::to_string(kMaxCallsHeld) + " (a smaller batch, or fewer in flight" +
+                     (inflight.empty() ? ": --throughput=0 skips the throughput run's 16)" : ")"));
   }
   const auto sample = MakeSampleMessage(s, largest_batch, 1);
   for (const TransportSpec* t : transports) {
     if (!t->too_large) continue;
-    if (const std::string why = t->too_large(sample->request); !why.empty()) {
+    const Codec c = ParseCodec(codec.empty() ? t->default_codec : codec).value_or(Codec::kRaw);
+    if (const std::string why = t->too_large(sample->request, c); !why.empty()) {
       throw UsageError("--batch=" + std::to_string(largest_batch) + (s.op == Op::kScore ? " of score/" +
                        std::to_string(s.features) : std::string(" of add")) + " cannot cross " +
                        std::string(t->name) + ": " + why + " (a smaller batch or fewer features, or leave " +
@@ -171,7 +173,7 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
       }
     }
   }
-  if (!batch.empty()) RefuseUncarriedBatches(transports, s, inflight, batch.back());
+  if (!batch.empty()) RefuseUncarriedBatches(transports, s, inflight, batch.back(), o.codec);
   // Floors for --baseline and --normalize; wrk beside the HTTP rows for --baseline only.
   plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s, {inflight, batch});
   if (!o.peer_fault.empty()) PlantPeerFault(o.peer_fault, plan);

@@ -86,9 +86,9 @@ inline constexpr int kMaxBatch = 100000;
 // Calls the loop holds at once (K messages of B calls): each is a request
 // kept until its reply is checked.
 inline constexpr long kMaxCallsHeld = 1 << 20;
-// With at most this many calls unanswered, the replies in a stream stay
-// under a pipe's 64 KiB (a reply frame is under 64 B), so no client or peer
-// deadlocks writing while the other writes too (raw_stream_client.h).
+// The most calls in flight: the shm ring's most entries (shm_segment.h).
+// (A stream's K replies may outgrow what it buffers, batches especially:
+// the raw stream client takes replies in while a write waits.)
 inline constexpr int kMaxInflight = 1024;
 
 // The --list table: each transport x peer and whether it can run here (and why not).

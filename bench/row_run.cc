@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "bench/measure.h"
+#include "transports/codec/codec.h"
 #include "bench/process_guard.h"
 #include "bench/services.h"
 #include "common/paths.h"
@@ -23,6 +24,7 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
   const auto sample = MakeSampleMessage(s, spec.batch, 1);
   where.sample = &sample->request;
   where.echo = spec.role == RowRole::kFloor;
+  where.codec = ParseCodec(spec.codec).value_or(Codec::kRaw);
   if (spec.transport->needs_redis) where.redis_url = ctx.services->RedisUrl();
   std::string address;
   if (spec.transport->prepare) {

@@ -15,6 +15,7 @@
 #include "bench/reference.h"
 #include "bench/row_run.h"
 #include "bench/services.h"
+#include "transports/codec/codec.h"
 #include "bench/summarize.h"
 #include "common/fd_io.h"
 #include "common/paths.h"
@@ -46,7 +47,9 @@ WrkTarget WrkTargetOf(const RowSpec& spec, const RunSettings& s, const RunContex
 Measurement MeasureInThisProcess(const RowSpec& spec, const RunSettings& s, const RunContext& ctx) {
   Measurement m;
   const ClientMode mode = spec.role == RowRole::kFloor ? ClientMode::kEcho : ClientMode::kCall;
-  std::unique_ptr<Transport> transport = spec.transport->make_client(spec.peer, mode);  // constructs only
+  // The row's codec; in-process rows have none ("none"), and take the default.
+  const Codec codec = ParseCodec(spec.codec).value_or(Codec::kRaw);
+  std::unique_ptr<Transport> transport = spec.transport->make_client(spec.peer, mode, codec);  // constructs only
   try {
     RowRun run(spec, s, ctx, *transport);
     try {

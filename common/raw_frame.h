@@ -27,11 +27,19 @@ enum class Kind : uint8_t {
   kAddRequest = 1,
   kScoreRequest = 2,
   kBatchRequest = 0x10,
+  // Other codecs in the frame (raw_frame.md): the payload is their message.
+  kJsonRequest = 0x20,
+  kProtobufRequest = 0x30,
   kAddReply = 0x81,
   kScoreReply = 0x82,
   kBatchReply = 0x90,
+  kJsonReply = 0xA0,
+  kProtobufReply = 0xB0,
   kError = 0xFF,
 };
+
+// MAX_JSON_BYTES (json_transports.md): a JSON message's bound in any frame.
+inline constexpr uint32_t kMaxJsonPayload = 4194304;
 
 struct Header {
   Kind kind;
@@ -56,10 +64,19 @@ inline void Store(uint8_t* p, T v) {
 }
 
 // The most payload a frame of this kind may declare: kMaxBatchPayload for
-// batch frames, kMaxPayload for every other kind. Readers check it before
+// batch and protobuf frames, kMaxJsonPayload for JSON ones, kMaxPayload for
+// every other kind. Readers check it before
 // they allocate or read anything.
 inline constexpr uint32_t MaxPayloadOf(Kind kind) {
-  return kind == Kind::kBatchRequest || kind == Kind::kBatchReply ? kMaxBatchPayload : kMaxPayload;
+  switch (kind) {
+    case Kind::kBatchRequest:
+    case Kind::kBatchReply:
+    case Kind::kProtobufRequest:
+    case Kind::kProtobufReply: return kMaxBatchPayload;
+    case Kind::kJsonRequest:
+    case Kind::kJsonReply: return kMaxJsonPayload;
+    default: return kMaxPayload;
+  }
 }
 
 void EncodeHeader(uint8_t* out, Kind kind, uint64_t id, uint32_t payload_len);

@@ -38,6 +38,7 @@ struct AddressContext {
   // transport may need to know (shm sizes its slots by it). Never null.
   const Request* sample = nullptr;
   bool echo = false;  // the row is a floor: its peer echoes requests back
+  Codec codec = Codec::kRaw;  // the row's codec (for the tiers that carry bytes)
 };
 
 struct TransportSpec {
@@ -56,11 +57,12 @@ struct TransportSpec {
   // The harness's client. kEcho makes the floor's client: it sends exactly the
   // bytes a kCall client sends, to the peer in --echo mode, and checks that
   // the very same bytes come back (Reply::kind = kEcho); nothing is decoded.
-  std::unique_ptr<Transport> (*make_client)(PeerKind peer, ClientMode mode);
-  // Optional: why this transport cannot carry `message` (a batch, usually:
-  // its encoded size above the transport's bound), or "" when it can. The
-  // plan asks with the run's largest message before anything runs.
-  std::string (*too_large)(const Request& message) = nullptr;
+  // `codec` is the row's, one of `codecs` (or the default codec's).
+  std::unique_ptr<Transport> (*make_client)(PeerKind peer, ClientMode mode, Codec codec);
+  // Optional: why this transport cannot carry `message` in `codec` (a
+  // batch, usually: its encoded size above the bound), or "" when it can.
+  // The plan asks with the run's largest message before anything runs.
+  std::string (*too_large)(const Request& message, Codec codec) = nullptr;
   // Optional, for HTTP transports: the path and body a row sends for
   // `request`. With --baseline, wrk makes those calls against the row's peer
   // beside the row, as its reference (bench/reference.h).
@@ -76,6 +78,12 @@ struct TransportSpec {
   // narrows it (e.g. shm: spin, futex). Empty for transports without variants.
   std::string_view family = {};
   std::string_view variant = {};
+  // Every codec it can carry (--codec=LIST), the default among them; empty:
+  // the default codec only (the mechanism fixes it: JSON over REST,
+  // protobuf over gRPC, none in-process).
+  std::vector<Codec> codecs = {};
+  // How request_bytes and reply_bytes are counted, for the docs and JSON.
+  std::string_view bytes_counted = {};
 };
 
 // Every transport, in spectrum order (tightest first).

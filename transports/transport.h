@@ -16,6 +16,11 @@ namespace interop {
 
 enum class Op : uint8_t { kAdd, kScore };
 
+// What crosses (schemas/): the raw frame, JSON, or protobuf. Each transport
+// speaks its idiomatic one by default; those that carry opaque bytes speak
+// all three (--codec).
+enum class Codec : uint8_t { kRaw, kJson, kProtobuf };
+
 struct Request {
   uint64_t id = 0;
   Op op = Op::kAdd;

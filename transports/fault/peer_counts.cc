@@ -24,9 +24,9 @@ HeldCount::Hold::~Hold() {
 
 void MessageCount::Answered(std::size_t calls) {
   if (!on_) return;
-  const std::size_t messages = messages_.fetch_add(1) + 1;
-  const std::size_t total = calls_.fetch_add(calls) + calls;
-  std::fprintf(stderr, "cpp peer: answered %zu messages holding %zu calls\n", messages, total);
+  std::lock_guard lock(mu_);
+  calls_ += calls;
+  std::fprintf(stderr, "cpp peer: answered %zu messages holding %zu calls\n", ++messages_, calls_);
 }
 
 }  // namespace interop

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <mutex>
 
 namespace interop {
 
@@ -55,8 +56,9 @@ class MessageCount {
 
  private:
   const bool on_;
-  std::atomic<std::size_t> messages_{0};
-  std::atomic<std::size_t> calls_{0};
+  std::mutex mu_;  // both counts and their line, together: handlers answer at once (REST, gRPC)
+  std::size_t messages_ = 0;
+  std::size_t calls_ = 0;
 };
 
 }  // namespace interop

@@ -94,7 +94,7 @@ TransportSpec FfiTransport() {
       .wait_style = WaitStyle::kInProcess,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("-"); },
-      .make_client = [](PeerKind peer, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind peer, ClientMode mode, Codec) -> std::unique_ptr<Transport> {
         switch (peer) {
           case PeerKind::kCpp: return MakeNativeCallClient(mode);
           case PeerKind::kPython: return MakeEmbeddedPythonClient(mode);

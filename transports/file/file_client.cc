@@ -8,6 +8,7 @@
 #include "common/temp_dir.h"
 #include "transports/echo/echo_check.h"
 #include "transports/file/handoff_dir.h"
+#include "transports/codec/codec.h"
 #include "transports/json/json_codec.h"
 
 namespace interop {
@@ -103,10 +104,10 @@ TransportSpec FileSpec(std::string_view name, std::string_view variant) {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = nullptr,
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<FileHandoffClient>(mode);
       },
-      .too_large = json_codec::TooLarge,
+      .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/false); },
       .overlaps = "K request files in the directory at once, each reply file taken as it appears",
       .family = "file",
       .variant = variant,

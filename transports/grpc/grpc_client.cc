@@ -11,6 +11,8 @@
 #include <optional>
 
 #include "interop.grpc.pb.h"
+#include "transports/codec/codec.h"
+#include "transports/codec/protobuf_messages.h"
 #include "common/raw_frame.h"
 #include "transports/echo/echo_check.h"
 #include "transports/grpc/grpc_limits.h"
@@ -31,83 +33,8 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
   return channel;
 }
 
-void ToProto(const Request& r, pb::AddRequest* out) {
-  out->set_id(r.id);
-  out->set_x(r.x);
-  out->set_y(r.y);
-}
-
-void ToProto(const Request& r, pb::ScoreRequest* out) {
-  out->set_id(r.id);
-  out->mutable_features()->Assign(r.features.begin(), r.features.end());
-  out->set_model(std::string(r.model));
-}
-
-// A batch item: one call as a stream's Request, its ids left 0 (an item's
-// place in the batch is its identity).
-void ToProtoItem(const Request& r, pb::Request* out) {
-  if (r.op == Op::kAdd) {
-    pb::AddRequest* add = out->mutable_add();
-    add->set_x(r.x);
-    add->set_y(r.y);
-  } else {
-    pb::ScoreRequest* score = out->mutable_score();
-    score->mutable_features()->Assign(r.features.begin(), r.features.end());
-    score->set_model(std::string(r.model));
-  }
-}
-
-void ToProto(const Request& r, pb::BatchRequest* out) {
-  out->Clear();
-  out->set_id(r.id);
-  out->mutable_items()->Reserve(static_cast<int>(r.items.size()));
-  for (const Request& item : r.items) ToProtoItem(item, out->add_items());
-}
-
-// A stream's request message: one call, or a batch.
-void ToProto(const Request& r, pb::Request* out) {
-  out->Clear();
-  if (r.is_batch()) ToProto(r, out->mutable_batch());
-  else if (r.op == Op::kAdd) ToProto(r, out->mutable_add());
-  else ToProto(r, out->mutable_score());
-}
-
-void FromProto(const pb::BatchReply& in, Reply& out);
-
-// A stream's reply message, or a batch's item, into `out` (its id too).
-void FromProto(const pb::Reply& in, Reply& out) {
-  out.id = in.id();
-  switch (in.result_case()) {
-    case pb::Reply::kAdd:
-      out.result = in.add().result();
-      out.kind = ReplyKind::kAdd;
-      break;
-    case pb::Reply::kScore:
-      out.score = in.score().score();
-      out.label = in.score().label();
-      out.kind = ReplyKind::kScore;
-      break;
-    case pb::Reply::kError:
-      out.error = "peer error: " + in.error();
-      break;
-    case pb::Reply::kBatch:
-      FromProto(in.batch(), out);
-      break;
-    default:
-      out.error = "an empty reply message";
-  }
-}
-
-void FromProto(const pb::BatchReply& in, Reply& out) {
-  out.id = in.id();
-  out.kind = ReplyKind::kBatch;
-  out.items.reserve(static_cast<std::size_t>(in.items_size()));
-  for (const pb::Reply& item : in.items()) {
-    Reply& r = out.AddItem();
-    FromProto(item, r);
-    if (r.kind == ReplyKind::kBatch) r.error = "a batch inside a batch reply";
-  }
-}
+using protobuf_codec::FromProto;
+using protobuf_codec::ToProto;
 
 // A failed RPC: the peer is gone (throw) or it refused the call (error
 // reply, false). True when the call succeeded.
@@ -420,17 +347,12 @@ TransportSpec GrpcTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<GrpcUnaryClient>(mode);
       },
       // A message above MAX_BATCH_PAYLOAD (the channel takes MAX_GRPC_MESSAGE, its framing included).
-      .too_large = [](const Request& r) -> std::string {
-        pb::Request message;
-        ToProto(r, &message);
-        const std::size_t size = message.ByteSizeLong();
-        if (size <= raw::kMaxBatchPayload) return {};
-        return "its protobuf message would be " + std::to_string(size) + " bytes, above the bound of " +
-               std::to_string(raw::kMaxBatchPayload);
+      .too_large = [](const Request& message, Codec) {
+        return MessageTooLarge(Codec::kProtobuf, message, /*framed=*/false);
       },
       .overlaps = "K unary calls outstanding on the one channel (the callback API)",
   };
@@ -440,7 +362,7 @@ TransportSpec GrpcStreamTransport() {
   TransportSpec spec = GrpcTransport();
   spec.name = "grpc-stream";
   spec.summary = "gRPC bidirectional stream: requests and replies on one long-lived stream";
-  spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+  spec.make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
     return std::make_unique<GrpcStreamClient>(mode);
   };
   spec.overlaps = "K messages in flight on the one bidirectional stream";

@@ -12,6 +12,7 @@
 #include "common/raw_frame.h"
 #include "common/workload.h"
 #include "interop.grpc.pb.h"
+#include "transports/codec/protobuf_messages.h"
 #include "transports/fault/peer_counts.h"
 #include "transports/grpc/grpc_limits.h"
 #include "transports/raw_stream/raw_stream_server.h"
@@ -21,21 +22,6 @@ namespace interop {
 namespace {
 
 namespace pb = ::interop::v1;
-
-// Empty when the request is within the contract's bounds.
-std::string CheckScore(const pb::ScoreRequest& r) {
-  if (static_cast<uint32_t>(r.features_size()) > raw::kMaxFeatures) return "more than 131072 features";
-  if (r.model().size() > raw::kMaxModelBytes) return "model name longer than 1024 bytes";
-  if (!raw::IsValidUtf8(r.model())) return "model name is not valid UTF-8";
-  return {};
-}
-
-void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
-  const ScoreResult s = Score({r.features().data(), static_cast<std::size_t>(r.features_size())});
-  out->set_id(r.id());
-  out->set_score(s.score);
-  out->set_label(std::string(s.label));
-}
 
 // --fault's spoiling of a reply message (for the harness's tests).
 void SpoilAdd(Spoil spoil, pb::AddReply* rep) {
@@ -47,35 +33,16 @@ void SpoilScore(Spoil spoil, pb::ScoreReply* rep) {
   if (spoil == Spoil::kValue) rep->set_score(SpoilDouble(rep->score()));
 }
 
-// A batch's shape: empty when it may be answered item by item.
-std::string CheckBatch(const pb::BatchRequest& b) {
-  if (b.items_size() < 1 || static_cast<uint32_t>(b.items_size()) > raw::kMaxBatchItems) {
-    return "a batch holds 1 to 100000 items, not " + std::to_string(b.items_size());
-  }
-  return {};
-}
+using protobuf_codec::AnswerBatch;
+using protobuf_codec::AnswerCall;
+using protobuf_codec::CheckBatch;
+using protobuf_codec::CheckScore;
 
-// One call of a stream or a batch item into `rep` (its id left to the caller).
-void AnswerCall(const pb::Request& req, pb::Reply* rep) {
-  switch (req.op_case()) {
-    case pb::Request::kAdd:
-      rep->mutable_add()->set_id(req.add().id());
-      rep->mutable_add()->set_result(interop::Add(req.add().x(), req.add().y()));
-      break;
-    case pb::Request::kScore:
-      if (const std::string bad = CheckScore(req.score()); !bad.empty()) rep->set_error(bad);
-      else Compute(req.score(), rep->mutable_score());
-      break;
-    default:
-      rep->set_error("an item carries neither add nor score");
-  }
-}
-
-// A batch's replies, item i answering item i (an error item for a bad one).
-void AnswerBatch(const pb::BatchRequest& req, pb::BatchReply* rep) {
-  rep->set_id(req.id());
-  rep->mutable_items()->Reserve(req.items_size());
-  for (const pb::Request& item : req.items()) AnswerCall(item, rep->add_items());
+void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
+  const ScoreResult s = Score({r.features().data(), static_cast<std::size_t>(r.features_size())});
+  out->set_id(r.id());
+  out->set_score(s.score);
+  out->set_label(std::string(s.label));
 }
 
 class InteropService final : public pb::Interop::Service {

@@ -94,11 +94,12 @@ void AppendCall(const Request& r, bool include_op, std::string& out) {
 }  // namespace
 
 std::string TooLarge(const Request& r) {
-  std::string body;
-  EncodeRequest(r, /*include_op=*/true, "interop:0123456789abcdef:reply:python", body);  // reply_to's length, as Redis sends it
-  if (body.size() > kMaxJsonBytes) {
-    return "its JSON body would be " + std::to_string(body.size()) + " bytes, above the bound of " +
-           std::to_string(kMaxJsonBytes);
+  // reply_to as Redis sends it, "interop:RUN:TAG:reply:1", with room for long tags.
+  const std::string reply_to(256, 'r');
+  const std::size_t body = EncodedSize(r, reply_to, kMaxJsonBytes);
+  if (body > kMaxJsonBytes) {
+    return "its JSON body would be " + std::to_string(body) + " bytes or more (counting stops past the bound), "
+           "above the bound of " + std::to_string(kMaxJsonBytes);
   }
   const std::size_t reply = 64 + r.items.size() * kMaxReplyItemBytes;
   if (reply > kMaxJsonBytes) {
@@ -108,28 +109,58 @@ std::string TooLarge(const Request& r) {
   return {};
 }
 
+namespace {
+
+// A batch item: {"op":..,fields}, after a comma unless it is the first.
+void AppendItem(const Request& item, bool first, std::string& out) {
+  out.append(first ? "{\"op\":" : ",{\"op\":");
+  out.append(item.op == Op::kAdd ? "\"add\"" : "\"score\"");
+  AppendCall(item, /*include_op=*/false, out);  // its fields, each after a comma
+  out.push_back('}');
+}
+
+void AppendTail(std::string_view reply_to, std::string& out) {
+  if (!reply_to.empty()) {
+    out.append(",\"reply_to\":");
+    AppendString(out, reply_to);
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
 void EncodeRequest(const Request& r, bool include_op, std::string_view reply_to, std::string& out) {
   out.assign("{\"id\":");
   AppendUnsigned(out, r.id);
   if (r.is_batch()) {
     // A batch always names its op (REST's /batch checks it) and each item's.
     out.append(",\"op\":\"batch\",\"items\":[");
-    for (std::size_t i = 0; i < r.items.size(); ++i) {
-      const Request& item = r.items[i];
-      out.append(i ? ",{\"op\":" : "{\"op\":");
-      out.append(item.op == Op::kAdd ? "\"add\"" : "\"score\"");
-      AppendCall(item, /*include_op=*/false, out);  // its fields, each after a comma
-      out.push_back('}');
-    }
+    for (std::size_t i = 0; i < r.items.size(); ++i) AppendItem(r.items[i], i == 0, out);
     out.push_back(']');
   } else {
     AppendCall(r, include_op, out);
   }
-  if (!reply_to.empty()) {
-    out.append(",\"reply_to\":");
-    AppendString(out, reply_to);
+  AppendTail(reply_to, out);
+}
+
+std::size_t EncodedSize(const Request& r, std::string_view reply_to, std::size_t stop_above) {
+  if (!r.is_batch()) {
+    std::string out;
+    EncodeRequest(r, /*include_op=*/true, reply_to, out);
+    return out.size();
   }
-  out.push_back('}');
+  // Item by item, so a batch far above the bound is never built whole.
+  std::string part = "{\"id\":";
+  AppendUnsigned(part, r.id);
+  part.append(",\"op\":\"batch\",\"items\":[]");
+  AppendTail(reply_to, part);
+  std::size_t size = part.size();
+  for (std::size_t i = 0; i < r.items.size() && size <= stop_above; ++i) {
+    part.clear();
+    AppendItem(r.items[i], i == 0, part);
+    size += part.size();
+  }
+  return size;
 }
 
 struct ReplyDecoder::Parser {

@@ -29,6 +29,9 @@ void EncodeRequest(const Request& request, bool include_op, std::string_view rep
 // kMaxReplyItemBytes an item), or "".
 inline constexpr std::size_t kMaxReplyItemBytes = 64;
 std::string TooLarge(const Request& request);
+// The size EncodeRequest (with op) would give, counted item by item for a
+// batch and stopped once above `stop_above` (then only "more than that").
+std::size_t EncodedSize(const Request& request, std::string_view reply_to, std::size_t stop_above);
 
 // Fills a reset reply from {"id":..,"result":..} / {"id":..,"score":..,"label":..}
 // (kind kAdd / kScore, as `op` asked for) or {"error":..}. A reply that is

@@ -1,4 +1,4 @@
-#include "transports/raw_stream/raw_messages.h"
+#include "transports/codec/codec.h"
 #include "transports/pipe/pipe_client.h"
 
 #include "transports/raw_stream/raw_stream_client.h"
@@ -29,10 +29,10 @@ TransportSpec PipeTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = true,
       .listen_address = [](const AddressContext&) { return std::string("-"); },
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<StdioPipeClient>(mode);
       },
-      .too_large = RawFrameTooLarge,
+      .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }

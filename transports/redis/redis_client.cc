@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "transports/echo/echo_check.h"
+#include "transports/codec/codec.h"
 #include "transports/json/json_codec.h"
 #include "transports/redis/redis_address.h"
 
@@ -154,10 +155,10 @@ TransportSpec RedisQueueTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = RedisListenAddress,
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<RedisClient>(false, mode);
       },
-      .too_large = json_codec::TooLarge,
+      .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/false); },
       .overlaps = "K requests on the queue (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP",
       .needs_redis = true,
   };
@@ -167,7 +168,7 @@ TransportSpec RedisStreamTransport() {
   TransportSpec spec = RedisQueueTransport();
   spec.name = "redis-stream";
   spec.summary = "Redis Streams: XADD / XREADGROUP / XACK (durable), replies on a per-client list";
-  spec.make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+  spec.make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
     return std::make_unique<RedisClient>(true, mode);
   };
   spec.overlaps = "K entries on the stream (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP";

@@ -225,10 +225,10 @@ TransportSpec RestTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<RestClient>(mode);
       },
-      .too_large = json_codec::TooLarge,
+      .too_large = [](const Request& message, Codec) { return json_codec::TooLarge(message); },
       .http_request = [](const Request& r, std::string* path, std::string* body) {
         *path = PathOf(r);
         json_codec::EncodeRequest(r, /*include_op=*/false, {}, *body);

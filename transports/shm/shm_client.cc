@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/raw_frame.h"
+#include "transports/codec/codec.h"
 #include "transports/echo/echo_check.h"
 #include "transports/raw_stream/raw_messages.h"
 #include "transports/shm/shm_segment.h"
@@ -148,8 +149,13 @@ std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode 
   *address = "/interop-spectrum-" + std::to_string(::getpid()) + "-" + where.tag;
   const uint32_t budget = mode == shm::WaitMode::kFutex && where.wait_spinning_apart ? kFutexSpinBudget : 0;
   // One entry each way per call in flight (rounded up to a power of two).
-  return std::make_shared<Segment>(Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight), 0,
-                                                   CapacitiesFor(*where.sample, where.echo)));
+  const shm::Capacities capacities = CapacitiesFor(*where.sample, where.echo);
+  auto segment = std::make_shared<Segment>(
+      Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight), 0, capacities));
+  // The frames the row will write, reserved now (a batch's can be MiBs a slot).
+  const std::size_t request = RawRequestFrameSize(*where.sample);
+  segment->Reserve(request, where.echo ? std::max<std::size_t>(request, capacities.reply) : capacities.reply);
+  return segment;
 }
 
 TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle wait) {
@@ -161,11 +167,11 @@ TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle
       .wait_style = wait,
       .peer_uses_stdio = false,
       .listen_address = nullptr,
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<ShmClient>(mode);
       },
       // A frame a slot could not hold: above the bound of its kind.
-      .too_large = [](const Request& message) -> std::string { return RawFrameTooLarge(message); },
+      .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "K entries in a ring of request and reply slots, each with its own sequence word",
       .family = "shm",
       .variant = variant,

@@ -1,5 +1,7 @@
 #include "transports/shm/shm_segment.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -96,6 +98,26 @@ Segment Segment::Create(const std::string& name, WaitMode mode, uint32_t spin_bu
     *s.replies().At(n).seq = n - slots;
   }
   return s;
+}
+
+void Segment::Reserve(std::size_t request_bytes, std::size_t reply_bytes) const {
+  const int fd = ::shm_open(name_.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) throw TransportError(ErrnoMessage("shm_open " + name_));
+  const Ring rings[] = {requests(), replies()};
+  const std::size_t bytes[] = {request_bytes, reply_bytes};
+  for (int r = 0; r < 2; ++r) {
+    const std::size_t len = kEntryHeader + std::min<std::size_t>(bytes[r], rings[r].capacity);
+    for (uint32_t e = 0; e < slots(); ++e) {
+      const auto offset = static_cast<off_t>(rings[r].base - base_ + e * rings[r].stride);
+      if (const int err = ::posix_fallocate(fd, offset, static_cast<off_t>(len)); err != 0) {
+        ::close(fd);
+        errno = err;
+        throw TransportError(ErrnoMessage("reserving " + std::to_string(len) + " bytes of each of the " +
+                                          std::to_string(slots()) + " entries of " + name_ + " in /dev/shm"));
+      }
+    }
+  }
+  ::close(fd);
 }
 
 Segment Segment::Open(const std::string& name) {

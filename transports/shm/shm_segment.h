@@ -77,6 +77,12 @@ class Segment {
   // [kMinCapacity, kMaxCapacity]).
   static Segment Create(const std::string& name, WaitMode mode, uint32_t spin_budget, uint32_t slots = 1,
                         uint32_t first = 0, Capacities capacities = {});
+  // Gives the segment the memory its entries' frames will touch (the first
+  // request_bytes of every request entry, reply_bytes of every reply entry)
+  // now: tmpfs allocates a page when it is first written, and a full
+  // /dev/shm would otherwise end the writer with SIGBUS mid-call, not with
+  // an error. Throws TransportError (ENOSPC) when it cannot.
+  void Reserve(std::size_t request_bytes, std::size_t reply_bytes) const;
   // Maps an existing segment and checks its header. Throws TransportError.
   static Segment Open(const std::string& name);
   Segment(Segment&& other) noexcept;

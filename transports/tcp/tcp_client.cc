@@ -1,4 +1,4 @@
-#include "transports/raw_stream/raw_messages.h"
+#include "transports/codec/codec.h"
 #include "transports/tcp/tcp_client.h"
 
 #include <arpa/inet.h>
@@ -60,10 +60,10 @@ TransportSpec TcpTransport() {
       .listen_address = [](const AddressContext&) {
         return std::string("127.0.0.1:0");  // the peer picks a free port and says which
       },
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<TcpClient>(mode);
       },
-      .too_large = RawFrameTooLarge,
+      .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }

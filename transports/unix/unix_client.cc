@@ -1,4 +1,4 @@
-#include "transports/raw_stream/raw_messages.h"
+#include "transports/codec/codec.h"
 #include "transports/unix/unix_client.h"
 
 #include <sys/socket.h>
@@ -52,10 +52,10 @@ TransportSpec UnixSocketTransport() {
       .listen_address = [](const AddressContext& where) {
         return where.run_dir + "/" + where.tag + ".sock";
       },
-      .make_client = [](PeerKind, ClientMode mode) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
         return std::make_unique<UnixSocketClient>(mode);
       },
-      .too_large = RawFrameTooLarge,
+      .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
   };
 }
