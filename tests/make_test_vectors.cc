@@ -14,7 +14,9 @@
 #include "byte_digest.h"
 #include "common/raw_frame.h"
 #include "common/workload.h"
+#include "transports/codec/codec.h"
 #include "transports/json/json_codec.h"
+#include "transports/raw_stream/raw_answer.h"
 
 namespace {
 
@@ -148,6 +150,110 @@ ordered_json JsonBatchVector(const std::string& name, const ordered_json& reques
   return v;
 }
 
+// One message in every codec (raw_frame.md, "Other codecs in the frame";
+// json_transports.md, "Other codecs on Redis and files"): the request as
+// the harness encodes it alone and framed, and the C++ peer's reply to each.
+struct CodecCase {
+  std::string name;
+  ordered_json spec;  // {"id", and "add": [x, y] | "score": {features, model} | "batch": [..]}
+  bool digest = false;  // long: bytes given by length and FNV-1a 64
+};
+
+// The Request a spec describes; `store` keeps what its views point into.
+interop::Request RequestOf(const ordered_json& spec, std::vector<std::vector<double>>& features,
+                           std::vector<std::string>& models, std::vector<interop::Request>& items) {
+  interop::Request r;
+  auto one = [&](const ordered_json& call, interop::Request& out) {
+    if (call.contains("add")) {
+      out.op = interop::Op::kAdd;
+      out.x = call["add"][0];
+      out.y = call["add"][1];
+    } else {
+      const auto& f = call["score"]["features"];
+      features.push_back(f.is_object() ? interop::RampFeatures(f["ramp"].get<long>()) : f.get<std::vector<double>>());
+      models.push_back(call["score"]["model"]);
+      out.op = interop::Op::kScore;
+      out.features = features.back();
+      out.model = models.back();
+    }
+  };
+  features.reserve(16);
+  models.reserve(16);
+  r.id = spec["id"];
+  if (spec.contains("batch")) {
+    items.resize(spec["batch"].size());
+    for (std::size_t i = 0; i < items.size(); ++i) one(spec["batch"][i], items[i]);
+    r.items = items;
+  } else {
+    one(spec, r);
+  }
+  return r;
+}
+
+void PutBytes(ordered_json& v, const std::string& key, std::string_view bytes, bool digest) {
+  const std::vector<uint8_t> b(bytes.begin(), bytes.end());
+  if (digest) {
+    v[key + "_bytes"] = b.size();
+    v[key + "_fnv1a64"] = Fnv1a64(b);
+  } else {
+    v[key + "_hex"] = HexBytes(b);
+  }
+}
+
+ordered_json CodecVector(const CodecCase& c) {
+  using interop::Codec;
+  std::vector<std::vector<double>> features;
+  std::vector<std::string> models;
+  std::vector<interop::Request> items;
+  const interop::Request request = RequestOf(c.spec, features, models, items);
+  ordered_json v = {{"name", c.name}, {"request", c.spec}};
+  std::vector<double> scratch;
+  for (Codec codec : {Codec::kRaw, Codec::kJson, Codec::kProtobuf}) {
+    const std::string name(interop::CodecName(codec));
+    interop::MessageCodec mc(codec);
+    std::string alone;
+    mc.Encode(request, {}, alone);
+    std::vector<uint8_t> framed;
+    mc.EncodeFramed(request, framed);
+    // The peer's answer to the framed request (every codec in a frame).
+    interop::raw::Header h{};
+    interop::raw::DecodeHeader(framed.data(), &h);
+    std::vector<uint8_t> reply_frame;
+    interop::AnswerRawRequest(h, std::span(framed).subspan(interop::raw::kHeaderSize), reply_frame, scratch);
+    const std::string_view reply_frame_view(reinterpret_cast<const char*>(reply_frame.data()), reply_frame.size());
+    // Alone (Redis, files): raw is the frame itself; JSON and protobuf their message.
+    const std::string_view reply_alone =
+        codec == Codec::kRaw ? reply_frame_view : reply_frame_view.substr(interop::raw::kHeaderSize);
+    if (codec == Codec::kJson) {
+      if (c.digest) PutBytes(v, "json", alone, true);
+      else v["json"] = alone;
+      if (c.digest) PutBytes(v, "reply_json", reply_alone, true);
+      else v["reply_json"] = std::string(reply_alone);
+    } else {
+      PutBytes(v, name, alone, c.digest);
+      PutBytes(v, "reply_" + name, reply_alone, c.digest);
+    }
+    if (codec != Codec::kRaw) {
+      PutBytes(v, name + "_framed", {reinterpret_cast<const char*>(framed.data()), framed.size()}, c.digest);
+      PutBytes(v, "reply_" + name + "_framed", reply_frame_view, c.digest);
+    }
+  }
+  // What every reply must decode to.
+  ordered_json expect = ordered_json::array();
+  auto expected = [](const interop::Request& call) {
+    if (call.op == interop::Op::kAdd) return ordered_json{{"add", interop::Add(call.x, call.y)}};
+    const auto r = interop::Score(call.features);
+    return ordered_json{{"score_hex", Hex(r.score)}, {"label", std::string(r.label)}};
+  };
+  if (request.is_batch()) {
+    for (const auto& item : request.items) expect.push_back(expected(item));
+    v["reply_items"] = expect;
+  } else {
+    v["reply"] = expected(request);
+  }
+  return v;
+}
+
 }  // namespace
 
 int main() {
@@ -252,6 +358,29 @@ int main() {
   }
   doc["json_batch"].push_back(JsonBatchVector("1000 adds, item 500 without y",
       {{"id", 10}, {"op", "batch"}, {"items", thousand_json}}, {{"id", 10}, {"count", 1000}, {"wrong", 500}}));
+  doc["codecs_about"] =
+      "One message in every codec (raw_frame.md 'Other codecs in the frame', json_transports.md 'Other codecs on "
+      "Redis and files'): raw_hex is the raw frame, json the JSON request (with op, no reply_to), protobuf_hex a "
+      "serialized interop.v1.Request; *_framed_hex the same JSON or protobuf message in the frame header (kind "
+      "0x20 / 0x30, the request's id). reply_* are the C++ peer's answers in each form (reply_raw_hex alone is "
+      "also the framed raw reply). Every language must decode every request form to the request's values and "
+      "answer it with a reply that decodes to `reply` (or `reply_items`), bit for bit; raw and protobuf bytes "
+      "must also encode bit for bit, JSON text may differ in spelling (key order, number format) but not in "
+      "value. Long vectors give bytes by length and FNV-1a 64.";
+  doc["codecs"] = ordered_json::array();
+  const std::vector<CodecCase> codec_cases = {
+      {"add 2 + 3", {{"id", 7}, {"add", {2, 3}}}},
+      {"add wraps at int64", {{"id", 18446744073709551615ULL}, {"add", {kMax, 1}}}},
+      {"score, two features, non-ASCII model",
+       {{"id", 8}, {"score", {{"features", {0.4, 1.2}}, {"model", "modèle-ü"}}}}},
+      {"score, ramp 16", {{"id", 9}, {"score", {{"features", {{"ramp", 16}}}, {"model", "fraud-v3"}}}}},
+      {"score, no features", {{"id", 10}, {"score", {{"features", ordered_json::array()}, {"model", ""}}}}},
+      {"batch: two adds and a score",
+       {{"id", 11},
+        {"batch", {{{"add", {2, 3}}}, {{"add", {kMin, -1}}}, {{"score", {{"features", {0.4, 1.2}}, {"model", "m"}}}}}}}},
+      {"score, ramp 4096", {{"id", 12}, {"score", {{"features", {{"ramp", 4096}}}, {"model", "fraud-v3"}}}}, true},
+  };
+  for (const auto& c : codec_cases) doc["codecs"].push_back(CodecVector(c));
   std::puts(doc.dump(1).c_str());
   return 0;
 }

@@ -106,8 +106,8 @@ std::size_t VarintSize(std::size_t n) {
   return bytes;
 }
 
-// The serialized size of the request's interop.v1.Request, counted item by
-// item for a batch and stopped once above `stop_above`.
+}  // namespace
+
 std::size_t ProtobufSize(const Request& r, std::size_t stop_above) {
   ::interop::v1::Request message;
   if (!r.is_batch()) {
@@ -126,6 +126,8 @@ std::size_t ProtobufSize(const Request& r, std::size_t stop_above) {
   }
   return 1 + VarintSize(batch) + batch;
 }
+
+namespace {
 
 std::string Above(const char* what, std::size_t size, std::size_t bound) {
   return std::string("its ") + what + " would be " + std::to_string(size) +

@@ -55,5 +55,8 @@ class MessageCodec {
 // on a stream or in a slot; alone, with a Redis reply_to) above the bound of
 // its kind or codec, or "".
 std::string MessageTooLarge(Codec codec, const Request& request, bool framed);
+// The serialized size of the request's interop.v1.Request, counted item by
+// item for a batch (never built whole) and stopped once above `stop_above`.
+std::size_t ProtobufSize(const Request& request, std::size_t stop_above);
 
 }  // namespace interop

@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "common/workload.h"
+#include "transports/codec/protobuf_messages.h"
+#include "transports/json/json_codec.h"
 
 namespace interop {
 namespace {
@@ -73,6 +75,28 @@ RawAnswer AnswerRawRequest(const raw::Header& h, std::span<const uint8_t> payloa
     }
     case raw::Kind::kBatchRequest:
       return AnswerBatch(h.id, payload, out, features);
+    case raw::Kind::kJsonRequest:
+    case raw::Kind::kProtobufRequest: {
+      const std::string_view message(reinterpret_cast<const char*>(payload.data()), payload.size());
+      std::string reply;
+      std::size_t calls = 0;
+      raw::Kind kind;
+      if (h.kind == raw::Kind::kJsonRequest) {
+        const auto answer = json_codec::AnswerRequest(message, std::nullopt, nullptr, h.id);
+        reply = answer.body;
+        calls = answer.http_status == 200 ? json_codec::CallsIn(reply) : 0;
+        if (answer.http_status != 200) err = reply;
+        kind = raw::Kind::kJsonReply;
+      } else {
+        calls = protobuf_codec::AnswerMessage(message, h.id, &reply);
+        if (calls == 0) err = "a protobuf request answered with an error";
+        kind = raw::Kind::kProtobufReply;
+      }
+      out.resize(raw::kHeaderSize + reply.size());
+      raw::EncodeHeader(out.data(), kind, h.id, static_cast<uint32_t>(reply.size()));
+      std::memcpy(out.data() + raw::kHeaderSize, reply.data(), reply.size());
+      return {calls, std::move(err)};
+    }
     default:
       err = "unknown request kind";
   }
