@@ -73,7 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--transport", o.transports, "comma-separated transports, or all (see --list; default all)");
   app.add_option("--peer", o.peers, "comma-separated peers (cpp, python, ruby), or all (default all)");
   app.add_option("--workload", o.workload, "add or score")->capture_default_str();
-  app.add_option("--features", o.features, "score: feature vector length, 1 to 131072 (default 256)");
+  app.add_option("--features", o.features,
+                 "score: feature vector length, 1 to 131072, or a list (e.g. 16,256,4096): one row per size "
+                 "(default 256)");
   auto* calls = app.add_option("--calls", o.calls, "timed calls per repetition, 1 to 1e9 (default: by --duration)");
   app.add_option("--duration", o.duration_s, "seconds of timed calls per repetition, up to 3600 (default 1, --quick 0.2)")
       ->excludes(calls);
@@ -89,7 +91,10 @@ int main(int argc, char** argv) {
                  "carrying B calls and its reply B results, every one checked; the table adds the cost per call "
                  "(p50 / B). Default: single calls");
   app.add_option("--pin", o.pin, "auto|same|split|none: where harness and peer run")->capture_default_str();
-  app.add_option("--codec", o.codec, "override the transport's codec where it allows one");
+  app.add_option("--codec", o.codec,
+                 "raw, json, protobuf, or a list (e.g. raw,json,protobuf): one row per codec for every transport "
+                 "that carries opaque bytes (unix, pipe, tcp, shm, redis, redis-stream, file); the others are "
+                 "named once as not applicable. Default: each transport's own (rest json, grpc protobuf)");
   app.add_flag("--quick", o.quick, "short run: 0.2 s per row, 1 repetition");
   app.add_flag("--baseline", o.baseline,
                "also measure each row's floor: the same bytes sent to a peer that echoes them (peers/README.md)");

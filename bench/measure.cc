@@ -288,6 +288,24 @@ class Loop {
     std::optional<double> window_cpu_ = 0.0;
   };
 
+  // The bytes the transport counted over a repetition (however it ends),
+  // taken outside every timed window.
+  class WireAccount {
+   public:
+    WireAccount(const Transport& t, RepetitionSamples& r) : t_(t), r_(r), start_(t.Wire()) {}
+    ~WireAccount() {
+      const auto end = t_.Wire();
+      if (!start_ || !end) return;
+      r_.bytes_sent = static_cast<double>(end->sent - start_->sent);
+      r_.bytes_received = static_cast<double>(end->received - start_->received);
+    }
+
+   private:
+    const Transport& t_;
+    RepetitionSamples& r_;
+    const std::optional<WireBytes> start_;
+  };
+
   // `samples` timed samples of `batch` calls each: the clock is read right
   // before the first call and right after the last, and nothing else (no
   // filling, no checking, no reset) happens in between.
@@ -297,6 +315,7 @@ class Loop {
     RepetitionSamples& r = out_.repetitions.emplace_back();
     r.ns_per_call.reserve(samples);
     CpuAccount cpu(ctx_, r, /*windows=*/ctx_.in_process);
+    WireAccount wire(t_, r);
     for (uint64_t i = 0; i < samples; ++i) {
       for (uint64_t b = 0; b < batch; ++b) {
         workload_.Fill(msgs[b], next_id_++);
@@ -307,6 +326,7 @@ class Loop {
       for (uint64_t b = 0; b < batch; ++b) t_.Call(msgs[b].request, reps[b]);
       const auto t1 = Clock::now();
       const auto cpu1 = cpu.WindowEdge();
+      r.messages += batch;
       dog_.Beat();
       bool all_ok = true;
       for (uint64_t b = 0; b < batch; ++b) all_ok &= Accept(msgs[b].request, reps[b]);
@@ -327,6 +347,7 @@ class Loop {
   void LoadRepetition(std::size_t k, double est_ns) {
     RepetitionSamples& r = out_.repetitions.emplace_back();
     CpuAccount cpu(ctx_, r, /*windows=*/false);
+    WireAccount wire(t_, r);
     AllowRoundsOf(k, est_ns);
     uint64_t sent = 0;
     r.timed_ns = InFlight(k, &r, [&](double elapsed_ns) {
@@ -384,6 +405,7 @@ class Loop {
         return;
       }
       t_.Send(msg.request);
+      if (r) ++r->messages;
       free_messages.pop_back();
       in_flight.emplace(msg.request.id, Sent{slot, at});
       order.push_back(msg.request.id);
@@ -508,7 +530,10 @@ std::string EncodeMeasurement(const Measurement& m) {
     j["repetitions"].push_back({{"samples", r.ns_per_call.size()}, {"calls", r.calls}, {"timed_ns", r.timed_ns},
                                 {"caller_cpu_ns", OptionalNs(r.caller_cpu_ns)},
                                 {"peer_cpu_ns", OptionalNs(r.peer_cpu_ns)},
-                                {"broker_cpu_ns", OptionalNs(r.broker_cpu_ns)}});
+                                {"broker_cpu_ns", OptionalNs(r.broker_cpu_ns)},
+                                {"messages", r.messages},
+                                {"bytes_sent", OptionalNs(r.bytes_sent)},
+                                {"bytes_received", OptionalNs(r.bytes_received)}});
   }
   // Text cut mid-character (a peer's error message) gets U+FFFD, never a throw.
   std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -544,6 +569,9 @@ Measurement DecodeMeasurement(std::string_view bytes) {
       rep.caller_cpu_ns = OptionalNs(r.at("caller_cpu_ns"));
       rep.peer_cpu_ns = OptionalNs(r.at("peer_cpu_ns"));
       rep.broker_cpu_ns = OptionalNs(r.at("broker_cpu_ns"));
+      rep.messages = r.at("messages");
+      rep.bytes_sent = OptionalNs(r.at("bytes_sent"));
+      rep.bytes_received = OptionalNs(r.at("bytes_received"));
     }
     if (at != bytes.size()) throw std::runtime_error("trailing bytes after the samples");
   } catch (const nlohmann::json::exception& e) {

@@ -49,6 +49,12 @@ struct RepetitionSamples {
   // The wall time those calls took: the sum of the samples' windows or,
   // under load (--inflight), from the first send to the last reply.
   double timed_ns = 0;
+  // The messages sent in the repetition, right or wrong, and the bytes the
+  // transport counted for them each way (Transport::Wire; nothing for an
+  // in-process call).
+  uint64_t messages = 0;
+  std::optional<double> bytes_sent;
+  std::optional<double> bytes_received;
 };
 
 struct Measurement {

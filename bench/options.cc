@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <cstdio>
 
 #include "bench/measure.h"
@@ -68,11 +69,13 @@ void PlantPeerFault(const std::string& mode, Plan& plan) {
 }
 
 // A batch the loop could not hold (K messages of B calls, each call kept
-// until its reply is checked), or that a selected transport cannot carry
-// (its message above the transport's bound): refused before the run, never
-// sent truncated. The largest B is the one to check: a message grows with B.
-void RefuseUncarriedBatches(const std::vector<const TransportSpec*>& transports, const RunSettings& s,
-                            const std::vector<int>& inflight, int largest_batch, const std::string& codec) {
+// until its reply is checked), or a message a selected transport cannot
+// carry in a codec its rows speak (above the transport's or the codec's
+// bound): refused before the run, never sent truncated. The largest B and
+// the most features are the ones to check: a message grows with both.
+void RefuseUncarriedMessages(const Plan& plan, const std::vector<int>& inflight, const std::vector<int>& batch) {
+  const RunSettings& s = plan.settings;
+  const int largest_batch = batch.empty() ? 0 : batch.back();
   const long most_k = inflight.empty() ? (s.throughput_s > 0 ? s.inflight : 1) : inflight.back();
   if (most_k * largest_batch > kMaxCallsHeld) {
     throw UsageError("--batch=" + std::to_string(largest_batch) + " with " + std::to_string(most_k) +
@@ -80,17 +83,58 @@ void RefuseUncarriedBatches(const std::vector<const TransportSpec*>& transports,
                      " calls at once; at most " + std::to_string(kMaxCallsHeld) + " (a smaller batch, or fewer in flight" +
                      (inflight.empty() ? ": --throughput=0 skips the throughput run's 16)" : ")"));
   }
-  const auto sample = MakeSampleMessage(s, largest_batch, 1);
-  for (const TransportSpec* t : transports) {
+  // Each transport and codec once, at the rows' most features.
+  std::map<std::pair<const TransportSpec*, std::string>, std::size_t> most_features;
+  for (const RowSpec& row : plan.rows) {
+    std::size_t& f = most_features[{row.transport, row.codec}];
+    f = std::max(f, RowSettings(row, s).features);
+  }
+  for (const auto& [which, features] : most_features) {
+    const auto& [t, codec] = which;
     if (!t->too_large) continue;
-    const Codec c = ParseCodec(codec.empty() ? t->default_codec : codec).value_or(Codec::kRaw);
-    if (const std::string why = t->too_large(sample->request, c); !why.empty()) {
-      throw UsageError("--batch=" + std::to_string(largest_batch) + (s.op == Op::kScore ? " of score/" +
-                       std::to_string(s.features) : std::string(" of add")) + " cannot cross " +
-                       std::string(t->name) + ": " + why + " (a smaller batch or fewer features, or leave " +
-                       std::string(t->name) + " out)");
+    RunSettings at = s;
+    at.features = features;
+    const auto sample = MakeSampleMessage(at, largest_batch, 1);
+    if (const std::string why = t->too_large(sample->request, ParseCodec(codec).value_or(Codec::kRaw)); !why.empty()) {
+      const std::string what = (largest_batch > 0 ? "--batch=" + std::to_string(largest_batch) + " of " : std::string("")) +
+                               (s.op == Op::kScore ? "score/" + std::to_string(features) : std::string("add"));
+      throw UsageError(what + " cannot cross " + std::string(t->name) + " in " + codec + ": " + why +
+                       " (a smaller batch or fewer features, or leave " + std::string(t->name) + " out)");
     }
   }
+}
+
+// --codec=LIST against the selected transports: the ones that cannot carry
+// a listed codec are named once (not a row each); a codec no selected
+// transport carries is a usage error.
+std::vector<std::string> NotApplicable(const std::vector<const TransportSpec*>& transports,
+                                       const std::vector<std::string>& codecs) {
+  std::vector<std::string> lines;
+  for (const std::string& c : codecs) {
+    bool carried = false;
+    for (const TransportSpec* t : transports) {
+      const auto speaks = CodecsOf(*t);
+      carried |= std::find(speaks.begin(), speaks.end(), c) != speaks.end();
+    }
+    if (!carried) {
+      std::string names;
+      for (const TransportSpec* t : transports) names += (names.empty() ? "" : ", ") + std::string(t->name);
+      throw UsageError("--codec=" + c + ": no selected transport carries it (" + names +
+                       "); raw, json and protobuf cross unix, pipe, tcp, shm, redis, redis-stream and file");
+    }
+  }
+  for (const TransportSpec* t : transports) {
+    const auto speaks = CodecsOf(*t);
+    std::string missing;
+    for (const std::string& c : codecs) {
+      if (std::find(speaks.begin(), speaks.end(), c) == speaks.end()) missing += (missing.empty() ? "" : ", ") + c;
+    }
+    if (missing.empty()) continue;
+    std::string has;
+    for (const auto& c : speaks) has += (has.empty() ? "" : ", ") + c;
+    lines.push_back(std::string(t->name) + ": " + has + " only, not " + missing);
+  }
+  return lines;
 }
 
 }  // namespace
@@ -104,7 +148,9 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
   else if (o.workload == "score") s.op = Op::kScore;
   else throw UsageError("unknown workload '" + o.workload + "'; valid: add, score");
   RefuseUnused(o.features.has_value(), s.op == Op::kScore, "--features", "--workload=score");
-  s.features = static_cast<std::size_t>(Count("--features", o.features.value_or(256), 1, raw::kMaxFeatures));
+  // One size, or a list: one row per size (the smallest also the settings').
+  const std::vector<std::size_t> features = o.features ? ParseFeaturesList(*o.features) : std::vector<std::size_t>{};
+  s.features = features.empty() ? 256 : features.front();
   // Limits: a row measures for seconds to minutes; an hour of anything is a typo.
   if (o.calls) s.calls = static_cast<uint64_t>(Count("--calls", *o.calls, 1, 1'000'000'000));
   if (o.ci && o.quick) throw UsageError("--ci and --quick are two presets; choose one");
@@ -165,17 +211,15 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
                        "'s spinning wait cannot run; use --pin=auto or split, or leave it out with --shm-wait=futex");
     }
   }
+  std::vector<std::string> codecs;
   if (!o.codec.empty()) {
-    for (const TransportSpec* t : transports) {
-      if (t->default_codec != o.codec) {
-        throw UsageError("transport " + std::string(t->name) + " does not support --codec=" + o.codec +
-                         " (it speaks " + std::string(t->default_codec) + ")");
-      }
-    }
+    codecs = ParseCodecList(o.codec);
+    plan.not_applicable = NotApplicable(transports, codecs);
   }
-  if (!batch.empty()) RefuseUncarriedBatches(transports, s, inflight, batch.back(), o.codec);
   // Floors for --baseline and --normalize; wrk beside the HTTP rows for --baseline only.
-  plan.rows = PlanRows(transports, peers, o.codec, o.baseline || s.normalize, o.baseline, s, {inflight, batch});
+  plan.rows = PlanRows(transports, peers, "", o.baseline || s.normalize, o.baseline, s,
+                       {inflight, batch, features.size() > 1 ? features : std::vector<std::size_t>{}, codecs});
+  RefuseUncarriedMessages(plan, inflight, batch);
   if (!o.peer_fault.empty()) PlantPeerFault(o.peer_fault, plan);
   plan.redis_url = o.redis_url;
   plan.out_dir = o.out_dir;

@@ -20,7 +20,7 @@ struct BenchOptions {
   std::optional<std::string> transports;  // default all (--ci: one row per tier)
   std::optional<std::string> peers;       // default all (--ci: cpp)
   std::string workload = "add";
-  std::optional<int64_t> features;     // score only; default 256
+  std::optional<std::string> features;  // score only: "256" or a list "16,4096"; default 256
   std::optional<int64_t> calls;        // excludes duration (main.cc)
   std::optional<double> duration_s;
   std::optional<double> warmup_s;
@@ -33,7 +33,7 @@ struct BenchOptions {
   // single calls.
   std::optional<std::string> batch;
   std::string pin = "auto";
-  std::string codec;
+  std::string codec;  // "" (each transport's own), or a list: "raw,json,protobuf"
   bool quick = false;
   bool baseline = false;
   bool normalize = false;  // floors beside every row; compare judges rows by them

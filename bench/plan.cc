@@ -1,6 +1,8 @@
 #include "bench/plan.h"
 
 #include "bench/runner.h"
+#include "common/raw_frame.h"
+#include "transports/codec/codec.h"
 
 #include <algorithm>
 #include <sstream>
@@ -91,12 +93,27 @@ RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role,
   return {transport, peer, std::string(transport->default_codec), role, {}, false, std::move(extra_peer_args)};
 }
 
+RunSettings RowSettings(const RowSpec& spec, const RunSettings& s) {
+  RunSettings row = s;
+  if (spec.features > 0) row.features = spec.features;
+  return row;
+}
+
+std::vector<std::string> CodecsOf(const TransportSpec& t) {
+  std::vector<std::string> out{std::string(t.default_codec)};
+  for (Codec c : t.codecs) {
+    const std::string name(CodecName(c));
+    if (name != t.default_codec) out.push_back(name);
+  }
+  return out;
+}
+
 RowId IdOf(const RowSpec& spec, const RunSettings& s) {
   RowId id;
   id.transport = std::string(spec.transport->name);
   id.peer = std::string(PeerName(spec.peer));
   id.workload = s.op == Op::kAdd ? "add" : "score";
-  id.features = s.op == Op::kScore ? s.features : 0;
+  id.features = s.op == Op::kScore ? (spec.features > 0 ? spec.features : s.features) : 0;
   id.codec = spec.codec;
   id.inflight = spec.inflight;
   id.batch = spec.batch;
@@ -107,21 +124,33 @@ RowId IdOf(const RowSpec& spec, const RunSettings& s) {
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
                               const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
                               bool references, const RunSettings& s, const Knobs& knobs) {
+  (void)s;
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
+    // The codecs this transport's rows speak: --codec (one, or each of a
+    // list that it can carry), else its default.
+    std::vector<std::string> codecs;
+    const auto carried = CodecsOf(*t);
+    if (!knobs.codecs.empty()) {
+      for (const auto& c : knobs.codecs) {
+        if (std::find(carried.begin(), carried.end(), c) != carried.end()) codecs.push_back(c);
+      }
+    } else {
+      codecs.push_back(codec.empty() ? std::string(t->default_codec) : codec);
+    }
     for (PeerKind p : peers) {
-      RowSpec row = MakeRowSpec(t, p);
-      if (!codec.empty()) row.codec = codec;
-      row.with_reference = references && t->http_request != nullptr;  // wrk, with -cK under load
-      // The default run is one row; --batch=LIST, one per B; --inflight=LIST, one per K within.
+      for (const std::string& c : codecs) {
+      for (std::size_t f : knobs.features.empty() ? std::vector<std::size_t>{0} : knobs.features) {
       for (int b : knobs.batch.empty() ? std::vector<int>{0} : knobs.batch) {
       for (int k : knobs.inflight.empty() ? std::vector<int>{0} : knobs.inflight) {
-        RowSpec at_k = row;
-        at_k.inflight = k;
+        RowSpec at_k = MakeRowSpec(t, p);
+        at_k.codec = c;
+        at_k.features = f;
         at_k.batch = b;
+        at_k.inflight = k;
+        at_k.with_reference = references && t->http_request != nullptr;  // wrk, with -cK under load
         if (k > 1 && t->overlaps.empty()) {
-          at_k.note += std::string(at_k.note.empty() ? "" : "; ") + "its client cannot keep calls in flight yet: the " +
-                       std::to_string(k) + " go one after another";
+          at_k.note = "its client cannot keep calls in flight yet: the " + std::to_string(k) + " go one after another";
         }
         if (floors && k > 1) {
           at_k.note += std::string(at_k.note.empty() ? "" : "; ") + "no floor under load: a floor echoes one call at a time";
@@ -133,6 +162,8 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
           at_k.with_reference = false;
           rows.push_back(std::move(at_k));
         }
+      }
+      }
       }
       }
     }
@@ -177,6 +208,25 @@ std::vector<int> ParseInflightList(const std::string& list) {
 
 std::vector<int> ParseBatchList(const std::string& list) {
   return ParseCountList("--batch", list, kMaxBatch, "calls per message", "1,10,100,1000");
+}
+
+std::vector<std::size_t> ParseFeaturesList(const std::string& list) {
+  const auto counts = ParseCountList("--features", list, static_cast<int>(raw::kMaxFeatures), "features",
+                                     "16,256,4096");
+  return {counts.begin(), counts.end()};
+}
+
+std::vector<std::string> ParseCodecList(const std::string& list) {
+  std::vector<std::string> out;
+  for (const std::string& name : SplitList(list)) {
+    if (!ParseCodec(name)) throw UsageError("unknown --codec '" + name + "'; valid: raw, json, protobuf");
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      throw UsageError("--codec=" + list + " names " + name + " twice");
+    }
+    out.push_back(name);
+  }
+  if (out.empty()) throw UsageError("--codec needs a codec, e.g. raw,json,protobuf");
+  return out;
 }
 
 std::string RenderTransportList() {

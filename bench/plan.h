@@ -31,7 +31,11 @@ struct RowSpec {
   std::vector<std::string> extra_peer_args;  // appended to the peer's command line (tests)
   int inflight = 0;    // calls in flight while timed (--inflight=K); 0: the default run
   int batch = 0;       // calls per message (--batch=B); 0: single calls
+  std::size_t features = 0;  // score's vector length (--features=LIST); 0: the settings'
 };
+
+// The settings a row runs with: the run's, with the row's own features.
+RunSettings RowSettings(const RowSpec& spec, const RunSettings& settings);
 
 // A row spec with the transport's default codec (tests build rows this way).
 RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role = RowRole::kRow,
@@ -47,6 +51,9 @@ struct Plan {
   PinPolicy pin = PinPolicy::kAuto;
   std::string redis_url;  // empty: a private redis-server
   std::string out_dir;    // empty: print only
+  // With --codec=LIST: each selected transport that cannot carry a listed
+  // codec, named once ("rest: json only, not raw, protobuf").
+  std::vector<std::string> not_applicable;
 };
 
 // "unix,tcp", a family ("shm": every shm row) or "all" -> transports in
@@ -64,6 +71,10 @@ std::vector<PeerKind> SelectPeers(const std::string& list);
 struct Knobs {
   std::vector<int> inflight;  // --inflight=LIST, ascending; empty: the default run
   std::vector<int> batch;     // --batch=LIST, ascending; empty: single calls
+  std::vector<std::size_t> features;  // --features=LIST (score), ascending; empty: the settings'
+  // --codec=LIST, as given; empty: each transport's default. A transport
+  // gets a row for each of them it can carry.
+  std::vector<std::string> codecs;
 };
 
 // With calls in flight (--inflight=LIST, ascending), one row per K instead,
@@ -81,6 +92,13 @@ std::vector<int> ParseInflightList(const std::string& list);
 // "1,10,100" -> {1, 10, 100}, ascending: calls per message from 1 to
 // kMaxBatch, none twice. Throws UsageError naming --batch.
 std::vector<int> ParseBatchList(const std::string& list);
+// "16,4096" -> ascending vector lengths from 1 to MAX_FEATURES, none twice.
+std::vector<std::size_t> ParseFeaturesList(const std::string& list);
+// "raw,json" -> codec names, each known (raw, json, protobuf), none twice.
+std::vector<std::string> ParseCodecList(const std::string& list);
+// The codecs a transport can carry (its default first).
+std::vector<std::string> CodecsOf(const TransportSpec& transport);
+
 // A batch's bound in every codec (raw_frame.md MAX_BATCH_ITEMS, and JSON's).
 inline constexpr int kMaxBatch = 100000;
 // Calls the loop holds at once (K messages of B calls): each is a request

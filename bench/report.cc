@@ -69,6 +69,9 @@ ordered_json RowToJson(const RowResult& r) {
   j["cpu_ns_per_call"] = {{"caller", Nullable(r.cpu_ns_per_call.caller)},
                           {"peer", Nullable(r.cpu_ns_per_call.peer)},
                           {"broker", Nullable(r.cpu_ns_per_call.broker)}};
+  j["request_bytes"] = Nullable(r.request_bytes);
+  j["reply_bytes"] = Nullable(r.reply_bytes);
+  j["bytes_counted"] = r.request_bytes ? ordered_json(r.bytes_counted) : ordered_json();
   j["calls_per_s"] = r.calls_per_s;
   // A batch row's figures per call: its message p50 and rate spread over
   // (or multiplied by) the B calls each message carried.
@@ -135,6 +138,11 @@ RowResult RowFromJson(const nlohmann::json& j) {
   const auto& cpu = j.at("cpu_ns_per_call");
   r.cpu_ns_per_call = {Nullable(cpu.at("caller")), Nullable(cpu.at("peer")), Nullable(cpu.at("broker"))};
   r.calls_per_s = j.at("calls_per_s");
+  if (j.contains("request_bytes")) {  // since schema 7
+    r.request_bytes = Nullable(j.at("request_bytes"));
+    r.reply_bytes = Nullable(j.at("reply_bytes"));
+    if (!j.at("bytes_counted").is_null()) r.bytes_counted = j.at("bytes_counted");
+  }
   // Named "inflight" before schema 4, which gave that name to the identity (bench/row_id.cc).
   r.throughput_inflight = j.contains("throughput_inflight") ? j.at("throughput_inflight") : j.at("inflight");
   r.floor_ratio = Nullable(j.at("floor_ratio"));
@@ -179,6 +187,14 @@ std::string FormatNs(double ns) {
   return buf;
 }
 
+std::string FormatBytes(double bytes) {
+  char buf[32];
+  if (bytes < 1e4) std::snprintf(buf, sizeof buf, "%.0f B", bytes);
+  else if (bytes < 1e7) std::snprintf(buf, sizeof buf, bytes < 1e5 ? "%.1f kB" : "%.0f kB", bytes / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  return buf;
+}
+
 std::string FormatRate(double per_s) {
   char buf[32];
   if (per_s >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M/s", per_s / 1e6);
@@ -193,7 +209,7 @@ namespace {
 // Which reports show a column: every one, or only those where some row
 // turned the knob it is about (so the default run has no column that is
 // always 1).
-enum class ShownIn { kAll, kUnderLoad, kBatched };
+enum class ShownIn { kAll, kUnderLoad, kBatched, kCounted };
 
 struct Column {
   const char* title;
@@ -253,6 +269,13 @@ const std::vector<Column>& Columns() {
       {"p99", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p99); }},
       {"p99.9", true, [](const RowResult& r) { return Timed(r, r.latency_ns.p999); }},
       {"max", true, [](const RowResult& r) { return Timed(r, r.latency_ns.max); }},
+      // Bytes per message each way, as they crossed (JSON: request_bytes, reply_bytes, bytes_counted).
+      {"req bytes", true, [](const RowResult& r) {
+         return r.request_bytes && r.calls > 0 ? FormatBytes(*r.request_bytes) : std::string("-");
+       }, ShownIn::kCounted},
+      {"rep bytes", true, [](const RowResult& r) {
+         return r.reply_bytes && r.calls > 0 ? FormatBytes(*r.reply_bytes) : std::string("-");
+       }, ShownIn::kCounted},
       {"cpu/call", true, [](const RowResult& r) {
          // Every party's CPU time per call: what a spinning wait costs shows here.
          const CpuPerCall& c = r.cpu_ns_per_call;
@@ -280,10 +303,11 @@ std::vector<Column> ShownColumns(const Report& report) {
   auto any = [&report](auto test) { return std::any_of(report.rows.begin(), report.rows.end(), test); };
   const bool load = any([](const RowResult& r) { return r.id.inflight > 0; });
   const bool batched = any([](const RowResult& r) { return r.id.batch > 0; });
+  const bool counted = any([](const RowResult& r) { return r.request_bytes.has_value(); });
   std::vector<Column> shown;
   for (const auto& c : Columns()) {
     if (c.shown == ShownIn::kAll || (c.shown == ShownIn::kUnderLoad && load) ||
-        (c.shown == ShownIn::kBatched && batched)) {
+        (c.shown == ShownIn::kBatched && batched) || (c.shown == ShownIn::kCounted && counted)) {
       shown.push_back(c);
     }
   }
@@ -309,6 +333,19 @@ std::string Number(const std::optional<double>& v) {
 
 }  // namespace
 
+namespace {
+
+// With --codec=LIST, the transports that carry none of some codec, once.
+std::string NotApplicableLine(const Report& report) {
+  const auto it = report.environment.find("not_applicable");
+  if (it == report.environment.end() || !it->is_array() || it->empty()) return {};
+  std::string line = "not applicable (no such row): ";
+  for (std::size_t i = 0; i < it->size(); ++i) line += (i ? "; " : "") + (*it)[i].get<std::string>();
+  return line;
+}
+
+}  // namespace
+
 std::string RenderConsole(const Report& report) {
   const auto cols = ShownColumns(report);
   const auto cells = Cells(report, cols);
@@ -328,6 +365,7 @@ std::string RenderConsole(const Report& report) {
     out += l + "\n";
   };
   if (report.interrupted) out += InterruptionLine(report) + "\n";
+  if (const std::string na = NotApplicableLine(report); !na.empty()) out += na + "\n";
   std::vector<std::string> titles;
   for (const auto& c : cols) titles.push_back(c.title);
   line(titles);
@@ -337,7 +375,9 @@ std::string RenderConsole(const Report& report) {
 
 std::string RenderMarkdown(const Report& report) {
   const auto cols = ShownColumns(report);
-  std::string out = report.interrupted ? "**" + InterruptionLine(report) + "**\n\n|" : "|";
+  std::string out = report.interrupted ? "**" + InterruptionLine(report) + "**\n\n" : "";
+  if (const std::string na = NotApplicableLine(report); !na.empty()) out += na + "\n\n";
+  out += "|";
   std::string rule = "|";
   for (const auto& c : cols) {
     out += std::string(" ") + c.title + " |";
@@ -361,7 +401,7 @@ std::string RenderCsv(const Report& report) {
   // number is an empty field.
   std::string out =
       "tier,key,transport,caller,peer,workload,features,codec,inflight,batch,role,pin,status,calls,errors,"
-      "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,per_item_ns,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
+      "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,per_item_ns,request_bytes,reply_bytes,caller_cpu_ns_per_call,peer_cpu_ns_per_call,"
       "broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,above_row_cause,reason,note,run\n";
   // The last column is the run's: "interrupted" on every row of a run that
   // was stopped before all its rows ran (CSV has no place for a run-level flag).
@@ -374,14 +414,15 @@ std::string RenderCsv(const Report& report) {
   char buf[512];
   for (const auto& r : report.rows) {
     const RowId& id = r.id;
-    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%d,%d,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%s,",
+    std::snprintf(buf, sizeof buf, "%s,%s,%s,%s,%s,%s,%zu,%s,%d,%d,%s,%s,%s,%llu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%s,%s,%s,",
                   quote(r.tier).c_str(), id.Key().c_str(), id.transport.c_str(), id.caller.c_str(),
                   id.peer.c_str(), id.workload.c_str(), id.features, id.codec.c_str(), id.inflight, id.batch,
                   std::string(RoleName(id.role)).c_str(), r.placement.label.c_str(), StatusName(r.status),
                   static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
                   static_cast<unsigned long long>(r.calls_per_sample), r.latency_ns.p50, r.latency_ns.p90,
                   r.latency_ns.p99, r.latency_ns.p999, r.latency_ns.max, r.latency_ns.mean,
-                  id.batch > 0 && r.calls > 0 ? Number(PerItemNs(r)).c_str() : "");
+                  id.batch > 0 && r.calls > 0 ? Number(PerItemNs(r)).c_str() : "", Number(r.request_bytes).c_str(),
+                  Number(r.reply_bytes).c_str());
     out += buf;
     char ratio[32] = "";
     if (r.floor_ratio) std::snprintf(ratio, sizeof ratio, "%.3f", *r.floor_ratio);

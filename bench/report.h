@@ -22,7 +22,9 @@ namespace interop {
 // p50_ratio_*); each repetition says its calls_per_s.
 // 6: the identity's "batch" (--batch=B: calls per message, 0 for single
 // calls), and per_item_ns / items_per_s for batch rows.
-inline constexpr int kResultsSchemaVersion = 6;
+// 7: request_bytes, reply_bytes (per message, as they crossed) and
+// bytes_counted (how); --codec and --features lists.
+inline constexpr int kResultsSchemaVersion = 7;
 
 // A whole run: the environment it ran in and its rows, in report order.
 struct Report {
@@ -48,6 +50,7 @@ std::string PadToWidth(const std::string& s, std::size_t width, bool right);
 
 // A duration with a unit that fits: "812 ns", "10.5 µs", "3.20 ms", "1.23 s".
 std::string FormatNs(double ns);
+std::string FormatBytes(double bytes);  // "40 B", "16.4 kB", "2.1 MB"
 // A rate: "95.3 k/s", "1.20 M/s".
 std::string FormatRate(double per_s);
 

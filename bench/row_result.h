@@ -92,6 +92,12 @@ struct RowResult {
   // The stated rule (bench/summarize.h): the figure cannot be trusted.
   bool unstable = false;
   CpuPerCall cpu_ns_per_call;      // over the latency run
+  // Bytes per message as they crossed the mechanism, each way, framing and
+  // headers included (over the latency run; absent for an in-process call),
+  // and how the transport counted them (TransportSpec::bytes_counted).
+  std::optional<double> request_bytes;
+  std::optional<double> reply_bytes;
+  std::string bytes_counted;
   double calls_per_s = 0;          // throughput run (rows only)
   int throughput_inflight = 0;     // calls in flight behind calls_per_s (0: no throughput run)
   std::vector<RepetitionStats> repetitions;

@@ -245,7 +245,8 @@ std::string CannotRunReason(const RowSpec& spec, const RunContext& context) {
   return {};
 }
 
-Measurement MeasurePass(const RowSpec& spec, const RunSettings& settings, const RunContext& context) {
+Measurement MeasurePass(const RowSpec& spec, const RunSettings& run_settings, const RunContext& context) {
+  const RunSettings settings = RowSettings(spec, run_settings);  // the row's own features
   return spec.transport->wait_style == WaitStyle::kInProcess ? MeasureInChild(spec, settings, context)
                                                              : MeasureInThisProcess(spec, settings, context);
 }
@@ -272,12 +273,14 @@ void AppendPass(Measurement& row, Measurement pass) {
   if (row.reference_error.empty()) row.reference_error = std::move(pass.reference_error);
 }
 
-RowResult ResultOf(const RowSpec& spec, const RunSettings& settings, const RunContext& context,
+RowResult ResultOf(const RowSpec& spec, const RunSettings& run_settings, const RunContext& context,
                    const Measurement& m, int passes) {
+  const RunSettings settings = RowSettings(spec, run_settings);
   RowResult r;
   r.id = IdOf(spec, settings);
   r.tier = std::string(spec.transport->tier);
   r.placement = PlacementOf(*spec.transport, context);
+  r.bytes_counted = std::string(spec.transport->bytes_counted);
   auto add_note = [&r](const std::string& note) {
     if (!note.empty()) r.note += (r.note.empty() ? "" : "; ") + note;
   };

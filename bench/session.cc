@@ -152,6 +152,8 @@ Report RunPlan(const Plan& plan, const std::string& command_line) {
   report.environment["timer_overhead_ns"] = TimerOverheadNs();
   report.environment["pinning"] = pinning.Describe();
   report.environment["settings"] = SettingsJson(plan.settings);
+  // --codec=LIST: the transports that could not carry a listed codec, named once.
+  if (!plan.not_applicable.empty()) report.environment["not_applicable"] = plan.not_applicable;
   std::printf("interop-spectrum bench: %s, %s\n%s\ntimer overhead %.0f ns per clock pair\n\n",
               report.environment["cpu_model"].get<std::string>().c_str(),
               report.environment["git_commit"].get<std::string>().c_str(), pinning.Describe().c_str(),

@@ -11,8 +11,9 @@ std::optional<double> PerCall(const std::optional<double>& ns, uint64_t calls) {
   return *ns / static_cast<double>(calls);
 }
 
-// The sum of one party's CPU over the repetitions, or nothing if any
-// repetition could not read it (a total with a gap would be too low).
+// The sum of one party's CPU (or one way's bytes) over the repetitions, or
+// nothing if any repetition could not read it (a total with a gap would be
+// too low).
 std::optional<double> TotalCpu(const Measurement& m, std::optional<double> RepetitionSamples::*part) {
   double total = 0;
   for (const auto& r : m.repetitions) {
@@ -92,6 +93,11 @@ void Summarize(const Measurement& m, RowResult& row) {
   row.cpu_ns_per_call.caller = PerCall(TotalCpu(m, &RepetitionSamples::caller_cpu_ns), row.calls);
   row.cpu_ns_per_call.peer = PerCall(TotalCpu(m, &RepetitionSamples::peer_cpu_ns), row.calls);
   row.cpu_ns_per_call.broker = PerCall(TotalCpu(m, &RepetitionSamples::broker_cpu_ns), row.calls);
+  // Bytes per message: every message the repetitions sent, right or wrong.
+  uint64_t messages = 0;
+  for (const auto& r : m.repetitions) messages += r.messages;
+  row.request_bytes = PerCall(TotalCpu(m, &RepetitionSamples::bytes_sent), messages);
+  row.reply_bytes = PerCall(TotalCpu(m, &RepetitionSamples::bytes_received), messages);
 
   if (!m.failure.empty()) {
     row.status = RowStatus::kFailed;

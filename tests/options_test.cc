@@ -35,7 +35,7 @@ TEST(Options, TheDefaultsAndOrdinaryValuesAreAccepted) {
   EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "all"; o.peers = "all"; }), "");
   EXPECT_EQ(Refusal([](BenchOptions& o) {
               o.workload = "score";
-              o.features = 131072;
+              o.features = "131072";
               o.calls = 1;
               o.warmup_s = 0.01;
               o.repetitions = 1000;
@@ -81,7 +81,6 @@ TEST(Options, CountsAndSizesMustBeInRange) {
   const Case cases[] = {
       {"--calls", [](BenchOptions& o, int64_t v) { o.calls = v; }, 1, 1'000'000'000},
       {"--repetitions", [](BenchOptions& o, int64_t v) { o.repetitions = v; }, 1, 1000},
-      {"--features", [](BenchOptions& o, int64_t v) { o.workload = "score"; o.features = v; }, 1, 131072},
   };
   for (const Case& c : cases) {
     for (int64_t bad : {c.low - 1, int64_t{-1}, c.high + 1}) {
@@ -121,11 +120,11 @@ TEST(Options, CombinationsThatCannotRunAreRefused) {
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "shm"; }, /*cpus=*/1),
               HasSubstr("shm-spin spins while it waits and needs two CPUs; this process may use 1"));
   EXPECT_EQ(Refusal([](BenchOptions& o) { o.transports = "shm-futex"; }, /*cpus=*/1), "");
-  // A codec a transport cannot carry.
-  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "unix,rest"; o.codec = "raw"; }),
-              HasSubstr("transport rest does not support --codec=raw (it speaks json)"));
+  // A codec no selected transport can carry.
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.transports = "rest,grpc"; o.codec = "raw"; }),
+              HasSubstr("--codec=raw: no selected transport carries it (rest, grpc)"));
   // An option no selected row would use is refused, not silently dropped.
-  EXPECT_THAT(Refusal([](BenchOptions& o) { o.features = 64; }),
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.features = "64"; }),
               HasSubstr("--features has no effect here: it applies to --workload=score"));
   EXPECT_THAT(Refusal([](BenchOptions& o) { o.throughput_s = 0.2; o.inflight = "1,8"; }),
               HasSubstr("--throughput has no effect with --inflight"));
@@ -260,6 +259,52 @@ TEST(Options, WithBaselineUnderLoadOnlyTheClosedLoopHasAFloorAndWrkRunsAtEveryK)
   EXPECT_THAT(plan.rows[2].note, HasSubstr("no floor under load"));
 }
 
+TEST(Options, AFeaturesListMakesOneScoreRowPerSize) {
+  for (const char* bad : {"0", "131073", "-1", "4k"}) {
+    EXPECT_THAT(Refusal([bad](BenchOptions& o) { o.workload = "score"; o.features = bad; }),
+                HasSubstr(std::string("'") + bad + "' is not a count of features from 1 to 131072"))
+        << bad;
+  }
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.workload = "score"; o.features = "16,16"; }), HasSubstr("names 16 twice"));
+  BenchOptions o;
+  o.transports = "unix";
+  o.peers = "cpp";
+  o.workload = "score";
+  o.features = "4096,16";
+  const Plan plan = MakePlan(o, 2);
+  std::vector<std::string> keys;
+  for (const RowSpec& row : plan.rows) keys.push_back(IdOf(row, plan.settings).Key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"unix/cpp>cpp/score:16/raw", "unix/cpp>cpp/score:4096/raw"}));
+  EXPECT_EQ(RowSettings(plan.rows[1], plan.settings).features, 4096u);
+  // One size is the settings' own, as before.
+  o.features = "512";
+  EXPECT_EQ(MakePlan(o, 2).settings.features, 512u);
+}
+
+TEST(Options, ACodecListMakesOneRowPerCodecWhereItCanCrossAndNamesTheRestOnce) {
+  BenchOptions o;
+  o.transports = "unix,rest,redis";
+  o.peers = "cpp";
+  o.codec = "raw,json,protobuf";
+  const Plan plan = MakePlan(o, 2);
+  std::vector<std::string> keys;
+  for (const RowSpec& row : plan.rows) keys.push_back(IdOf(row, plan.settings).Key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"unix/cpp>cpp/add/raw", "unix/cpp>cpp/add/json", "unix/cpp>cpp/add/protobuf",
+                                            "rest/cpp>cpp/add/json", "redis/cpp>cpp/add/raw", "redis/cpp>cpp/add/json",
+                                            "redis/cpp>cpp/add/protobuf"}));
+  EXPECT_EQ(plan.not_applicable, (std::vector<std::string>{"rest: json only, not raw, protobuf"}));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.codec = "xml"; }), HasSubstr("unknown --codec 'xml'; valid: raw, json, protobuf"));
+  EXPECT_THAT(Refusal([](BenchOptions& o) { o.codec = "raw,raw"; }), HasSubstr("names raw twice"));
+  // A message too large for one codec on one transport is refused, naming both.
+  EXPECT_THAT(Refusal([](BenchOptions& o) {
+                o.transports = "unix";
+                o.codec = "json";
+                o.batch = "100000";
+                o.throughput_s = 0;
+              }),
+              HasSubstr("--batch=100000 of add cannot cross unix in json: its JSON message would be"));
+}
+
 TEST(Options, ABatchListIsCountsFromOneTo100000EachOnce) {
   EXPECT_EQ(ParseBatchList("1000,1,10"), (std::vector<int>{1, 10, 1000}));
   EXPECT_EQ(ParseBatchList("100000"), (std::vector<int>{100000}));
@@ -298,7 +343,7 @@ TEST(Options, ABatchNoSelectedTransportCanCarryIsRefusedBeforeTheRun) {
     o.batch = "10,100000";
     o.throughput_s = 0;
   });
-  EXPECT_THAT(json, HasSubstr("--batch=100000 of add cannot cross redis: its JSON body would be"));
+  EXPECT_THAT(json, HasSubstr("--batch=100000 of add cannot cross redis in json: its JSON body would be"));
   EXPECT_THAT(json, HasSubstr("above the bound of 4194304"));
   // Raw frames carry 16 MiB: 8,000 scores of 256 (16.58 MB) fit, 8,200 (16.99 MB) do not.
   EXPECT_EQ(Refusal([](BenchOptions& o) { o.workload = "score"; o.batch = "8000"; o.throughput_s = 0; }), "");
@@ -307,7 +352,7 @@ TEST(Options, ABatchNoSelectedTransportCanCarryIsRefusedBeforeTheRun) {
                 o.batch = "8200";
                 o.throughput_s = 0;
               }),
-              HasSubstr("--batch=8200 of score/256 cannot cross unix: its raw frame's payload would be 16990408 bytes"));
+              HasSubstr("--batch=8200 of score/256 cannot cross unix in raw: its raw frame's payload would be 16990408 bytes"));
   // Protobuf: the same bound, measured on the encoded message.
   EXPECT_THAT(Refusal([](BenchOptions& o) {
                 o.transports = "grpc";
@@ -315,7 +360,7 @@ TEST(Options, ABatchNoSelectedTransportCanCarryIsRefusedBeforeTheRun) {
                 o.batch = "8500";
                 o.throughput_s = 0;
               }),
-              HasSubstr("cannot cross grpc: its protobuf message would be"));
+              HasSubstr("cannot cross grpc in protobuf: its protobuf message would be"));
 }
 
 TEST(Options, TheCallsHeldAtOnceAreBounded) {

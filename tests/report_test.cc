@@ -83,15 +83,16 @@ TEST(Report, MarkdownTable) {
 TEST(Report, Csv) {
   EXPECT_EQ(RenderCsv(ThreeRows()),
             "tier,key,transport,caller,peer,workload,features,codec,inflight,batch,role,pin,status,calls,errors,"
-            "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,per_item_ns,caller_cpu_ns_per_call,"
-            "peer_cpu_ns_per_call,broker_cpu_ns_per_call,calls_per_s,throughput_inflight,floor_ratio,unstable,"
+            "calls_per_sample,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,per_item_ns,request_bytes,reply_bytes,"
+            "caller_cpu_ns_per_call,peer_cpu_ns_per_call,broker_cpu_ns_per_call,calls_per_s,throughput_inflight,"
+            "floor_ratio,unstable,"
             "above_row_cause,reason,note,run\n"
             "\"4\",unix/cpp>python/add/raw,unix,cpp,python,add,0,raw,0,0,row,split,ok,1000,0,1,"
-            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\",complete\n"
+            "20500.0,30000.0,125000.0,205000.0,592000.0,21000.0,,,,3000.0,2500.0,,228800.0,16,1.708,false,\"\",\"\",\"a remark\",complete\n"
             "\"4\",unix/cpp>python/add/raw/floor,unix,cpp,python,add,0,raw,0,0,floor,split,ok,1000,0,1,"
-            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\",complete\n"
+            "12000.0,30000.0,125000.0,205000.0,592000.0,21000.0,,,,3000.0,2500.0,,0.0,0,,false,\"a cause\",\"\",\"\",complete\n"
             "\"4/5\",tcp/cpp>ruby/score:256/raw,tcp,cpp,ruby,score,256,raw,0,0,row,same,failed,0,0,1,"
-            "0.0,0.0,0.0,0.0,0.0,0.0,,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\",complete\n");
+            "0.0,0.0,0.0,0.0,0.0,0.0,,,,,,,0.0,0,,false,\"\",\"peer killed by signal 9 (Killed)\",\"\",complete\n");
 }
 
 TEST(Report, BatchRowsShowBAndTheCostPerCallInEveryFormat) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -95,6 +96,15 @@ class TransportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The bytes a client put on its mechanism and took off it since it opened:
+// what crossed, framing and headers included, counted as its
+// TransportSpec::bytes_counted says. The runner takes the difference over
+// each repetition (bench/measure.cc).
+struct WireBytes {
+  uint64_t sent = 0;
+  uint64_t received = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -124,6 +134,10 @@ class Transport {
     queued_.pop_front();
     Call(request, reply);
   }
+
+  // The bytes counted so far; nothing for a transport that moves no bytes
+  // (an in-process call). Read outside timed calls, from the calling thread.
+  virtual std::optional<WireBytes> Wire() const { return std::nullopt; }
 
   // Closes the connection; stopping the peer process is the harness's job.
   virtual void Close() {}

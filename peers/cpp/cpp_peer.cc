@@ -23,25 +23,36 @@ namespace {
 
 struct Server {
   std::string_view transport;
-  std::string_view default_codec;
+  std::string_view codecs;  // the default first
   int (*serve)(const interop::PeerOptions&);
 };
 
-// One line per transport the C++ peer serves.
+// One line per transport the C++ peer serves. The tiers that carry opaque
+// bytes speak every codec (a frame's kind says which; Redis values and files
+// are in the row's --codec).
 constexpr Server kServers[] = {
-    {"unix", "raw", interop::ServeUnixSocket},
-    {"tcp", "raw", interop::ServeTcp},
-    {"pipe", "raw", interop::ServeStdioPipe},
+    {"unix", "raw,json,protobuf", interop::ServeUnixSocket},
+    {"tcp", "raw,json,protobuf", interop::ServeTcp},
+    {"pipe", "raw,json,protobuf", interop::ServeStdioPipe},
     {"rest", "json", interop::ServeRest},
     {"grpc", "protobuf", interop::ServeGrpc},
     {"grpc-stream", "protobuf", interop::ServeGrpc},  // one server answers both
-    {"redis", "json", interop::ServeRedisQueue},
-    {"redis-stream", "json", interop::ServeRedisStream},
-    {"shm-spin", "raw", interop::ServeShm},  // the wait mode is in the segment's header
-    {"shm-futex", "raw", interop::ServeShm},
-    {"file-inotify", "json", interop::ServeFileHandoff},  // the wait mode is in the address
-    {"file-poll", "json", interop::ServeFileHandoff},
+    {"redis", "json,raw,protobuf", interop::ServeRedisQueue},
+    {"redis-stream", "json,raw,protobuf", interop::ServeRedisStream},
+    {"shm-spin", "raw,json,protobuf", interop::ServeShm},  // the wait mode is in the segment's header
+    {"shm-futex", "raw,json,protobuf", interop::ServeShm},
+    {"file-inotify", "json,raw,protobuf", interop::ServeFileHandoff},  // the wait mode is in the address
+    {"file-poll", "json,raw,protobuf", interop::ServeFileHandoff},
 };
+
+bool Speaks(std::string_view codecs, std::string_view codec) {
+  while (!codecs.empty()) {
+    const auto comma = codecs.find(',');
+    if (codecs.substr(0, comma) == codec) return true;
+    codecs = comma == std::string_view::npos ? std::string_view() : codecs.substr(comma + 1);
+  }
+  return false;
+}
 
 int Usage(const char* why) {
   std::fprintf(stderr, "cpp_peer: %s\nusage: cpp_peer --transport=T --address=A [--codec=C] [--echo] [--fault=MODE] [--inflight=K] [--count-held] [--count-messages]\n"
@@ -102,8 +113,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& s : kServers) {
     if (s.transport != options.transport) continue;
-    if (options.codec.empty()) options.codec = s.default_codec;
-    if (options.codec != s.default_codec) {
+    if (options.codec.empty()) options.codec = s.codecs.substr(0, s.codecs.find(','));
+    if (!Speaks(s.codecs, options.codec)) {
       return Usage(("transport " + options.transport + " does not support codec " + options.codec).c_str());
     }
     return s.serve(options);

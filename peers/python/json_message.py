@@ -198,3 +198,22 @@ def respond(data, op: "str | None" = None) -> bytes:
         return answer(msg, op)
     except MessageError as e:
         return error_reply(request_id(msg), str(e))
+
+
+def answer_message(data, fallback_id: "int | None" = None) -> "tuple[bytes, str | None]":
+    """(reply bytes, None) for a request whose body says its op (a frame of
+    kind 0x20: raw_frame.md, Other codecs in the frame), or (error reply,
+    why) for a bad one, whose id is the request's own if it has a usable one,
+    else `fallback_id` (the frame header's). Never raises MessageError."""
+    msg = None
+    try:
+        msg = decode(data)
+        return answer(msg), None
+    except MessageError as e:
+        id = request_id(msg)
+        return error_reply(fallback_id if id is None else id, str(e)), str(e)
+
+
+def refusal(id, message: str) -> "tuple[bytes, str]":
+    """(error reply, message): what answer_message gives for a refused request."""
+    return error_reply(id, message), message

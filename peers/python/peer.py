@@ -92,7 +92,9 @@ def parse_args(argv):
     parser.add_argument("--address", help="where to listen (unix: socket path; "
                         "tcp, rest, grpc: 127.0.0.1:PORT, 0 = any; pipe: -; "
                         "redis: REDIS_URL#PREFIX; shm: /shm-name; file: DIR[?wait=poll])")
-    parser.add_argument("--codec", help="wire codec (default: the transport's own)")
+    parser.add_argument("--codec", help="wire codec: raw, json or protobuf (default: the "
+                        "transport's own; unix, tcp, pipe, shm, redis, redis-stream and file "
+                        "take all three, rest json only, grpc protobuf only)")
     parser.add_argument("--echo", action="store_true",
                         help="floor: send every request's bytes back unchanged, "
                         "decoding nothing (peers/README.md, Echo mode)")

@@ -1,6 +1,13 @@
 """The raw binary frame (schemas/raw_frame.md) and the request loop shared by
 the stream transports (unix, tcp, pipe).
 
+The frame is the framing of every codec on a stream or in a shm slot
+(raw_frame.md, "Other codecs in the frame"): a frame of kind 0x20 carries a
+JSON request, 0x30 a serialized interop.v1.Request, and both are answered
+whatever --codec says (the kind says which), with a frame of kind 0xA0 or
+0xB0. Those codecs are imported on their first frame only, so a raw row
+loads neither.
+
 Batch frames (kind 0x10) are answered item by item with the very parse and
 workload calls of a single request, so an item gets the bits its call would
 get alone; an item that is wrong in itself gets an error item in its place.
@@ -35,7 +42,19 @@ KIND_BATCH_REPLY = 0x90
 # Batches: B calls in one frame (schemas/raw_frame.md, Batches).
 MAX_BATCH_ITEMS = 100_000
 MAX_BATCH_PAYLOAD = 16_777_216  # 16 MiB
-_BATCH_KINDS = (KIND_BATCH_REQUEST, KIND_BATCH_REPLY)
+# The other codecs in the frame (raw_frame.md, "Other codecs in the frame").
+KIND_JSON_REQUEST = 0x20
+KIND_JSON_REPLY = 0xA0
+KIND_PROTOBUF_REQUEST = 0x30
+KIND_PROTOBUF_REPLY = 0xB0
+MAX_JSON_PAYLOAD = 4_194_304  # 4 MiB, MAX_JSON_BYTES
+# The kinds whose payload_len may pass MAX_PAYLOAD, and their own bounds;
+# every other kind is held to MAX_PAYLOAD.
+_LARGE_BOUNDS = {
+    KIND_BATCH_REQUEST: MAX_BATCH_PAYLOAD, KIND_BATCH_REPLY: MAX_BATCH_PAYLOAD,
+    KIND_JSON_REQUEST: MAX_JSON_PAYLOAD, KIND_JSON_REPLY: MAX_JSON_PAYLOAD,
+    KIND_PROTOBUF_REQUEST: MAX_BATCH_PAYLOAD, KIND_PROTOBUF_REPLY: MAX_BATCH_PAYLOAD,
+}
 
 # What serve_stream / echo_stream return.
 STREAM_EOF = 0  # the other side closed between frames
@@ -59,9 +78,10 @@ class FrameError(ValueError):
 
 
 def max_payload(kind: int) -> int:
-    """The most payload_len may say for a frame of `kind`: a batch's frame
-    may carry MAX_BATCH_PAYLOAD, any other MAX_PAYLOAD (raw_frame.md, Bounds)."""
-    return MAX_BATCH_PAYLOAD if kind in _BATCH_KINDS else MAX_PAYLOAD
+    """The most payload_len may say for a frame of `kind`: MAX_BATCH_PAYLOAD
+    for a batch or protobuf frame, MAX_JSON_PAYLOAD for a JSON one, and
+    MAX_PAYLOAD for any other (raw_frame.md, Bounds; Other codecs)."""
+    return _LARGE_BOUNDS.get(kind, MAX_PAYLOAD)
 
 
 # ---------------------------------------------------------------- codec
@@ -320,7 +340,7 @@ _LABELS = {"fraud": b"fraud", "legit": b"legit"}
 def _too_long(kind: int, plen: int) -> bool:
     """Is payload_len above its kind's bound? Only asked once plen > MAX_PAYLOAD,
     so single calls pay one comparison for it, as before batches."""
-    return plen > MAX_BATCH_PAYLOAD or kind not in _BATCH_KINDS
+    return plen > _LARGE_BOUNDS.get(kind, MAX_PAYLOAD)
 
 
 def _grow(buf: bytearray, need: int) -> bytearray:
@@ -332,8 +352,8 @@ def _grow(buf: bytearray, need: int) -> bytearray:
 
 
 def serve_stream(readinto, write) -> int:
-    """Answer add, score and batch requests until EOF or a frame that ends the
-    stream.
+    """Answer add, score and batch requests, and JSON and protobuf messages
+    (kinds 0x20, 0x30), until EOF or a frame that ends the stream.
 
     Returns STREAM_EOF when the other side closed between frames, STREAM_CLOSED
     when bad input (bad magic/version, payload_len too long for its kind, EOF
@@ -432,10 +452,65 @@ def serve_stream(readinto, write) -> int:
             write(smv[:rlen])
         elif kind == KIND_BATCH_REQUEST:
             write(answer_batch(rid, mv[HEADER_SIZE:end]))
+        elif kind == KIND_JSON_REQUEST or kind == KIND_PROTOBUF_REQUEST:
+            write(answer_codec_frame(kind, rid, mv[HEADER_SIZE:end]))
         elif kind == KIND_ADD_REQUEST:
             _refuse(write, rid, "add request payload must be 16 bytes")
         else:
             _refuse(write, rid, f"unknown kind 0x{kind:02x}")
+
+
+def answer_codec_frame(kind: int, id: int, payload) -> bytes:
+    """The reply frame to a JSON (0x20) or protobuf (0x30) request frame with
+    this id: a frame of kind 0xA0 holding json_message's answer to the body,
+    or 0xB0 holding a serialized Reply (raw_frame.md, Other codecs in the
+    frame). A message that does not parse or breaks a bound gets its codec's
+    error reply, with the header's id when it has none of its own. Only what
+    no codec can answer (the protobuf code not built, a bug) gets a raw error
+    frame; the caller's stream goes on in every case."""
+    try:
+        if kind == KIND_JSON_REQUEST:
+            import json_message as codec
+            reply_kind, bound = KIND_JSON_REPLY, MAX_JSON_PAYLOAD
+        else:
+            import protobuf_message as codec
+            reply_kind, bound = KIND_PROTOBUF_REPLY, MAX_BATCH_PAYLOAD
+        body, problem = codec.answer_message(payload, id)
+        if problem is not None:
+            log(f"bad request (id {id}): {problem}")
+        if len(body) > bound:  # a huge batch of error items; bounded like any reply
+            message = f"the reply is longer than {bound} bytes"
+            log(f"bad request (id {id}): {message}")
+            body, _ = codec.refusal(id, message)
+    except Exception as e:  # not one caller's stream may end for it
+        log(f"cannot answer a frame of kind 0x{kind:02x} (id {id}): {e!r}")
+        return encode_error(id, f"cannot answer a frame of kind 0x{kind:02x}: {e}")
+    return encode_header(reply_kind, id, len(body)) + body
+
+
+def answer_payload(kind: int, id: int, payload) -> bytes:
+    """The reply frame to a request frame of `kind` and `id` whose payload,
+    read whole and within its kind's bound, is `payload`: what serve_stream
+    answers, an error frame for bad input (logged)."""
+    try:
+        if kind == KIND_ADD_REQUEST:
+            x, y = parse_add_request(payload)
+            return encode_add_reply(id, _add(x, y))
+        if kind == KIND_SCORE_REQUEST:
+            features, model = parse_score_request(payload)
+            try:
+                s, label = _score(features, model)
+            finally:
+                features.release()
+            return encode_score_reply(id, s, label)
+        if kind == KIND_BATCH_REQUEST:
+            return answer_batch(id, payload)
+        if kind == KIND_JSON_REQUEST or kind == KIND_PROTOBUF_REQUEST:
+            return answer_codec_frame(kind, id, payload)
+        raise FrameError(f"unknown kind 0x{kind:02x}")
+    except FrameError as e:
+        log(f"bad request (id {id}): {e}")
+        return encode_error(id, str(e))
 
 
 def answer_frame(frame, out) -> int:
@@ -466,23 +541,43 @@ def answer_frame(frame, out) -> int:
             log(f"bad request (id {rid}): {message}")
             return _put(out, encode_error(rid, message))
         payload = mv[HEADER_SIZE:HEADER_SIZE + plen]
-        try:
-            if kind == KIND_ADD_REQUEST:
-                x, y = parse_add_request(payload)
-                return _put(out, encode_add_reply(rid, _add(x, y)))
-            if kind == KIND_SCORE_REQUEST:
-                features, model = parse_score_request(payload)
-                try:
-                    s, label = _score(features, model)
-                finally:
-                    features.release()
-                return _put(out, encode_score_reply(rid, s, label), rid)
-            if kind == KIND_BATCH_REQUEST:
-                return _put(out, answer_batch(rid, payload), rid)
-            raise FrameError(f"unknown kind 0x{kind:02x}")
-        except FrameError as e:
-            log(f"bad request (id {rid}): {e}")
-            return _put(out, encode_error(rid, str(e)))
+        return _put(out, answer_payload(kind, rid, payload), rid)
+    finally:
+        if payload is not None:
+            payload.release()
+        mv.release()
+
+
+def answer_message(data, fallback_id: "int | None" = None) -> "bytes | None":
+    """The reply frame to `data`, one whole raw frame standing alone (a Redis
+    value or a file with --codec=raw: json_transports.md, Other codecs on
+    Redis and files), answered as on a stream: single calls, batches, and the
+    JSON and protobuf kinds. Bad input gets an error frame with the header's
+    id; when there is no header to trust (too short, bad magic or version),
+    with `fallback_id` (a file's name gives one), or None (logged: nowhere
+    to reply)."""
+    mv = memoryview(data).cast("B")
+    payload = None
+    try:
+        size = len(mv)
+        if size < HEADER_SIZE or HEADER.unpack_from(mv)[:2] != (MAGIC, VERSION):
+            message = ("shorter than a 24-byte frame header" if size < HEADER_SIZE
+                       else "bad magic or version")
+            if fallback_id is None:
+                log(f"dropped a request: {message}")
+                return None
+            log(f"bad request (id {fallback_id}): {message}")
+            return encode_error(fallback_id, message)
+        _, _, kind, _, rid, plen, _ = HEADER.unpack_from(mv)
+        if plen > max_payload(kind):
+            message = f"payload_len {plen} exceeds {max_payload(kind)}"
+        elif HEADER_SIZE + plen != size:
+            message = f"the message is {size} bytes, its frame {HEADER_SIZE + plen}"
+        else:
+            payload = mv[HEADER_SIZE:]
+            return bytes(answer_payload(kind, rid, payload))
+        log(f"bad request (id {rid}): {message}")
+        return encode_error(rid, message)
     finally:
         if payload is not None:
             payload.release()

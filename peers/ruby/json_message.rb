@@ -188,12 +188,13 @@ module JsonMessage
   end
 
   # [ok, reply body] for request bytes: an error reply for bad ones (never
-  # raises MessageError).
-  def respond(data, op = nil)
+  # raises MessageError), with the request's own id, else `fallback_id`
+  # (a frame header's id; nil gives "id": null).
+  def respond(data, op = nil, fallback_id: nil)
     msg = nil
     msg = decode(data)
     [true, answer(msg, op)]
   rescue MessageError => e
-    [false, error_reply(request_id(msg), e.message)]
+    [false, error_reply(request_id(msg) || fallback_id, e.message)]
   end
 end

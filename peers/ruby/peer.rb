@@ -16,27 +16,35 @@
 require "optparse"
 
 module Peer
+  # Codecs of the tiers that carry opaque bytes (DESIGN.md, "Codec"). A
+  # frame tier answers JSON and protobuf frames (kinds 0x20 / 0x30) whatever
+  # its --codec says, since the frame's kind tells (raw_frame.md, "Other
+  # codecs in the frame"); Redis and files take their --codec's messages
+  # only (json_transports.md, "Other codecs on Redis and files").
+  FRAME_CODECS = %w[raw json protobuf].freeze
+  MESSAGE_CODECS = %w[json raw protobuf].freeze
+
   # name => [file under transports/, module name under Transports, codecs
   # (the first is the default)]
   TRANSPORTS = {
-    "unix" => ["unix", :Unix, %w[raw]],
-    "tcp" => ["tcp", :Tcp, %w[raw]],
-    "pipe" => ["pipe", :Pipe, %w[raw]],
+    "unix" => ["unix", :Unix, FRAME_CODECS],
+    "tcp" => ["tcp", :Tcp, FRAME_CODECS],
+    "pipe" => ["pipe", :Pipe, FRAME_CODECS],
     "rest" => ["rest", :Rest, %w[json]],
     # One gRPC server for both: the harness calls unary Add/Score for `grpc`
     # and the bidi Stream RPC for `grpc-stream`.
     "grpc" => ["grpc_server", :GrpcServer, %w[protobuf]],
     "grpc-stream" => ["grpc_server", :GrpcServer, %w[protobuf]],
-    "redis" => ["redis_list", :RedisList, %w[json]],
-    "redis-stream" => ["redis_stream", :RedisStream, %w[json]],
+    "redis" => ["redis_list", :RedisList, MESSAGE_CODECS],
+    "redis-stream" => ["redis_stream", :RedisStream, MESSAGE_CODECS],
     # The wait mode is in the segment's header (shm) or the address (file);
     # the harness's row names (shm-spin, file-poll, ...) are accepted too.
-    "shm" => ["shm", :Shm, %w[raw]],
-    "shm-spin" => ["shm", :Shm, %w[raw]],
-    "shm-futex" => ["shm", :Shm, %w[raw]],
-    "file" => ["file", :FileHandoff, %w[json]],
-    "file-inotify" => ["file", :FileHandoff, %w[json]],
-    "file-poll" => ["file", :FileHandoff, %w[json]],
+    "shm" => ["shm", :Shm, FRAME_CODECS],
+    "shm-spin" => ["shm", :Shm, FRAME_CODECS],
+    "shm-futex" => ["shm", :Shm, FRAME_CODECS],
+    "file" => ["file", :FileHandoff, MESSAGE_CODECS],
+    "file-inotify" => ["file", :FileHandoff, MESSAGE_CODECS],
+    "file-poll" => ["file", :FileHandoff, MESSAGE_CODECS],
   }.freeze
 
   EXIT_USAGE = 2
@@ -113,6 +121,14 @@ module Peer
     %w[TERM INT].each { |sig| Signal.trap(sig) { exit 0 } }
 
     status = begin
+      # A byte tier told --codec=protobuf loads the generated messages
+      # before READY (elsewhere they load at the first protobuf message), so
+      # a build without them fails at start, not once per message. (gRPC
+      # loads them itself, with grpc.)
+      if opts.codec == "protobuf" && file != "grpc_server"
+        require_relative "protobuf_message"
+        ProtobufMessage.load
+      end
       transport.run(opts)
     rescue ArgumentError => e
       usage_error(e.message)

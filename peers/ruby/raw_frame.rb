@@ -2,7 +2,11 @@
 
 # The raw binary frame (schemas/raw_frame.md), matching common/raw_frame.cc:
 # the codec, and the request loop shared by the stream transports (unix, tcp,
-# pipe), which see a connection as an IO pair (input, output).
+# pipe), which see a connection as an IO pair (input, output). The frame is
+# also the framing of the other codecs (raw_frame.md, "Other codecs in the
+# frame"): a JSON (0x20) or protobuf (0x30) request is answered with a JSON
+# (0xA0) or protobuf (0xB0) reply whatever the row's --codec, by
+# json_message.rb and protobuf_message.rb (answer_message).
 #
 # Header, 24 bytes, little-endian: u32 magic, u8 version, u8 kind,
 # u16 reserved, u64 id, u32 payload_len, u32 reserved.
@@ -28,6 +32,13 @@ module RawFrame
   # Batches: B calls in one frame (schemas/raw_frame.md, Batches).
   MAX_BATCH_ITEMS = 100_000
   MAX_BATCH_PAYLOAD = 16_777_216 # 16 MiB
+  # Other codecs in the frame (raw_frame.md): the payload is one JSON or
+  # protobuf message, answered whatever --codec says (the kind tells).
+  KIND_JSON_REQUEST = 0x20
+  KIND_JSON_REPLY = 0xA0
+  KIND_PROTOBUF_REQUEST = 0x30
+  KIND_PROTOBUF_REPLY = 0xB0
+  MAX_JSON_PAYLOAD = 4_194_304 # MAX_JSON_BYTES (json_transports.md)
 
   HEADER_FORMAT = "L<CCS<Q<L<L<"
   ADD_REQUEST_FORMAT = "#{HEADER_FORMAT}q<q<".freeze
@@ -52,10 +63,15 @@ module RawFrame
   end
 
   # The most payload a frame of this kind may declare (raw_frame.md,
-  # Batches): MAX_BATCH_PAYLOAD for a batch request or reply, MAX_PAYLOAD
-  # for every other kind. A reader checks it before it reads or allocates.
+  # Batches, Other codecs): MAX_BATCH_PAYLOAD for a batch or protobuf
+  # request or reply, MAX_JSON_PAYLOAD for a JSON one, MAX_PAYLOAD for every
+  # other kind. A reader checks it before it reads or allocates.
   def max_payload(kind)
-    kind == KIND_BATCH_REQUEST || kind == KIND_BATCH_REPLY ? MAX_BATCH_PAYLOAD : MAX_PAYLOAD
+    case kind
+    when KIND_BATCH_REQUEST, KIND_BATCH_REPLY, KIND_PROTOBUF_REQUEST, KIND_PROTOBUF_REPLY then MAX_BATCH_PAYLOAD
+    when KIND_JSON_REQUEST, KIND_JSON_REPLY then MAX_JSON_PAYLOAD
+    else MAX_PAYLOAD
+    end
   end
 
   # Returns [status, kind, id, payload_len]; status is :ok, :bad_magic (wrong
@@ -237,6 +253,96 @@ module RawFrame
     end
   end
 
+  # The reply frame to any request frame, its payload read whole: add,
+  # score, a batch (answer_batch), a JSON or protobuf message
+  # (answer_message), or an error frame for an unknown kind or a bad
+  # payload. What a stream (serve), a shm slot and a raw Redis value or file
+  # answer, after their own fast path for a well-formed add. One line on
+  # `log` per bad request; never raises for bad input.
+  def answer_frame(kind, id, payload, log = $stderr)
+    case kind
+    when KIND_BATCH_REQUEST then answer_batch(id, payload, log)
+    when KIND_JSON_REQUEST, KIND_PROTOBUF_REQUEST then answer_message(kind, id, payload, log)
+    else
+      begin
+        answer_call(kind, id, payload)
+      rescue FrameError => e
+        log_line(log, "bad request (id #{id}): #{e.message}")
+        encode_error(id, e.message)
+      end
+    end
+  end
+
+  # A frame of kind `kind` whose payload is `body` (any encoding: packed as
+  # bytes).
+  def encode_frame(kind, id, body)
+    [MAGIC, VERSION, kind, 0, id, body.bytesize, 0, body].pack(ERROR_FORMAT)
+  end
+
+  # The reply to a JSON (0x20) or protobuf (0x30) request frame: a frame of
+  # the matching reply kind (0xA0, 0xB0) carrying what json_message.rb or
+  # protobuf_message.rb answers for that message, header id = the request
+  # header's id. A message that does not parse or breaks a bound gets its
+  # codec's error reply, with the header's id when it has none of its own;
+  # so does a message that meets a bug here. Only what no codec can answer
+  # gets a raw error frame: the protobuf code not loadable. The codec modules
+  # are loaded on first use, so a raw row loads neither.
+  def answer_message(kind, id, payload, log = $stderr)
+    if kind == KIND_JSON_REQUEST
+      encode_frame(KIND_JSON_REPLY, id, json_reply(id, payload, log))
+    else
+      unless @protobuf_loaded
+        require_relative "protobuf_message"
+        ProtobufMessage.load
+        @protobuf_loaded = true
+      end
+      _ok, body = ProtobufMessage.respond(payload, id, log)
+      if body.bytesize > MAX_BATCH_PAYLOAD # not reachable with today's messages; a reader would refuse it
+        log_line(log, "protobuf request (id #{id}): its #{body.bytesize}-byte reply is over #{MAX_BATCH_PAYLOAD}")
+        body = ProtobufMessage.error_bytes(id, "the reply would be over #{MAX_BATCH_PAYLOAD} bytes")
+      end
+      encode_frame(KIND_PROTOBUF_REPLY, id, body)
+    end
+  rescue StandardError => e # a bug, or no protobuf code: one bad frame, never the stream
+    log_line(log, "cannot answer a frame of kind 0x#{kind.to_s(16)} (id #{id}): #{e.class}: #{e.message}")
+    message = "cannot answer this message: #{e.class}"
+    begin
+      if kind == KIND_JSON_REQUEST
+        encode_frame(KIND_JSON_REPLY, id, JsonMessage.error_reply(id, message))
+      else
+        encode_frame(KIND_PROTOBUF_REPLY, id, ProtobufMessage.error_bytes(id, message))
+      end
+    rescue StandardError, ScriptError # the codec itself is missing
+      encode_error(id, message)
+    end
+  end
+
+  # The JSON reply body to a JSON request's bytes, as json_message.rb
+  # answers it over Redis and files, its error reply taking `id` when the
+  # request has no id of its own. A reply over MAX_JSON_PAYLOAD (a batch of
+  # 100,000 score items can be) becomes an error reply: a reader would refuse
+  # the longer frame.
+  def json_reply(id, payload, log = $stderr)
+    unless @json_loaded
+      require_relative "json_message"
+      @json_loaded = true
+    end
+    begin
+      ok, body = JsonMessage.respond(payload, nil, fallback_id: id)
+    ensure
+      # Ruby's JSON.parse makes a binary String UTF-8 in place; the stream
+      # loop reuses this buffer for the next payload.
+      payload.force_encoding(BINARY) unless payload.frozen?
+    end
+    log_line(log, "bad JSON request (id #{id}): #{body}") unless ok
+    if body.bytesize > MAX_JSON_PAYLOAD
+      own = body[/\A\{"id":(\d+)/, 1]&.to_i || id
+      log_line(log, "JSON request (id #{own}): its #{body.bytesize}-byte reply is over #{MAX_JSON_PAYLOAD}")
+      body = JsonMessage.error_reply(own, "the reply would be #{body.bytesize} bytes, over #{MAX_JSON_PAYLOAD}")
+    end
+    body
+  end
+
   ITEM_HEADER_FORMAT = "CCS<L<"
   # An add reply item, header and result: 16 bytes, so no padding.
   ADD_REPLY_ITEM_FORMAT = "#{ITEM_HEADER_FORMAT}q<".freeze
@@ -316,7 +422,9 @@ module RawFrame
   #               payload unread)
   # Bad payloads get an error reply and serving goes on. Every bad request
   # logs one line to `log`. I/O errors (a reset peer, ...) propagate.
-  # A batch request (0x10) is answered whole, in this thread, by answer_batch.
+  # A batch request (0x10) is answered whole, in this thread, by answer_batch;
+  # a JSON or protobuf request (0x20, 0x30) by answer_message, whatever the
+  # row's --codec (the kind says which).
   def serve(input, output, echo: false, log: $stderr)
     return serve_echo(input, output, log) if echo
 
@@ -351,14 +459,8 @@ module RawFrame
         [MAGIC, VERSION, KIND_ADD_REPLY, 0, id, 8, 0, Workload.add(x, y)]
           .pack(ADD_REPLY_INTO_FORMAT, buffer: reply)
         output.write(reply)
-      elsif kind == KIND_BATCH_REQUEST
-        output.write(answer_batch(id, payload, log))
       else
-        begin
-          output.write(answer_call(kind, id, payload))
-        rescue FrameError => e
-          error_reply(output, log, id, e.message)
-        end
+        output.write(answer_frame(kind, id, payload, log))
       end
     end
   end
@@ -396,11 +498,6 @@ module RawFrame
     log.write("ruby peer: #{message.to_s.b.tr("\r\n", '  ')}\n")
   rescue StandardError
     nil
-  end
-
-  def error_reply(output, log, id, message)
-    log_line(log, "bad request (id #{id}): #{message}")
-    output.write(encode_error(id, message))
   end
 
   # Error reply, then the caller drops the stream.

@@ -14,11 +14,14 @@
 namespace interop {
 namespace {
 
-// In echo mode (the floor) the peer renames each request file to its reply
-// name without reading it, and the client compares the contents.
+// Each request is one file in the row's codec (json_transports.md): JSON,
+// a raw frame or a protobuf message. In echo mode (the floor) the peer
+// renames each request file to its reply name without reading it, and the
+// client compares the contents. Bytes crossed: the files' contents.
 class FileHandoffClient final : public Transport {
  public:
-  explicit FileHandoffClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+  FileHandoffClient(ClientMode mode, Codec codec)
+      : echo_(mode == ClientMode::kEcho), codec_(codec), ext_(handoff::ExtensionOf(codec)) {}
 
   void Open(const PeerEndpoint& peer) override {
     address_ = handoff::ParseAddress(peer.address);
@@ -26,13 +29,12 @@ class FileHandoffClient final : public Transport {
   }
 
   void Call(const Request& r, Reply& reply) override {
-    json_codec::EncodeRequest(r, /*include_op=*/true, {}, body_);
-    handoff::Publish(address_.dir, "req", r.id, body_);
-    const std::string name = "rep-" + std::to_string(r.id) + ".json";
+    Publish(r);
+    const std::string name = handoff::FileName("rep", r.id, ext_);
     if (!watcher_->WaitFor(name, aborted_)) throw TransportError("no reply file (row given up)");
-    const std::string got = handoff::TakeFile(address_.dir + "/" + name, json_codec::kMaxJsonBytes);
+    const std::string got = Take(name);
     if (echo_) CheckEcho(body_, got, r.id, reply);
-    else decoder_.Decode(got, r.op, reply);
+    else codec_.Decode(got, r.op, reply);
   }
 
   // Calls in flight: every request file is published at once, and each
@@ -40,8 +42,7 @@ class FileHandoffClient final : public Transport {
   // answered. Poll mode lists the directory, which shows a reply again
   // until it is taken: `arrived` keeps each one queued once.
   void Send(const Request& r) override {
-    json_codec::EncodeRequest(r, /*include_op=*/true, {}, body_);
-    handoff::Publish(address_.dir, "req", r.id, body_);
+    Publish(r);
     InFlight& call = in_flight_[r.id];
     call = {r.op, echo_ ? body_ : std::string(), false};
   }
@@ -49,7 +50,7 @@ class FileHandoffClient final : public Transport {
   void Receive(Reply& reply) override {
     while (arrived_.empty()) {
       for (const auto& name : watcher_->Next(100)) {
-        const auto id = handoff::IdOf(name, "rep");
+        const auto id = handoff::IdOf(name, "rep", ext_);
         if (!id) continue;
         const auto it = in_flight_.find(*id);
         if (it == in_flight_.end() || it->second.arrived) continue;
@@ -63,12 +64,12 @@ class FileHandoffClient final : public Transport {
     const auto it = in_flight_.find(id);
     const InFlight call = std::move(it->second);
     in_flight_.erase(it);
-    const std::string got =
-        handoff::TakeFile(address_.dir + "/rep-" + std::to_string(id) + ".json", json_codec::kMaxJsonBytes);
+    const std::string got = Take(handoff::FileName("rep", id, ext_));
     if (echo_) CheckEcho(call.body, got, id, reply);
-    else decoder_.Decode(got, call.op, reply);
+    else codec_.Decode(got, call.op, reply);
   }
 
+  std::optional<WireBytes> Wire() const override { return wire_; }
   void Close() override { watcher_.reset(); }
   void Abort() override { aborted_ = true; }
 
@@ -79,11 +80,25 @@ class FileHandoffClient final : public Transport {
     bool arrived;      // queued in arrived_ already
   };
 
+  void Publish(const Request& r) {
+    codec_.Encode(r, {}, body_);
+    handoff::Publish(address_.dir, "req", r.id, ext_, body_);
+    wire_.sent += body_.size();
+  }
+
+  std::string Take(const std::string& name) {
+    std::string got = handoff::TakeFile(address_.dir + "/" + name, handoff::MaxFileBytes(codec_.codec()));
+    wire_.received += got.size();
+    return got;
+  }
+
   bool echo_;
+  MessageCodec codec_;
+  std::string_view ext_;
   std::unordered_map<uint64_t, InFlight> in_flight_;
   std::deque<uint64_t> arrived_;  // reply files seen and not yet taken, oldest first
   std::string body_;
-  json_codec::ReplyDecoder decoder_;
+  WireBytes wire_;
   handoff::Address address_;
   std::optional<handoff::DirWatcher> watcher_;
   std::atomic<bool> aborted_{false};
@@ -105,12 +120,14 @@ TransportSpec FileSpec(std::string_view name, std::string_view variant) {
       .peer_uses_stdio = false,
       .listen_address = nullptr,
       .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-        return std::make_unique<FileHandoffClient>(mode);
+        return std::make_unique<FileHandoffClient>(mode, codec);
       },
       .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/false); },
       .overlaps = "K request files in the directory at once, each reply file taken as it appears",
       .family = "file",
       .variant = variant,
+      .codecs = {Codec::kJson, Codec::kRaw, Codec::kProtobuf},
+      .bytes_counted = "the request and reply files' contents, as written and read",
   };
 }
 

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "transports/codec/codec.h"
+#include "transports/codec/message_answer.h"
 #include "transports/fault/peer_counts.h"
 #include "transports/file/handoff_dir.h"
 #include "transports/json/json_codec.h"
@@ -20,22 +22,25 @@ namespace {
 
 // --count-held (tests only): the request being answered (already taken from
 // the directory) and the request files still waiting there.
-std::size_t Held(const std::string& dir) {
+std::size_t Held(const std::string& dir, std::string_view extension) {
   std::size_t held = 1;
   if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) held += handoff::RequestId(e->d_name).has_value();
+    while (dirent* e = ::readdir(d)) held += handoff::RequestId(e->d_name, extension).has_value();
     ::closedir(d);
   }
   return held;
 }
 
-void Answer(const std::string& dir, const std::string& name, bool echo, const PeerFault& fault, HeldCount& held,
+// Answers one request file in the row's codec (json_transports.md): its
+// reply file has the same id and extension.
+void Answer(const std::string& dir, const std::string& name, Codec codec, const PeerOptions& options, HeldCount& held,
             MessageCount& count) {
-  const auto id = handoff::RequestId(name);
-  if (!id) return;  // temporaries, replies, anything else: not ours to take
-  const Spoil spoil = BeforeReply(fault);  // --fault, for the harness's tests
-  if (echo) {  // --echo: the request becomes the reply, unread
-    const std::string reply = dir + "/rep-" + std::to_string(*id) + ".json";
+  const std::string_view ext = handoff::ExtensionOf(codec);
+  const auto id = handoff::RequestId(name, ext);
+  if (!id) return;  // temporaries, replies, another codec's files: not ours to take
+  const Spoil spoil = BeforeReply(options.fault);  // --fault, for the harness's tests
+  if (options.echo) {  // --echo: the request becomes the reply, unread
+    const std::string reply = dir + "/" + handoff::FileName("rep", *id, ext);
     if (::rename((dir + "/" + name).c_str(), reply.c_str()) != 0 && errno != ENOENT) {
       std::fprintf(stderr, "cpp peer: cannot rename %s: %s\n", name.c_str(), std::strerror(errno));
     }
@@ -43,20 +48,22 @@ void Answer(const std::string& dir, const std::string& name, bool echo, const Pe
   }
   std::string reply;
   try {
-    // An unreadable body has no id of its own: the file name still says which it was.
-    const auto answer = json_codec::AnswerRequest(handoff::TakeFile(dir + "/" + name, json_codec::kMaxJsonBytes),
-                                                  std::nullopt, nullptr, id);
-    reply = answer.body;
-    if (count.on()) count.Answered(json_codec::CallsIn(reply));
-    SpoilJsonReply(spoil, &reply);
-    if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request in %s: %s\n", name.c_str(), reply.c_str());
+    // An unreadable message has no id of its own: the file name still says which it was.
+    MessageAnswer answer =
+        AnswerMessage(codec, handoff::TakeFile(dir + "/" + name, handoff::MaxFileBytes(codec)), *id);
+    reply = std::move(answer.reply);
+    count.Answered(answer.calls);
+    if (codec == Codec::kJson) SpoilJsonReply(spoil, &reply);
+    if (codec == Codec::kRaw) SpoilRawFrame(spoil, reinterpret_cast<uint8_t*>(reply.data()), reply.size());
+    if (!answer.error.empty()) std::fprintf(stderr, "cpp peer: bad request in %s: %s\n", name.c_str(), answer.error.c_str());
   } catch (const TransportError& e) {
     if (std::string(e.what()).find("No such file") != std::string::npos) return;  // taken already
-    reply = nlohmann::json{{"id", *id}, {"error", e.what()}}.dump();
     std::fprintf(stderr, "cpp peer: %s\n", e.what());
+    // Too large to take: answered as a message that could not be read.
+    reply = AnswerMessage(codec, {}, *id).reply;
   }
-  if (held.on()) held.Saw(Held(dir));  // after the fault's delay: the harness has had that long to send more
-  handoff::Publish(dir, "rep", *id, reply);
+  if (held.on()) held.Saw(Held(dir, ext));  // after the fault's delay: the harness has had that long to send more
+  handoff::Publish(dir, "rep", *id, ext, reply);
 }
 
 }  // namespace
@@ -68,16 +75,17 @@ int ServeFileHandoff(const PeerOptions& options) {
     handoff::DirWatcher watcher(address.dir, address.poll);
     HeldCount held(options.count_held);
     MessageCount count(options.count_messages);
+    const Codec codec = ParseCodec(options.codec).value_or(Codec::kJson);
     AnnounceReady(options.address, options);
     // Requests that arrived before the watch was set up.
     if (DIR* d = ::opendir(address.dir.c_str())) {
       std::vector<std::string> names;
       while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
       ::closedir(d);
-      for (const auto& n : names) Answer(address.dir, n, options.echo, options.fault, held, count);
+      for (const auto& n : names) Answer(address.dir, n, codec, options, held, count);
     }
     while (!stop.Pending()) {
-      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, options.echo, options.fault, held, count);
+      for (const auto& n : watcher.Next(100)) Answer(address.dir, n, codec, options, held, count);
     }
   } catch (const TransportError& e) {
     std::fprintf(stderr, "cpp peer: %s\n", e.what());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/fd_io.h"
+#include "common/raw_frame.h"
 #include "transports/transport.h"
 
 namespace interop::handoff {
@@ -29,8 +30,27 @@ Address ParseAddress(const std::string& text) {
   return a;
 }
 
-std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix) {
-  constexpr std::string_view suffix = ".json";
+std::string_view ExtensionOf(Codec codec) {
+  switch (codec) {
+    case Codec::kRaw: return ".raw";
+    case Codec::kJson: return ".json";
+    case Codec::kProtobuf: return ".pb";
+  }
+  return ".json";
+}
+
+std::size_t MaxFileBytes(Codec codec) {
+  return codec == Codec::kJson ? raw::kMaxJsonPayload : raw::kHeaderSize + raw::kMaxBatchPayload;
+}
+
+std::string FileName(const char* prefix, uint64_t id, std::string_view extension) {
+  std::string name = prefix;
+  (name += '-') += std::to_string(id);
+  name += extension;
+  return name;
+}
+
+std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix, std::string_view suffix) {
   if (name.size() <= prefix.size() + 1 + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
       name[prefix.size()] != '-' ||
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
@@ -44,8 +64,9 @@ std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix) {
   return id;
 }
 
-void Publish(const std::string& dir, const char* prefix, uint64_t id, const std::string& body) {
-  const std::string name = std::string(prefix) + "-" + std::to_string(id) + ".json";
+void Publish(const std::string& dir, const char* prefix, uint64_t id, std::string_view extension,
+             std::string_view body) {
+  const std::string name = FileName(prefix, id, extension);
   const std::string tmp = dir + "/." + name + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw TransportError(ErrnoMessage("create " + tmp));

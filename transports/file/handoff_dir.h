@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "transports/transport.h"
+
 namespace interop::handoff {
 
 inline constexpr int kPollIntervalUs = 1000;  // POLL_INTERVAL
@@ -20,14 +22,27 @@ struct Address {
 // Throws TransportError on an empty directory.
 Address ParseAddress(const std::string& text);
 
-// "req-7.json" -> 7 (prefix "req"), "rep-7.json" -> 7 (prefix "rep");
-// nullopt for other names (temporaries, the other side's files).
-std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix);
-inline std::optional<uint64_t> RequestId(const std::string& name) { return IdOf(name, "req"); }
+// A message's file name ends with its codec's extension (json_transports.md):
+// ".json", ".raw" (a raw frame) or ".pb" (a protobuf message).
+std::string_view ExtensionOf(Codec codec);
+// The largest file a reader takes in that codec: MAX_JSON_BYTES for JSON,
+// a whole raw frame of a batch or a protobuf message of MAX_BATCH_PAYLOAD.
+std::size_t MaxFileBytes(Codec codec);
 
-// Writes `.PREFIX-ID.json.tmp`, then renames it to `PREFIX-ID.json`: a reader
+// "req-7.json" -> 7 (prefix "req", extension ".json"), "rep-7.pb" -> 7
+// (prefix "rep", ".pb"); nullopt for other names (temporaries, the other
+// side's files, another codec's).
+std::optional<uint64_t> IdOf(const std::string& name, std::string_view prefix, std::string_view extension);
+inline std::optional<uint64_t> RequestId(const std::string& name, std::string_view extension) {
+  return IdOf(name, "req", extension);
+}
+// "rep-7.pb"
+std::string FileName(const char* prefix, uint64_t id, std::string_view extension);
+
+// Writes `.PREFIX-ID.EXT.tmp`, then renames it to `PREFIX-ID.EXT`: a reader
 // can never see the file half-written. Throws TransportError.
-void Publish(const std::string& dir, const char* prefix, uint64_t id, const std::string& body);
+void Publish(const std::string& dir, const char* prefix, uint64_t id, std::string_view extension,
+             std::string_view body);
 
 // Reads a whole file of at most max_bytes and removes it. Throws TransportError.
 std::string TakeFile(const std::string& path, std::size_t max_bytes);

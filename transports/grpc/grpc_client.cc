@@ -4,6 +4,7 @@
 #include <grpcpp/impl/client_unary_call.h>  // BlockingUnaryCall, as the generated stub calls it
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -16,11 +17,14 @@
 #include "common/raw_frame.h"
 #include "transports/echo/echo_check.h"
 #include "transports/grpc/grpc_limits.h"
+#include "transports/tcp/tcp_bytes.h"
 
 namespace interop {
 namespace {
 
 namespace pb = ::interop::v1;
+
+int PortOf(const std::string& address) { return std::atoi(address.c_str() + address.rfind(':') + 1); }
 
 std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
   grpc::ChannelArguments args;  // MAX_GRPC_MESSAGE each way: a batch of up to 16 MiB
@@ -74,6 +78,7 @@ class GrpcUnaryClient final : public Transport {
 
   void Open(const PeerEndpoint& peer) override {
     channel_ = Connect(peer.address);
+    port_ = PortOf(peer.address);
     if (echo_) {
       add_method_.emplace(kAddMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
       score_method_.emplace(kScoreMethod, grpc::internal::RpcMethod::NORMAL_RPC, channel_);
@@ -169,6 +174,9 @@ class GrpcUnaryClient final : public Transport {
     }
   }
 
+  // gRPC's own bytes on the channel's connection, as the kernel counted them.
+  std::optional<WireBytes> Wire() const override { return TcpBytesTo(port_); }
+
   void Abort() override {
     std::lock_guard<std::mutex> lock(mu_);
     aborted_ = true;
@@ -231,6 +239,7 @@ class GrpcUnaryClient final : public Transport {
   };
 
   bool echo_;
+  int port_ = 0;
   std::mutex mu_;  // guards what the callbacks touch: the four below
   std::condition_variable cv_;
   std::map<UnaryCall*, std::unique_ptr<UnaryCall>> calls_;  // sent and not yet received
@@ -258,6 +267,7 @@ class GrpcStreamClient final : public Transport {
 
   void Open(const PeerEndpoint& peer) override {
     channel_ = Connect(peer.address);
+    port_ = PortOf(peer.address);
     ctx_ = std::make_unique<grpc::ClientContext>();
     if (echo_) {
       const grpc::internal::RpcMethod method(kStreamMethod, grpc::internal::RpcMethod::BIDI_STREAMING);
@@ -299,6 +309,7 @@ class GrpcStreamClient final : public Transport {
     stub_.reset();
     channel_.reset();
   }
+  std::optional<WireBytes> Wire() const override { return TcpBytesTo(port_); }
   void Abort() override {
     if (ctx_) ctx_->TryCancel();
   }
@@ -326,6 +337,7 @@ class GrpcStreamClient final : public Transport {
   }
 
   bool echo_;
+  int port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Interop::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> ctx_;
@@ -347,7 +359,7 @@ TransportSpec GrpcTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
-      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec) -> std::unique_ptr<Transport> {
         return std::make_unique<GrpcUnaryClient>(mode);
       },
       // A message above MAX_BATCH_PAYLOAD (the channel takes MAX_GRPC_MESSAGE, its framing included).
@@ -355,6 +367,8 @@ TransportSpec GrpcTransport() {
         return MessageTooLarge(Codec::kProtobuf, message, /*framed=*/false);
       },
       .overlaps = "K unary calls outstanding on the one channel (the callback API)",
+      .bytes_counted = "the kernel's count of the bytes on the channel's TCP connection (tcp_info bytes_acked out, "
+                       "bytes_received in, from sock_diag): HTTP/2 frames, HPACK headers, flow control and pings",
   };
 }
 
@@ -362,7 +376,7 @@ TransportSpec GrpcStreamTransport() {
   TransportSpec spec = GrpcTransport();
   spec.name = "grpc-stream";
   spec.summary = "gRPC bidirectional stream: requests and replies on one long-lived stream";
-  spec.make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
+  spec.make_client = [](PeerKind, ClientMode mode, Codec) -> std::unique_ptr<Transport> {
     return std::make_unique<GrpcStreamClient>(mode);
   };
   spec.overlaps = "K messages in flight on the one bidirectional stream";

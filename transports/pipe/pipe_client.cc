@@ -1,5 +1,6 @@
-#include "transports/codec/codec.h"
 #include "transports/pipe/pipe_client.h"
+
+#include "transports/codec/codec.h"
 
 #include "transports/raw_stream/raw_stream_client.h"
 
@@ -30,10 +31,12 @@ TransportSpec PipeTransport() {
       .peer_uses_stdio = true,
       .listen_address = [](const AddressContext&) { return std::string("-"); },
       .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-        return std::make_unique<StdioPipeClient>(mode);
+        return std::make_unique<StdioPipeClient>(mode, codec);
       },
       .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
+      .codecs = {Codec::kRaw, Codec::kJson, Codec::kProtobuf},
+      .bytes_counted = "the frames the client writes and reads (header and payload)",
   };
 }
 

@@ -36,6 +36,7 @@ void RawStreamClient::Close() {
 }
 
 void RawStreamClient::Write() {
+  wire_.sent += frame_.size();
   const bool socket = write_fd_ == read_fd_;
   std::size_t sent = 0;
   while (sent < frame_.size()) {
@@ -88,24 +89,27 @@ void RawStreamClient::Read(uint64_t id, Reply& reply) {
     ReadFrame();
     frame = reader_->frame();
   }
+  wire_.received += frame.size();
   if (echo_) {
     CheckEcho(frame_, frame, id, reply);
     return;
   }
   raw::Header h{};
   raw::DecodeHeader(frame.data(), &h);  // the reader checked it
-  DecodeRawReply(h, frame.subspan(raw::kHeaderSize), reply);
+  codec_.DecodeFramed(h, frame.subspan(raw::kHeaderSize), op_, reply);
 }
 
 void RawStreamClient::Call(const Request& request, Reply& reply) {
-  EncodeRawRequest(request, frame_);
+  op_ = request.op;
+  codec_.EncodeFramed(request, frame_);
   Write();
   Read(request.id, reply);
 }
 
 void RawStreamClient::Send(const Request& request) {
   if (echo_) return Transport::Send(request);  // floors time single calls
-  EncodeRawRequest(request, frame_);
+  op_ = request.op;
+  codec_.EncodeFramed(request, frame_);
   Write();
 }
 

@@ -11,13 +11,16 @@
 #include <vector>
 
 #include "common/frame_reader.h"
+#include "transports/codec/codec.h"
 #include "transports/transport.h"
 
 namespace interop {
 
 class RawStreamClient : public Transport {
  public:
-  explicit RawStreamClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+  // Frames in `codec`: raw frames, or JSON / protobuf messages in the frame
+  // header (raw_frame.md, "Other codecs in the frame").
+  RawStreamClient(ClientMode mode, Codec codec) : echo_(mode == ClientMode::kEcho), codec_(codec) {}
   ~RawStreamClient() override { Close(); }
   void Call(const Request& request, Reply& reply) override;
   // Pipelined frames: each Send() writes its frame at once; Receive() reads
@@ -29,6 +32,8 @@ class RawStreamClient : public Transport {
   // hands them out in order before it reads again.
   void Send(const Request& request) override;
   void Receive(Reply& reply) override;
+  // The frames written and read, headers and payloads.
+  std::optional<WireBytes> Wire() const override { return wire_; }
   void Close() override;
 
  protected:
@@ -46,6 +51,9 @@ class RawStreamClient : public Transport {
   void TakeAhead();
 
   bool echo_;
+  MessageCodec codec_;
+  Op op_ = Op::kAdd;  // the row's one workload: JSON replies name no op
+  WireBytes wire_;
   int read_fd_ = -1;
   int write_fd_ = -1;
   bool owns_fds_ = false;

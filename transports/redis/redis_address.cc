@@ -46,4 +46,43 @@ RedisConnection ConnectRedis(const RedisAddress& a) {
   return c;
 }
 
+namespace {
+
+std::size_t Digits(std::size_t n) {
+  std::size_t d = 1;
+  for (; n >= 10; n /= 10) ++d;
+  return d;
+}
+
+// "$LEN\r\nBYTES\r\n"
+std::size_t BulkSize(std::size_t len) { return 1 + Digits(len) + 2 + len + 2; }
+
+}  // namespace
+
+std::size_t RespCommandSize(std::initializer_list<std::string_view> args) {
+  std::size_t n = 1 + Digits(args.size()) + 2;  // "*N\r\n"
+  for (std::string_view a : args) n += BulkSize(a.size());
+  return n;
+}
+
+std::size_t RespSize(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_STRING: return BulkSize(r->len);
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR: return 1 + r->len + 2;
+    case REDIS_REPLY_INTEGER: {
+      const long long v = r->integer;
+      const std::size_t magnitude = Digits(v < 0 ? 0ULL - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v));
+      return 1 + (v < 0 ? 1 : 0) + magnitude + 2;
+    }
+    case REDIS_REPLY_NIL: return 5;  // "$-1\r\n" or "*-1\r\n"
+    case REDIS_REPLY_ARRAY: {
+      std::size_t n = 1 + Digits(r->elements) + 2;
+      for (std::size_t i = 0; i < r->elements; ++i) n += RespSize(r->element[i]);
+      return n;
+    }
+  }
+  return 0;
+}
+
 }  // namespace interop

@@ -5,7 +5,9 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 namespace interop {
 
@@ -38,5 +40,11 @@ struct RedisReplyFree {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyFree>;
+
+// The bytes a command and a reply take in the Redis protocol (RESP2, as
+// hiredis 0.14 writes commands and Redis 7 answers it), for the bytes a
+// Redis row counts: a command of these arguments, and a parsed reply.
+std::size_t RespCommandSize(std::initializer_list<std::string_view> args);
+std::size_t RespSize(const redisReply* reply);
 
 }  // namespace interop

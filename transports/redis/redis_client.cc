@@ -12,20 +12,24 @@ namespace interop {
 namespace {
 
 // The harness side of both Redis variants: they differ only in how a request
-// is enqueued; replies always come back on this client's own list. In echo
-// mode (the floor) the peer pushes each request's bytes, unread, to the fixed
-// list PREFIX:echo (the reply_to inside the JSON is not read), and the client
-// compares them with what it sent.
+// is enqueued; replies always come back on this client's own list (JSON
+// names it in reply_to; a raw frame or a protobuf message cannot, and its
+// replies come to PREFIX:replies). In echo mode (the floor) the peer pushes
+// each request's bytes, unread, to the fixed list PREFIX:echo, and the
+// client compares them with what it sent. Bytes crossed: the Redis protocol
+// of every command the client sends and every reply it reads, counted from
+// their arguments and parsed replies (RespCommandSize, RespSize).
 class RedisClient final : public Transport {
  public:
-  RedisClient(bool use_stream, ClientMode mode) : use_stream_(use_stream), echo_(mode == ClientMode::kEcho) {}
+  RedisClient(bool use_stream, ClientMode mode, Codec codec)
+      : use_stream_(use_stream), echo_(mode == ClientMode::kEcho), codec_(codec) {}
 
   void Open(const PeerEndpoint& peer) override {
     address_ = ParseRedisAddress(peer.address);
     conn_ = ConnectRedis(address_);
     queue_ = address_.prefix + (use_stream_ ? ":stream" : ":requests");
-    // The body names the row's reply list either way, so a floor sends the row's very bytes.
-    reply_to_ = address_.prefix + ":reply:1";
+    // A JSON body names the row's reply list either way, so a floor sends the row's very bytes.
+    reply_to_ = codec_.codec() == Codec::kJson ? address_.prefix + ":reply:1" : address_.prefix + ":replies";
     receive_from_ = echo_ ? address_.prefix + ":echo" : reply_to_;
   }
 
@@ -58,6 +62,8 @@ class RedisClient final : public Transport {
       RedisReplyPtr r(static_cast<redisReply*>(
           redisCommand(conn_.get(), "BLMPOP 0.25 1 %s RIGHT COUNT %s", receive_from_.c_str(), count.c_str())));
       if (!r) throw TransportError(std::string("Redis connection failed: ") + conn_->errstr);
+      wire_.sent += RespCommandSize({"BLMPOP", "0.25", "1", receive_from_, "RIGHT", "COUNT", count});
+      wire_.received += RespSize(r.get());
       if (r->type == REDIS_REPLY_NIL) continue;
       // [key, [reply, ...]]
       if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -69,9 +75,11 @@ class RedisClient final : public Transport {
       }
     }
     --in_flight_;
-    decoder_.Decode(popped_.front(), op_, reply);  // one workload per row: every call in flight has op_
+    codec_.Decode(popped_.front(), op_, reply);  // one workload per row: every call in flight has op_
     popped_.pop_front();
   }
+
+  std::optional<WireBytes> Wire() const override { return wire_; }
 
   void Close() override {
     if (conn_) {
@@ -85,11 +93,13 @@ class RedisClient final : public Transport {
 
  private:
   void Append(const Request& r) {
-    json_codec::EncodeRequest(r, /*include_op=*/true, reply_to_, body_);
+    codec_.Encode(r, codec_.codec() == Codec::kJson ? std::string_view(reply_to_) : std::string_view(), body_);
     if (use_stream_) {
       redisAppendCommand(conn_.get(), "XADD %s MAXLEN ~ 10000 * req %b", queue_.c_str(), body_.data(), body_.size());
+      wire_.sent += RespCommandSize({"XADD", queue_, "MAXLEN", "~", "10000", "*", "req", body_});
     } else {
       redisAppendCommand(conn_.get(), "LPUSH %s %b", queue_.c_str(), body_.data(), body_.size());
+      wire_.sent += RespCommandSize({"LPUSH", queue_, body_});
     }
   }
 
@@ -103,6 +113,7 @@ class RedisClient final : public Transport {
 
   void Expect(int type_a, int type_b) {
     RedisReplyPtr r = Next();
+    wire_.received += RespSize(r.get());
     if (r->type != type_a && r->type != type_b) {
       throw TransportError("Redis refused the request: " + std::string(r->str ? r->str : "unexpected reply type"));
     }
@@ -115,11 +126,13 @@ class RedisClient final : public Transport {
       if (aborted_) throw TransportError("no reply (row given up)");
       RedisReplyPtr r(static_cast<redisReply*>(redisCommand(conn_.get(), "BRPOP %s 0.25", receive_from_.c_str())));
       if (!r) throw TransportError(std::string("Redis connection failed: ") + conn_->errstr);
+      wire_.sent += RespCommandSize({"BRPOP", receive_from_, "0.25"});
+      wire_.received += RespSize(r.get());
       if (r->type == REDIS_REPLY_NIL) continue;
       if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) throw TransportError("unexpected BRPOP reply");
       const std::string_view got(r->element[1]->str, r->element[1]->len);
       if (echo_) CheckEcho(sent, got, request.id, reply);
-      else decoder_.Decode(got, request.op, reply);
+      else codec_.Decode(got, request.op, reply);
       return;
     }
   }
@@ -136,7 +149,8 @@ class RedisClient final : public Transport {
   std::size_t unacked_ = 0;  // enqueues sent whose acks are not read yet
   std::size_t in_flight_ = 0;       // sent, and not yet received
   std::deque<std::string> popped_;  // replies popped ahead of their Receive()
-  json_codec::ReplyDecoder decoder_;
+  MessageCodec codec_;
+  WireBytes wire_;
   std::atomic<bool> aborted_{false};
 };
 
@@ -156,11 +170,14 @@ TransportSpec RedisQueueTransport() {
       .peer_uses_stdio = false,
       .listen_address = RedisListenAddress,
       .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-        return std::make_unique<RedisClient>(false, mode);
+        return std::make_unique<RedisClient>(false, mode, codec);
       },
       .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/false); },
       .overlaps = "K requests on the queue (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP",
       .needs_redis = true,
+      .codecs = {Codec::kJson, Codec::kRaw, Codec::kProtobuf},
+      .bytes_counted = "the Redis protocol (RESP) of the client's commands and of the replies it reads, "
+                       "between client and broker; the peer's side crosses about as much again",
   };
 }
 
@@ -169,7 +186,7 @@ TransportSpec RedisStreamTransport() {
   spec.name = "redis-stream";
   spec.summary = "Redis Streams: XADD / XREADGROUP / XACK (durable), replies on a per-client list";
   spec.make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-    return std::make_unique<RedisClient>(true, mode);
+    return std::make_unique<RedisClient>(true, mode, codec);
   };
   spec.overlaps = "K entries on the stream (hiredis pipelining), replies popped as they come, all that are there in one BLMPOP";
   return spec;

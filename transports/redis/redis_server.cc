@@ -5,6 +5,8 @@
 #include <optional>
 #include <algorithm>
 
+#include "transports/codec/codec.h"
+#include "transports/codec/message_answer.h"
 #include "transports/fault/peer_counts.h"
 #include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
@@ -77,18 +79,26 @@ class Pipeline {
   int pending_ = 0;
 };
 
-// Answers one queued request and appends the push of its reply to its reply_to list.
-void Answer(Pipeline& p, const char* data, std::size_t len, Spoil spoil, MessageCount& count) {
-  std::string reply_to;
-  auto answer = json_codec::AnswerRequest({data, len}, std::nullopt, &reply_to);
-  if (count.on()) count.Answered(json_codec::CallsIn(answer.body));
-  if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
-  SpoilJsonReply(spoil, &answer.body);
+// Answers one queued request in the row's codec and appends the push of its
+// reply: to the list a JSON request names in reply_to, to PREFIX:replies for
+// a raw frame or a protobuf message, which name none (json_transports.md).
+void Answer(Pipeline& p, const RedisAddress& a, Codec codec, const char* data, std::size_t len, Spoil spoil,
+            MessageCount& count) {
+  MessageAnswer answer = AnswerMessage(codec, {data, len}, 0, /*want_reply_to=*/codec == Codec::kJson);
+  count.Answered(answer.calls);
+  if (!answer.error.empty()) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.error.c_str());
+  if (codec == Codec::kJson) SpoilJsonReply(spoil, &answer.reply);
+  if (codec == Codec::kRaw) SpoilRawFrame(spoil, reinterpret_cast<uint8_t*>(answer.reply.data()), answer.reply.size());
+  if (codec != Codec::kJson && !answer.id_known) {  // JSON's reply says its null id to reply_to, as ever
+    std::fprintf(stderr, "cpp peer: dropped a request whose id cannot be read\n");
+    return;
+  }
+  const std::string reply_to = codec == Codec::kJson ? answer.reply_to : a.prefix + ":replies";
   if (reply_to.empty()) {
     std::fprintf(stderr, "cpp peer: dropped a request without reply_to\n");
     return;
   }
-  p.Append("LPUSH %b %b", reply_to.data(), reply_to.size(), answer.body.data(), answer.body.size());
+  p.Append("LPUSH %b %b", reply_to.data(), reply_to.size(), answer.reply.data(), answer.reply.size());
 }
 
 // --count-held (tests only): the requests this peer holds, counted after
@@ -132,7 +142,7 @@ void Respond(Pipeline& p, const RedisAddress& a, const PeerOptions& o, const red
   if (o.fault.mode != PeerFault::Mode::kNone || o.count_held) p.Flush();
   const Spoil spoil = BeforeReply(o.fault);
   counted();
-  if (!o.echo) return Answer(p, request->str, request->len, spoil, count);
+  if (!o.echo) return Answer(p, a, ParseCodec(o.codec).value_or(Codec::kJson), request->str, request->len, spoil, count);
   const std::string echo_list = a.prefix + ":echo";
   p.Append("LPUSH %b %b", echo_list.data(), echo_list.size(), request->str, request->len);
 }

@@ -125,6 +125,7 @@ void HttpClient::Send(std::string_view body) {
       if (errno == EINTR && !aborted_) continue;
       throw TransportError(ErrnoMessage("sending the request"));
     }
+    bytes_sent_ += static_cast<uint64_t>(n);
     while (msg.msg_iovlen > 0 && static_cast<std::size_t>(n) >= msg.msg_iov->iov_len) {
       n -= static_cast<ssize_t>(msg.msg_iov->iov_len);
       ++msg.msg_iov;
@@ -168,6 +169,7 @@ void HttpClient::ReadResponse() {
       throw TransportError("the server closed the connection before the response was complete");
     }
     in_end_ = static_cast<std::size_t>(r);
+    bytes_received_ += static_cast<uint64_t>(r);
     received_ = true;
   }
 }

@@ -48,6 +48,10 @@ class HttpClient {
   Response FinishResponse();
   bool ReadyToFinish() const { return in_begin_ < in_end_; }
   int fd() const { return fd_; }
+  // Bytes sent and received on the connection(s) so far: request heads and
+  // bodies, response heads and bodies, as the socket took and gave them.
+  uint64_t bytes_sent() const { return bytes_sent_; }
+  uint64_t bytes_received() const { return bytes_received_; }
 
  private:
   Response Exchange(std::string_view method, std::string_view path, std::string_view body);
@@ -67,6 +71,8 @@ class HttpClient {
   std::string host_line_;       // "Host: 127.0.0.1:PORT\r\n"
   std::atomic<int> fd_{-1};  // Abort() shuts it down from the watchdog's thread
   std::atomic<bool> aborted_{false};
+  uint64_t bytes_sent_ = 0;
+  uint64_t bytes_received_ = 0;
   std::string head_;            // the request head, formatted anew for each request
   std::vector<char> in_;        // what was read from the connection
   std::size_t in_begin_ = 0;    // unparsed bytes in in_: [in_begin_, in_end_)

@@ -132,6 +132,19 @@ class RestClient final : public Transport {
     }
   }
 
+  // Every connection's HTTP bytes: request heads and bodies, response heads
+  // and bodies. (The /health polls before the first call are not in a
+  // repetition's difference.)
+  std::optional<WireBytes> Wire() const override {
+    WireBytes w;
+    if (client_) w = {client_->bytes_sent(), client_->bytes_received()};
+    for (const auto& c : pool_) {
+      w.sent += c->bytes_sent();
+      w.received += c->bytes_received();
+    }
+    return w;
+  }
+
   void Close() override {
     client_.reset();
     std::lock_guard<std::mutex> lock(pool_mu_);
@@ -225,7 +238,7 @@ TransportSpec RestTransport() {
       .wait_style = WaitStyle::kBlocking,
       .peer_uses_stdio = false,
       .listen_address = [](const AddressContext&) { return std::string("127.0.0.1:0"); },
-      .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
+      .make_client = [](PeerKind, ClientMode mode, Codec) -> std::unique_ptr<Transport> {
         return std::make_unique<RestClient>(mode);
       },
       .too_large = [](const Request& message, Codec) { return json_codec::TooLarge(message); },
@@ -234,6 +247,8 @@ TransportSpec RestTransport() {
         json_codec::EncodeRequest(r, /*include_op=*/false, {}, *body);
       },
       .overlaps = "K keep-alive connections, a call on each (as wrk -cK), responses taken as they come",
+      .bytes_counted = "the HTTP/1.1 bytes on the client's connections: request line, headers and body out, "
+                       "status line, headers and body in",
   };
 }
 

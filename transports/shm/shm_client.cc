@@ -25,7 +25,8 @@ constexpr uint32_t kFutexSpinBudget = 2000;
 // slot unchanged, and the client compares the two slots instead of decoding.
 class ShmClient final : public Transport {
  public:
-  explicit ShmClient(ClientMode mode) : echo_(mode == ClientMode::kEcho) {}
+  // Frames in `codec`: raw, or JSON / protobuf in the frame header (raw_frame.md).
+  ShmClient(ClientMode mode, Codec codec) : echo_(mode == ClientMode::kEcho), codec_(codec) {}
 
   void Open(const PeerEndpoint& peer) override {
     segment_.emplace(Segment::Open(peer.address));
@@ -53,6 +54,8 @@ class ShmClient final : public Transport {
     Take(reply);
   }
 
+  // The frames written into and read out of the slots.
+  std::optional<WireBytes> Wire() const override { return wire_; }
   void Close() override { segment_.reset(); }
   void Abort() override { aborted_ = true; }
 
@@ -61,13 +64,16 @@ class ShmClient final : public Transport {
   void Post(const Request& r) {
     const uint32_t n = seq_ + 1;
     uint8_t* p = req_.At(n).slot;
-    if (r.is_batch()) {
-      // Built aside, then copied in: the frame is as long as its batch.
-      EncodeRawRequest(r, batch_frame_);
-      if (batch_frame_.size() > req_.capacity) {
-        throw TransportError("a batch of " + std::to_string(batch_frame_.size()) + " bytes does not fit the slot");
+    op_ = r.op;
+    if (r.is_batch() || codec_.codec() != Codec::kRaw) {
+      // Built aside, then copied in: a batch's frame is as long as its batch,
+      // and a JSON or protobuf message is made by its library.
+      codec_.EncodeFramed(r, aside_);
+      if (aside_.size() > req_.capacity) {
+        throw TransportError("a request of " + std::to_string(aside_.size()) + " bytes does not fit the slot");
       }
-      std::memcpy(p, batch_frame_.data(), batch_frame_.size());
+      std::memcpy(p, aside_.data(), aside_.size());
+      wire_.sent += aside_.size();
     } else if (r.op == Op::kAdd) {
       // Build the 40-byte frame off to the side and copy it in at once: the
       // peer is polling this very cache line, and a dozen small stores into
@@ -77,6 +83,7 @@ class ShmClient final : public Transport {
       raw::Store(frame + 24, r.x);
       raw::Store(frame + 32, r.y);
       std::memcpy(p, frame, sizeof frame);
+      wire_.sent += sizeof frame;
     } else {
       const std::size_t n_features = r.features.size();
       const std::size_t len = raw::ScoreRequestPayload(n_features, r.model.size());
@@ -88,6 +95,7 @@ class ShmClient final : public Transport {
       raw::Store<uint32_t>(p + 28, static_cast<uint32_t>(r.model.size()));
       std::memcpy(p + 32, r.features.data(), 8 * n_features);
       std::memcpy(p + 32 + 8 * n_features, r.model.data(), r.model.size());
+      wire_.sent += raw::kHeaderSize + len;
     }
     shm::Publish(*segment_, req_.At(n), n);
     seq_ = n;
@@ -107,22 +115,27 @@ class ShmClient final : public Transport {
           std::min<std::size_t>(raw::kHeaderSize + raw::Load<uint32_t>(request + 16), req_.capacity);
       CheckEcho({request, frame_size}, {rep.slot, std::min<std::size_t>(frame_size, rep.capacity)},
                 raw::Load<uint64_t>(request + 8), reply);
+      wire_.received += frame_size;
     } else {
       Decode(rep, reply);
     }
   }
 
-  static void Decode(const shm::Channel& rep, Reply& reply) {
+  void Decode(const shm::Channel& rep, Reply& reply) {
     raw::Header h;
     if (raw::DecodeHeader(rep.slot, &h) != raw::HeaderStatus::kOk ||
         raw::kHeaderSize + h.payload_len > rep.capacity) {
       throw TransportError("the reply slot holds no valid frame");
     }
-    DecodeRawReply(h, {rep.slot + raw::kHeaderSize, h.payload_len}, reply);
+    wire_.received += raw::kHeaderSize + h.payload_len;
+    codec_.DecodeFramed(h, {rep.slot + raw::kHeaderSize, h.payload_len}, op_, reply);
   }
 
   bool echo_;
-  std::vector<uint8_t> batch_frame_;  // a batch request, built before it is copied into its slot
+  MessageCodec codec_;
+  Op op_ = Op::kAdd;            // the row's one workload: JSON replies name no op
+  WireBytes wire_;
+  std::vector<uint8_t> aside_;  // a frame built before it is copied into its slot
   std::optional<Segment> segment_;
   shm::Ring req_{}, rep_{};
   uint32_t seq_ = 0;       // the last call published
@@ -132,14 +145,20 @@ class ShmClient final : public Transport {
 
 uint32_t RoundUp8(std::size_t n) { return static_cast<uint32_t>((n + 7) / 8 * 8); }
 
+// The row's request frame in its codec, as the client writes it.
+std::size_t FramedSize(const Request& sample, Codec codec) {
+  std::vector<uint8_t> frame;
+  MessageCodec(codec).EncodeFramed(sample, frame);
+  return frame.size();
+}
+
 // The slots' capacities for the row's messages (schemas/shm_layout.md):
 // version 3's for single calls; for a batch, its request frame, and its
-// reply at up to 48 bytes a call; a floor's reply slot holds its echoed request.
-shm::Capacities CapacitiesFor(const Request& sample, bool echo) {
+// reply at up to 64 bytes a call; a floor's reply slot holds its echoed request.
+shm::Capacities CapacitiesFor(std::size_t request, std::size_t items, bool echo) {
   shm::Capacities c;
-  const std::size_t request = RawRequestFrameSize(sample);
   c.request = std::max(c.request, RoundUp8(request));
-  c.reply = std::max<uint32_t>(c.reply, RoundUp8(32 + 48 * sample.items.size()));
+  c.reply = std::max<uint32_t>(c.reply, RoundUp8(32 + 64 * items));
   if (echo) c.reply = std::max(c.reply, RoundUp8(request));
   return c;
 }
@@ -149,11 +168,11 @@ std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode 
   *address = "/interop-spectrum-" + std::to_string(::getpid()) + "-" + where.tag;
   const uint32_t budget = mode == shm::WaitMode::kFutex && where.wait_spinning_apart ? kFutexSpinBudget : 0;
   // One entry each way per call in flight (rounded up to a power of two).
-  const shm::Capacities capacities = CapacitiesFor(*where.sample, where.echo);
+  const std::size_t request = FramedSize(*where.sample, where.codec);
+  const shm::Capacities capacities = CapacitiesFor(request, where.sample->items.size(), where.echo);
   auto segment = std::make_shared<Segment>(
       Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight), 0, capacities));
   // The frames the row will write, reserved now (a batch's can be MiBs a slot).
-  const std::size_t request = RawRequestFrameSize(*where.sample);
   segment->Reserve(request, where.echo ? std::max<std::size_t>(request, capacities.reply) : capacities.reply);
   return segment;
 }
@@ -168,13 +187,15 @@ TransportSpec ShmSpec(std::string_view name, std::string_view variant, WaitStyle
       .peer_uses_stdio = false,
       .listen_address = nullptr,
       .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-        return std::make_unique<ShmClient>(mode);
+        return std::make_unique<ShmClient>(mode, codec);
       },
       // A frame a slot could not hold: above the bound of its kind.
       .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "K entries in a ring of request and reply slots, each with its own sequence word",
       .family = "shm",
       .variant = variant,
+      .codecs = {Codec::kRaw, Codec::kJson, Codec::kProtobuf},
+      .bytes_counted = "the frames the client writes into the request slots and reads out of the reply slots",
   };
 }
 

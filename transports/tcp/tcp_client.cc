@@ -1,5 +1,6 @@
-#include "transports/codec/codec.h"
 #include "transports/tcp/tcp_client.h"
+
+#include "transports/codec/codec.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -61,10 +62,12 @@ TransportSpec TcpTransport() {
         return std::string("127.0.0.1:0");  // the peer picks a free port and says which
       },
       .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-        return std::make_unique<TcpClient>(mode);
+        return std::make_unique<TcpClient>(mode, codec);
       },
       .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
+      .codecs = {Codec::kRaw, Codec::kJson, Codec::kProtobuf},
+      .bytes_counted = "the frames the client writes and reads (header and payload)",
   };
 }
 

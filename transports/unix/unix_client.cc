@@ -1,5 +1,6 @@
-#include "transports/codec/codec.h"
 #include "transports/unix/unix_client.h"
+
+#include "transports/codec/codec.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -53,10 +54,12 @@ TransportSpec UnixSocketTransport() {
         return where.run_dir + "/" + where.tag + ".sock";
       },
       .make_client = [](PeerKind, ClientMode mode, Codec codec) -> std::unique_ptr<Transport> {
-        return std::make_unique<UnixSocketClient>(mode);
+        return std::make_unique<UnixSocketClient>(mode, codec);
       },
       .too_large = [](const Request& message, Codec codec) { return MessageTooLarge(codec, message, /*framed=*/true); },
       .overlaps = "pipelined frames on the one stream, each reply matched by its id",
+      .codecs = {Codec::kRaw, Codec::kJson, Codec::kProtobuf},
+      .bytes_counted = "the frames the client writes and reads (header and payload)",
   };
 }
 

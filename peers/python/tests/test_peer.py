@@ -466,10 +466,16 @@ class CommandLineTest(PeerTestCase):
         self.assertEqual(r.stdout, b"")
 
     def test_unsupported_codec(self):
-        r = self.run_peer("--transport=unix", f"--address={self.tmp}/s.sock", "--codec=json")
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("raw", r.stderr.decode())
-        self.assertFalse(os.path.lexists(f"{self.tmp}/s.sock"))
+        # Frames carry every codec (unix, tcp, pipe, shm), and so do Redis
+        # values and files; REST is JSON only, gRPC protobuf only.
+        for transport, codec, valid in (("rest", "raw", "json"), ("grpc", "json", "protobuf"),
+                                        ("unix", "xml", "raw, json, protobuf")):
+            with self.subTest(transport=transport, codec=codec):
+                r = self.run_peer(f"--transport={transport}", f"--address={self.tmp}/s.sock",
+                                  f"--codec={codec}")
+                self.assertEqual(r.returncode, 2)
+                self.assertIn(f"(valid: {valid})", r.stderr.decode())
+                self.assertFalse(os.path.lexists(f"{self.tmp}/s.sock"))
 
     def test_pipe_address_must_be_dash(self):
         self.assertEqual(self.run_peer("--transport=pipe", "--address=/x").returncode, 2)

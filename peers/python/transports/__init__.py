@@ -14,12 +14,21 @@ This module holds what the transports share: the READY handshake and the
 accept loop that serves each connection of a socket transport on its own
 thread.
 
-  unix, tcp, pipe   raw frames on a stream (raw_frame.serve_stream)
-  shm               raw frames in shared-memory slots (raw_frame.answer_frame)
-  rest, redis_list, redis_stream, file   JSON messages (json_message)
+  unix, tcp, pipe   frames on a stream (raw_frame.serve_stream)
+  shm               frames in shared-memory slots (raw_frame.answer_frame)
+  rest              JSON messages (json_message)
+  redis_list, redis_stream, file   one message per value or file, in the
+                    codec --codec names: JSON (json_message, the default),
+                    a raw frame (raw_frame.answer_message) or protobuf
+                    (protobuf_message)
   grpc_server       protobuf, service interop.v1.Interop (grpc and grpc-stream)
+
+On a stream or in a slot every codec rides in the frame (raw_frame.md,
+"Other codecs in the frame"): the loop answers each frame by its kind,
+whatever --codec says, so those transports accept all three codecs.
 """
 
+import importlib
 import os
 import socket
 import sys
@@ -42,6 +51,25 @@ def announce(address: str) -> None:
     os.write(1, f"READY {address}\n".encode("utf-8"))
     # A stray print() from anywhere must not corrupt stdout (frames, for pipe).
     sys.stdout = sys.stderr
+
+
+# The codecs of the transports that carry opaque bytes (frames, Redis
+# values, files); the first is the default. rest is JSON only, grpc protobuf.
+FRAME_CODECS = ("raw", "json", "protobuf")
+MESSAGE_CODECS = ("json", "raw", "protobuf")
+
+
+def prepare_codec(codec: str, echo: bool) -> None:
+    """Load the codec's code before READY, so the first timed call does not
+    pay for the import, and a missing protobuf build fails at start (exit 1)
+    rather than on every call. --echo decodes nothing and loads nothing."""
+    if echo:
+        return
+    if codec == "json":
+        importlib.import_module("json_message")
+    elif codec == "protobuf":
+        import protobuf_message
+        protobuf_message.load()
 
 
 def stream_loop(echo: bool):

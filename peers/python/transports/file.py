@@ -1,13 +1,20 @@
 """File handoff in one private directory (schemas/json_transports.md, `file`).
 
 Address: DIR (wake-up by inotify, IN_MOVED_TO on DIR) or DIR?wait=poll (list
-DIR every POLL_INTERVAL). For each `req-ID.json` (renamed into DIR by the
-harness): read it, remove it, compute, write `.rep-ID.json.tmp`, rename it to
-`rep-ID.json`. Files present at start are served too. A file that is not a
-valid request gets rep-ID.json = {"id": ID, "error": ...}; a req- name
-without an id is removed and logged. Other names are left alone. With --echo
-each req-ID.json is renamed to rep-ID.json: the request is its own reply, and
-nothing is read or written.
+DIR every POLL_INTERVAL). For each `req-ID.EXT` (renamed into DIR by the
+harness): read it, remove it, compute, write `.rep-ID.EXT.tmp`, rename it to
+`rep-ID.EXT`. Files present at start are served too. A file that is not a
+valid request gets an error reply in its codec, with the id its name gives
+(JSON {"id": ID, "error": ...}); a req- name without an id is removed and
+logged. Other names are left alone. With --echo each req-ID.EXT is renamed
+to rep-ID.EXT: the request is its own reply, and nothing is read or written.
+
+--codec (json_transports.md, "Other codecs on Redis and files") says what a
+file holds, and EXT: `json` (the default, .json) a JSON request; `raw` (.raw)
+one whole raw frame, answered as on a stream (batches, and the JSON and
+protobuf kinds too) with one raw frame; `protobuf` (.pb) a serialized
+interop.v1.Request, answered with a serialized Reply. Only names of the
+row's codec are taken: a req-1.json is left alone by a raw peer.
 
 inotify is used through ctypes (inotify_init1 / inotify_add_watch, events read
 with os.read): pyinotify builds an object per event and dispatches through
@@ -20,15 +27,21 @@ import struct
 import time
 
 import json_message as jm
-from raw_frame import log
-from transports import PeerError, UsageError, announce
+import raw_frame
+from raw_frame import HEADER_SIZE, MAX_BATCH_PAYLOAD, log
+from transports import MESSAGE_CODECS, PeerError, UsageError, announce, prepare_codec
 
-CODECS = ("json",)
+CODECS = MESSAGE_CODECS
 DEFAULT_ADDRESS = None
 
 POLL_INTERVAL = 0.001  # seconds
 REQUEST_PREFIX = "req-"
-SUFFIX = ".json"
+SUFFIX = ".json"  # the default codec's
+SUFFIXES = {"json": ".json", "raw": ".raw", "protobuf": ".pb"}
+# The most a request file of each codec may hold: a JSON body, a raw frame
+# (a batch's, the longest), a protobuf message.
+MAX_BYTES = {"json": jm.MAX_JSON_BYTES, "raw": HEADER_SIZE + MAX_BATCH_PAYLOAD,
+             "protobuf": MAX_BATCH_PAYLOAD}
 
 IN_MOVED_TO = 0x00000080
 IN_Q_OVERFLOW = 0x00004000
@@ -55,27 +68,31 @@ def parse_address(address: str) -> "tuple[str, str]":
     return directory, mode
 
 
-def request_id(name: str) -> "str | None":
-    """The ID of a `req-ID.json` name (decimal uint64), else None."""
-    digits = name[len(REQUEST_PREFIX):-len(SUFFIX)]
+def request_id(name: str, suffix: str = SUFFIX) -> "str | None":
+    """The ID of a `req-ID.EXT` name (decimal uint64), else None."""
+    digits = name[len(REQUEST_PREFIX):-len(suffix)]
     if digits.isdigit() and digits.isascii() and int(digits) <= jm.UINT64_MAX:
         return digits
     return None
 
 
-def is_request(name: str) -> bool:
-    return name.startswith(REQUEST_PREFIX) and name.endswith(SUFFIX)
-
-
 class Handoff:
-    """Serves the request files of one directory."""
+    """Serves the request files of one directory, in one codec."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, codec: str = "json"):
         self.dir = directory
+        self.codec = codec
+        self.suffix = SUFFIXES[codec]
+        self._answer = {"json": self._answer_json, "raw": self._answer_raw,
+                        "protobuf": self._answer_protobuf}[codec]
         self.dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         # One buffer for every request, read into: os.read(fd, 4 MiB + 1)
-        # would allocate 4 MiB per call, even for a 40-byte file.
-        self._buffer = memoryview(bytearray(jm.MAX_JSON_BYTES + 1))
+        # would allocate 4 MiB per call, even for a 40-byte file. One byte
+        # past the codec's bound tells a file that is too long.
+        self._buffer = memoryview(bytearray(MAX_BYTES[codec] + 1))
+
+    def is_request(self, name: str) -> bool:
+        return name.startswith(REQUEST_PREFIX) and name.endswith(self.suffix)
 
     def close(self) -> None:
         self._buffer.release()
@@ -91,18 +108,19 @@ class Handoff:
 
     def echo(self, name: str) -> None:
         """--echo: hand request file `name` back as the reply, by renaming it
-        to rep-ID.json; a req- name without an id is removed, as by serve."""
-        rid = request_id(name)
+        to rep-ID.EXT; a req- name without an id is removed, as by serve."""
+        rid = request_id(name, self.suffix)
         if rid is None:
             log(f"removed {name}: the name carries no request id")
             self._remove(name)
             return
+        reply = f"rep-{rid}{self.suffix}"
         try:
-            os.rename(name, f"rep-{rid}.json", src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+            os.rename(name, reply, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
         except FileNotFoundError:  # served already, or taken by someone else
             pass
         except OSError as e:
-            log(f"cannot rename {name} to rep-{rid}.json: {e}")
+            log(f"cannot rename {name} to {reply}: {e}")
 
     def _serve(self, name: str) -> None:
         try:
@@ -124,23 +142,47 @@ class Handoff:
         finally:
             os.close(f)
         self._remove(name)
-        rid = request_id(name)
+        rid = request_id(name, self.suffix)
         if rid is None:
             log(f"removed {name}: the name carries no request id")
             return
         if size is None:
-            reply = jm.error_reply(int(rid), "cannot read the request file")
+            reply = self._refusal(int(rid), "cannot read the request file")
         else:
             reply = self._answer(name, rid, self._buffer[:size])
         self._write_reply(rid, reply)
 
+    def _refusal(self, id: int, message: str) -> bytes:
+        """The codec's error reply with this id."""
+        if self.codec == "json":
+            return jm.error_reply(id, message)
+        if self.codec == "raw":
+            return raw_frame.encode_error(id, message)
+        import protobuf_message
+        return protobuf_message.refusal(id, message)[0]
+
     @staticmethod
-    def _answer(name: str, rid: str, data: bytes) -> bytes:
+    def _answer_json(name: str, rid: str, data) -> bytes:
         try:
             return jm.answer(jm.decode(data))
         except jm.MessageError as e:
             log(f"bad request in {name}: {e}")
             return jm.error_reply(int(rid), str(e))
+
+    @staticmethod
+    def _answer_raw(name: str, rid: str, data) -> bytes:
+        # A frame with no header to trust gets its error with the name's id;
+        # anything else is answered (or refused) with the header's, as on a
+        # stream. answer_message logs what it refuses.
+        return raw_frame.answer_message(data, int(rid))
+
+    @staticmethod
+    def _answer_protobuf(name: str, rid: str, data) -> bytes:
+        import protobuf_message
+        reply, problem = protobuf_message.answer_message(data, int(rid))
+        if problem is not None:
+            log(f"bad request in {name}: {problem}")
+        return reply
 
     def _remove(self, name: str) -> None:
         try:
@@ -151,7 +193,7 @@ class Handoff:
             log(f"cannot remove {name}: {e}")
 
     def _write_reply(self, rid: str, reply: bytes) -> None:
-        tmp = f".rep-{rid}.json.tmp"
+        tmp = f".rep-{rid}{self.suffix}.tmp"
         try:
             f = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW,
                         0o600, dir_fd=self.dir_fd)
@@ -161,7 +203,7 @@ class Handoff:
                     view = view[os.write(f, view):]
             finally:
                 os.close(f)
-            os.rename(tmp, f"rep-{rid}.json", src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+            os.rename(tmp, f"rep-{rid}{self.suffix}", src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
         except OSError as e:
             log(f"cannot write the reply to request {rid}: {e}")
             try:
@@ -172,9 +214,9 @@ class Handoff:
     def pending(self) -> "list[str]":
         """The request names in the directory now, oldest id first."""
         with os.scandir(self.dir_fd) as it:
-            names = [e.name for e in it if is_request(e.name)]
+            names = [e.name for e in it if self.is_request(e.name)]
         if len(names) > 1:
-            names.sort(key=lambda n: (len(n), n))  # decimal ids: shorter is smaller
+            names.sort(key=lambda n: (len(n), n))  # decimal ids, one suffix: shorter is smaller
         return names
 
 
@@ -214,7 +256,8 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     directory, mode = parse_address(address)
     if not os.path.isdir(directory):
         raise PeerError(f"{directory} is not a directory")
-    handoff = Handoff(directory)
+    prepare_codec(codec, echo)
+    handoff = Handoff(directory, codec)
     serve = handoff.echo if echo else handoff.serve
     try:
         if mode == "poll":
@@ -238,7 +281,7 @@ def _watch(handoff: Handoff, serve, watch: Inotify, directory: str) -> None:
     while True:
         for mask, name in watch.events():
             if mask & IN_MOVED_TO:
-                if is_request(name):
+                if handoff.is_request(name):
                     serve(name)
             elif mask & IN_Q_OVERFLOW:
                 log("inotify queue overflowed; listing the directory")

@@ -9,16 +9,17 @@ shape (no items, more than MAX_BATCH_ITEMS) refuses the batch. With --echo the
 same methods are served with identity (de)serialisation: each request message's
 bytes go back unchanged, no protobuf is decoded.
 
-The generated code (interop_pb2.py, interop_pb2_grpc.py) is made by the build
-in $INTEROP_GENERATED_DIR/python, by default <repo>/build/generated/python.
+The messages are answered by protobuf_message, as every tier that carries
+protobuf bytes answers them. The generated code (interop_pb2.py,
+interop_pb2_grpc.py) is made by the build in $INTEROP_GENERATED_DIR/python,
+by default <repo>/build/generated/python.
 """
 
-import os
-import sys
 from concurrent import futures
-from pathlib import Path
 
-from raw_frame import MAX_BATCH_ITEMS, MAX_FEATURES, MAX_MODEL_BYTES, log
+import protobuf_message
+from protobuf_message import answer_batch, answer_request, check_batch, check_score
+from raw_frame import log
 from transports import PeerError, announce
 from transports.tcp import parse_address
 from workload import add as _add, score as _score
@@ -32,12 +33,7 @@ MAX_WORKERS = 4
 # each way, as every server and the harness's channel accept.
 MAX_MESSAGE_BYTES = 17_825_792
 
-_REPO = Path(__file__).resolve().parents[3]
-
-
-def generated_dir() -> Path:
-    base = os.environ.get("INTEROP_GENERATED_DIR") or str(_REPO / "build" / "generated")
-    return Path(base) / "python"
+generated_dir = protobuf_message.generated_dir
 
 
 def import_generated():
@@ -46,69 +42,9 @@ def import_generated():
     if not (where / "interop_pb2_grpc.py").is_file():
         raise PeerError(f"no generated gRPC code in {where} (build the project first, "
                         "or set INTEROP_GENERATED_DIR)")
-    if str(where) not in sys.path:
-        sys.path.insert(0, str(where))
-    import interop_pb2
+    interop_pb2 = protobuf_message.load()  # puts `where` on sys.path
     import interop_pb2_grpc
     return interop_pb2, interop_pb2_grpc
-
-
-def check_score(request) -> "str | None":
-    """Why a ScoreRequest is refused, or None if it is within bounds."""
-    if len(request.features) > MAX_FEATURES:
-        return f"more than {MAX_FEATURES} features"
-    model = request.model
-    if len(model) > MAX_MODEL_BYTES // 4 and len(model.encode("utf-8")) > MAX_MODEL_BYTES:
-        return f"model is longer than {MAX_MODEL_BYTES} UTF-8 bytes"
-    return None
-
-
-def check_batch(request) -> "str | None":
-    """Why a BatchRequest is refused as a whole (its shape), or None."""
-    if not 1 <= len(request.items) <= MAX_BATCH_ITEMS:
-        return f"a batch has 1 to {MAX_BATCH_ITEMS} items, not {len(request.items)}"
-    return None
-
-
-def answer_batch(request, reply) -> None:
-    """Fills `reply` (an empty BatchReply; on the stream, the Reply's own, so
-    a big batch is not copied) for a BatchRequest of the right shape: item i
-    answers item i with the workload call (and bounds) of a single Add or
-    Score; an item that is neither, or a batch, or out of bounds, gets an
-    error item. Items carry no id (0). One stderr line per batch with wrong
-    items, not one per item."""
-    add = _add
-    score = _score
-    reply.id = request.id
-    # items.add() then a field set is ~5x faster than building Reply(...)
-    # objects and passing the list (protobuf's C++ backend, 10,000 items).
-    new = reply.items.add
-    wrong, first = 0, None
-    for i, item in enumerate(request.items):
-        op = item.WhichOneof("op")
-        if op == "add":
-            r = item.add
-            new().add.result = add(r.x, r.y)
-            continue
-        if op == "score":
-            r = item.score
-            problem = check_score(r)
-            if problem is None:
-                s, label = score(r.features, r.model)
-                result = new().score
-                result.score = s
-                result.label = label
-                continue
-        elif op == "batch":
-            problem = "a batch item may not be a batch"
-        else:
-            problem = "batch item has neither add nor score"
-        new().error = problem
-        if not wrong:
-            first = f"item {i}: {problem}"
-        wrong += 1
-    if wrong:
-        log(f"bad batch items (id {request.id}): {wrong} of {len(request.items)}; the first, {first}")
 
 
 def make_servicer(pb2, pb2_grpc):
@@ -121,6 +57,7 @@ def make_servicer(pb2, pb2_grpc):
     add = _add
     score = _score
     BatchReply = pb2.BatchReply
+    answer = answer_request
 
     class Interop(pb2_grpc.InteropServicer):
         def Add(self, request, context):
@@ -144,33 +81,18 @@ def make_servicer(pb2, pb2_grpc):
             return reply
 
         def Stream(self, request_iterator, context):
+            # The answers of the byte tiers' protobuf codec (protobuf_message):
+            # a bad request gets Reply{error, id} and the stream goes on.
             for request in request_iterator:
                 op = request.WhichOneof("op")
-                if op == "add":
+                if op == "add":  # inline: the stream's hot path
                     r = request.add
                     yield Reply(id=r.id, add=AddReply(id=r.id, result=add(r.x, r.y)))
-                elif op == "score":
-                    r = request.score
-                    problem = check_score(r)
-                    if problem is None:
-                        s, label = score(r.features, r.model)
-                        yield Reply(id=r.id, score=ScoreReply(id=r.id, score=s, label=label))
-                    else:
-                        log(f"bad stream request (id {r.id}): {problem}")
-                        yield Reply(id=r.id, error=problem)
-                elif op == "batch":
-                    r = request.batch
-                    problem = check_batch(r)
-                    if problem is None:
-                        reply = Reply(id=r.id)
-                        answer_batch(r, reply.batch)
-                        yield reply
-                    else:
-                        log(f"bad stream request (id {r.id}): {problem}")
-                        yield Reply(id=r.id, error=problem)
-                else:
-                    log("bad stream request: neither add nor score nor batch")
-                    yield Reply(id=0, error="request has neither add nor score nor batch")
+                    continue
+                reply, problem = answer(request, 0)
+                if problem is not None:
+                    log(f"bad stream request (id {reply.id}): {problem}")
+                yield reply
 
     return Interop()
 

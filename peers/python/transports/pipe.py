@@ -1,12 +1,13 @@
-"""Frames on stdin/stdout (unbuffered fds 0 and 1); exits at EOF on stdin."""
+"""Frames on stdin/stdout (unbuffered fds 0 and 1), of every codec (the kind
+says which); exits at EOF on stdin."""
 
 import io
 import os
 
 import raw_frame
-from transports import UsageError, announce, stream_loop
+from transports import FRAME_CODECS, UsageError, announce, prepare_codec, stream_loop
 
-CODECS = ("raw",)
+CODECS = FRAME_CODECS  # every codec rides in the frame; the kind says which
 DEFAULT_ADDRESS = "-"
 
 
@@ -21,6 +22,7 @@ def _write_all(data, _write=os.write) -> None:
 def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     if address != "-":
         raise UsageError(f"pipe address must be '-', got {address!r}")
+    prepare_codec(codec, echo)
     stdin = io.FileIO(0, "rb", closefd=False)
     announce("-")
     try:

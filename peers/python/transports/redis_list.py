@@ -11,17 +11,28 @@ up to K, and waits only when none are: under load, one round trip per batch.
 With --echo the request itself is pushed, undecoded, to PREFIX:echo (its
 reply_to is inside the JSON), by the same loop.
 
+--codec (json_transports.md, "Other codecs on Redis and files") says what a
+value holds: `json` (the default) a JSON request with its reply_to; `raw` one
+whole raw frame (header and payload), answered as on a stream, batches and
+the JSON and protobuf kinds too, with one raw frame; `protobuf` a serialized
+interop.v1.Request, answered with a serialized Reply. Raw and protobuf
+messages carry no reply_to: their replies go to the fixed list
+PREFIX:replies. A value that cannot be answered (no id to reply with: a
+frame too short or with a bad magic, bytes that are not a Request) is
+logged and dropped; one whose id is known gets its codec's error reply.
+
 Also the helpers of redis_stream: the address, the connection, the request
-handler, the echo list.
+handlers, the echo list.
 """
 
 import time
 
 import json_message as jm
+import raw_frame
 from raw_frame import log
-from transports import PeerError, UsageError, announce
+from transports import MESSAGE_CODECS, PeerError, UsageError, announce, prepare_codec
 
-CODECS = ("json",)
+CODECS = MESSAGE_CODECS
 DEFAULT_ADDRESS = None
 
 BLOCK_SECONDS = 1
@@ -58,6 +69,40 @@ def connect(url: str):
 def echo_list(prefix: str) -> str:
     """Where --echo pushes every request back (it reads no reply_to)."""
     return prefix + ":echo"
+
+
+def replies_list(prefix: str) -> str:
+    """Where raw and protobuf replies go: those messages carry no reply_to."""
+    return prefix + ":replies"
+
+
+def make_handler(codec: str, prefix: str):
+    """The request handler of `codec`: request bytes -> (key to push the reply
+    to, reply bytes), or None when there is nowhere to reply (logged)."""
+    if codec == "json":
+        return lambda data: handle(data, prefix)
+    key = replies_list(prefix)
+    if codec == "raw":
+        answer = raw_frame.answer_message  # logs what it refuses
+    else:
+        import protobuf_message
+        answer_protobuf = protobuf_message.answer_message
+
+        def answer(data):
+            reply, problem = answer_protobuf(data)
+            if problem is not None:
+                log(f"{'dropped a request' if reply is None else 'bad request'}: {problem}")
+            return reply
+
+    def handle_message(data):
+        try:
+            reply = answer(data)
+        except Exception as e:  # a bug must cost one request, never the peer
+            log(f"internal error, request dropped: {e!r}")
+            return None
+        return None if reply is None else (key, reply)
+
+    return handle_message
 
 
 def handle(data, prefix: str) -> "tuple[str, bytes] | None":
@@ -116,11 +161,13 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     import redis
 
     url, prefix = parse_address(address)
+    prepare_codec(codec, echo)
     client = connect(url)
     key = prefix + ":requests"
     echo_key = echo_list(prefix)
+    handler = make_handler(codec, prefix)
     outage = Outage()
-    replies = []  # (reply_to, reply) still to be pushed
+    replies = []  # (key, reply) still to be pushed
     try:
         announce(address)
         while True:
@@ -131,7 +178,7 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
                 outage.failed(e)
                 continue
             for data in items:
-                reply = (echo_key, data) if echo else handle(data, prefix)
+                reply = (echo_key, data) if echo else handler(data)
                 if reply is not None:
                     replies.append(reply)
     finally:

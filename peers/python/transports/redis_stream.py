@@ -7,15 +7,16 @@ entry (field `req`) is read with XREADGROUP BLOCK 1000 COUNT K (K from
 acknowledged and deleted (XACK, XDEL). Those and the next XREADGROUP go out
 together in one pipeline: one round trip per call, or per batch under load.
 With --echo the value of `req` is pushed, undecoded, to PREFIX:echo instead,
-by the same loop and pipeline.
+by the same loop and pipeline. The value is a message of --codec as for
+`redis` (json, raw or protobuf; raw and protobuf replies go to PREFIX:replies).
 """
 
 from raw_frame import log
-from transports import PeerError, announce
-from transports.redis_list import (BLOCK_SECONDS, Outage, connect, echo_list, handle,
+from transports import MESSAGE_CODECS, PeerError, announce, prepare_codec
+from transports.redis_list import (BLOCK_SECONDS, Outage, connect, echo_list, make_handler,
                                    parse_address, report_errors)
 
-CODECS = ("json",)
+CODECS = MESSAGE_CODECS
 DEFAULT_ADDRESS = None
 
 GROUP = "workers"
@@ -38,12 +39,14 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     import redis
 
     url, prefix = parse_address(address)
+    prepare_codec(codec, echo)
     client = connect(url)
     stream = prefix + ":stream"
     echo_key = echo_list(prefix)
+    handler = make_handler(codec, prefix)
     create_group(client, stream)
     outage = Outage()
-    replies = []  # (reply_to, reply) still to be pushed
+    replies = []  # (key, reply) still to be pushed
     done = []  # ids of the entries still to be acknowledged and deleted
     block_ms = BLOCK_SECONDS * 1000
     try:
@@ -75,7 +78,7 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
                     if data is None:
                         log(f"dropped stream entry {entry_id!r}: no field 'req'")
                         continue
-                    reply = (echo_key, data) if echo else handle(data, prefix)
+                    reply = (echo_key, data) if echo else handler(data)
                     if reply is not None:
                         replies.append(reply)
     finally:

@@ -1,6 +1,7 @@
 """Shared memory: a ring of request and reply entries in a POSIX shm segment
-made by the harness (schemas/shm_layout.md, version 4), raw frames in the
-entries. The entries' frame capacities (REQ_CAP, REP_CAP) are the harness's
+made by the harness (schemas/shm_layout.md, version 4), frames in the
+entries: raw, or a JSON or protobuf message in the frame (kinds 0x20, 0x30,
+answered whatever --codec says). The entries' frame capacities (REQ_CAP, REP_CAP) are the harness's
 choice per row, read from the segment's header: a row of batches needs
 bigger slots than one of single calls.
 
@@ -37,10 +38,10 @@ import struct
 import raw_frame
 from raw_frame import (HEADER_SIZE, KIND_ADD_REPLY, KIND_ADD_REQUEST, MAGIC, MAX_BATCH_PAYLOAD,
                        MAX_PAYLOAD, VERSION)
-from transports import PeerError, UsageError, announce
+from transports import FRAME_CODECS, PeerError, UsageError, announce, prepare_codec
 from workload import add as _add
 
-CODECS = ("raw",)
+CODECS = FRAME_CODECS  # every codec rides in the frame; the kind says which
 DEFAULT_ADDRESS = None
 
 SHM_MAGIC = 0x4D485349  # "ISHM"
@@ -169,6 +170,7 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
         raise UsageError(f"the Python shm peer needs x86-64 memory ordering (TSO); "
                          f"this is {platform.machine()}")
     path = shm_path(address)
+    prepare_codec(codec, echo)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as e:
@@ -277,7 +279,7 @@ def _loop(mm, words, entries, sleep, wake, n: int) -> None:
     inline, in a tight load loop; an add request is answered inline (the
     reply's fixed header stays in its entry between add replies, so only id
     and result are written); anything else (a score, a batch, bad input) goes
-    through raw_frame.answer_frame.
+    through raw_frame.answer_frame (JSON and protobuf frames too).
     With one slot (no calls in flight) the entry's fields stay in locals."""
     unpack_add = _ADD_REQUEST_HEAD.unpack_from
     pack_add_head = _ADD_REPLY.pack_into

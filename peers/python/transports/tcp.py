@@ -1,11 +1,12 @@
-"""TCP server on loopback, TCP_NODELAY: raw frames, one thread per connection."""
+"""TCP server on loopback, TCP_NODELAY: frames (raw, or JSON and protobuf in the
+frame, by kind), one thread per connection."""
 
 import ipaddress
 import socket
 
-from transports import PeerError, UsageError, accept_loop, announce
+from transports import FRAME_CODECS, PeerError, UsageError, accept_loop, announce, prepare_codec
 
-CODECS = ("raw",)
+CODECS = FRAME_CODECS  # every codec rides in the frame; the kind says which
 DEFAULT_ADDRESS = None
 
 
@@ -31,6 +32,7 @@ def _nodelay(conn: socket.socket) -> None:
 
 def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     host, port = parse_address(address)
+    prepare_codec(codec, echo)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,4 +1,5 @@
-"""Unix domain stream socket server: raw frames, one thread per connection."""
+"""Unix domain stream socket server: frames (raw, or JSON and protobuf in the
+frame, by kind), one thread per connection."""
 
 import errno
 import os
@@ -6,9 +7,9 @@ import signal
 import socket
 import stat
 
-from transports import PeerError, UsageError, accept_loop, announce
+from transports import FRAME_CODECS, PeerError, UsageError, accept_loop, announce, prepare_codec
 
-CODECS = ("raw",)
+CODECS = FRAME_CODECS  # every codec rides in the frame; the kind says which
 DEFAULT_ADDRESS = None
 
 _SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -41,6 +42,7 @@ def run(address: str, codec: str, echo: bool, inflight: int = 1) -> int:
     path = address
     if not path or path.startswith("\0"):
         raise UsageError("unix address must be a socket file path")
+    prepare_codec(codec, echo)
     _remove_stale(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     bound = None  # (st_dev, st_ino) of the socket file we created

@@ -25,13 +25,14 @@ module PeerTestSupport
   class PeerProcess
     attr_reader :pid, :address, :tmpdir, :stdin, :stdout, :status
 
-    def initialize(args, pipe: false)
+    # `env`: variables to set (or, with nil, unset) for the peer.
+    def initialize(args, pipe: false, env: {})
       @tmpdir = Dir.mktmpdir("ruby-peer-test-")
       @stderr_path = File.join(@tmpdir, "stderr.txt")
       out_r, out_w = IO.pipe
       in_r, in_w = pipe ? IO.pipe : [File::NULL, nil]
       args = args.map { |a| a.gsub("%TMP%", @tmpdir) }
-      @pid = Process.spawn(RbConfig.ruby, PEER, *args,
+      @pid = Process.spawn(env, RbConfig.ruby, PEER, *args,
                            in: in_r, out: out_w, err: @stderr_path, pgroup: true)
       out_w.close
       in_r.close if pipe
@@ -281,5 +282,149 @@ module RawBatchVectors
     score, = R.parse_score_reply(got[0][1])
     assert_equal Workload.score(Workload.ramp_features(R::MAX_FEATURES))[0], score
     assert_equal (0...adds).map { |i| 2 * i }, got[1..].map { |_, p| R.parse_add_reply(p) }
+  end
+end
+
+# The codecs vectors of schemas/test_vectors.json (raw_frame.md "Other codecs
+# in the frame", json_transports.md "Other codecs on Redis and files"): one
+# message in raw, JSON and protobuf, alone and in the frame header, with the
+# C++ peer's answer to each. Long vectors give bytes by length and FNV-1a 64:
+# their requests are made here, and checked against those.
+module CodecVectors
+  include RawBatchVectors
+  R = RawFrame
+  CODEC_VECTORS = RawBatchVectors::VECTORS.fetch("codecs")
+
+  # The generated messages (ProtobufMessage), loaded once. Missing generated
+  # code is a failure, not a skip: the build makes it (as test_grpc.rb).
+  def pb
+    require_relative "../protobuf_message"
+    ProtobufMessage.load
+  end
+
+  def codec_vectors
+    assert_equal 7, CODEC_VECTORS.size
+    CODEC_VECTORS
+  end
+
+  def features_of(spec)
+    spec.is_a?(Hash) ? Workload.ramp_features(spec["ramp"]) : spec.map(&:to_f)
+  end
+
+  # The vector's request as [op, values]: [:add, [x, y]], [:score,
+  # [features, model]] or [:batch, [[op, values], ...]].
+  def call_of(request)
+    if request.key?("add") then [:add, request["add"]]
+    elsif request.key?("score") then [:score, [features_of(request["score"]["features"]), request["score"]["model"]]]
+    else [:batch, request["batch"].map { |item| call_of(item) }]
+    end
+  end
+
+  # The request in each form, made here: "raw", "json", "protobuf",
+  # "json_framed", "protobuf_framed".
+  def make_form(vector, form)
+    id = vector["request"]["id"]
+    op, values = call_of(vector["request"])
+    case form
+    when "raw"
+      case op
+      when :add then R.encode_add_request(id, *values)
+      when :score then R.encode_score_request(id, *values)
+      else
+        R.encode_batch(R::KIND_BATCH_REQUEST, id, values.map do |o, v|
+          frame = o == :add ? R.encode_add_request(0, *v) : R.encode_score_request(0, *v)
+          [frame.getbyte(5), R.payload_of(frame)]
+        end)
+      end
+    when "json" then JSON.generate(json_request(id, op, values))
+    when "protobuf" then pb::Request.encode(pb::Request.new(pb_request(id, op, values)))
+    when "json_framed" then R.encode_frame(R::KIND_JSON_REQUEST, id, make_form(vector, "json"))
+    when "protobuf_framed" then R.encode_frame(R::KIND_PROTOBUF_REQUEST, id, make_form(vector, "protobuf"))
+    end
+  end
+
+  def json_request(id, op, values)
+    msg = id.nil? ? {} : { "id" => id }
+    msg["op"] = op.to_s
+    case op
+    when :add then msg.merge!("x" => values[0], "y" => values[1])
+    when :score then msg.merge!("features" => values[0], "model" => values[1])
+    else msg["items"] = values.map { |o, v| json_request(nil, o, v) }
+    end
+    msg
+  end
+
+  def pb_request(id, op, values)
+    case op
+    when :add then { add: { id: id || 0, x: values[0], y: values[1] } }
+    when :score then { score: { id: id || 0, features: values[0], model: values[1] } }
+    else { batch: { id: id, items: values.map { |o, v| pb_request(nil, o, v) } } }
+    end
+  end
+
+  # The request's bytes in `form`, as the vector gives them: spelled out
+  # (hex, or JSON text), else made here and checked against the vector's
+  # length and FNV-1a 64 (raw and protobuf encode bit for bit; JSON text may
+  # differ, so a long JSON request is only made, not compared).
+  def form_bytes(vector, form)
+    return [vector["#{form}_hex"]].pack("H*") if vector.key?("#{form}_hex")
+    return vector["json"].b if form == "json" && vector.key?("json")
+
+    made = make_form(vector, form).b
+    if vector.key?("#{form}_bytes") && !form.start_with?("json")
+      assert_equal [vector["#{form}_bytes"], vector["#{form}_fnv1a64"]], [made.bytesize, fnv1a64(made)],
+                   "#{vector['name']}: #{form}"
+    end
+    made
+  end
+
+  # `data` equals the vector's `which` (e.g. "reply_protobuf"), bit for bit.
+  def assert_codec_bytes(vector, which, data)
+    if vector.key?("#{which}_hex")
+      assert_equal vector["#{which}_hex"], data.unpack1("H*"), "#{vector['name']}: #{which}"
+    else
+      assert_equal [vector["#{which}_bytes"], vector["#{which}_fnv1a64"]], [data.bytesize, fnv1a64(data)],
+                   "#{vector['name']}: #{which}"
+    end
+  end
+
+  def bits(x)
+    [x].pack("G").unpack1("H*")
+  end
+
+  # A JSON reply body decodes to the vector's reply (or reply_items) and
+  # id, score bits exact.
+  def assert_json_reply(vector, body)
+    got = JSON.parse(body)
+    name = vector["name"]
+    assert_equal vector["request"]["id"], got["id"], name
+    if vector.key?("reply_items")
+      items = got["items"]
+      assert_equal vector["reply_items"].size, items&.size, name
+      vector["reply_items"].zip(items).each { |want, item| assert_json_value(want, item, name) }
+    else
+      assert_json_value(vector["reply"], got, name)
+    end
+  end
+
+  def assert_json_value(want, got, name)
+    if want.key?("add")
+      assert_equal({ "result" => want["add"] }, got.reject { |k, _| k == "id" }, name)
+    else
+      assert_equal [want["score_hex"], want["label"]], [bits(got["score"]), got["label"]], name
+    end
+  end
+
+  # The frames in `bytes`, one after another, as [kind, id, payload].
+  def split_frames(bytes)
+    list = []
+    pos = 0
+    while pos < bytes.bytesize
+      status, kind, id, len = R.decode_header(bytes.byteslice(pos, R::HEADER_SIZE))
+      assert_equal :ok, status
+      list << [kind, id, bytes.byteslice(pos + R::HEADER_SIZE, len)]
+      pos += R::HEADER_SIZE + len
+    end
+    list
   end
 end

@@ -12,6 +12,7 @@ require_relative "../workload"
 # dot-temporaries: a req-/rep- name appears only by rename, complete.
 module FilePeerTests
   include PeerTestSupport
+  include CodecVectors
   RAMP_256_HEX = "3fe376dba491b1ac"
 
   def setup
@@ -118,6 +119,98 @@ module FilePeerTests
     assert_empty Dir.children(@dir), "left behind in the directory"
     drain_events
     assert_empty @created.reject { |n| n.start_with?(".req-") }, "the peer created files"
+  end
+
+  # ------------------------------------------------ --codec=raw, protobuf
+
+  # The reply file rep-ID.<ext> (read and removed) as bytes.
+  def reply_bytes(id, ext)
+    path = File.join(@dir, "rep-#{id}#{ext}")
+    wait_until(File.basename(path).to_s, interval: 0.001) { File.exist?(path) }
+    data = File.binread(path)
+    File.unlink(path)
+    data
+  end
+
+  # req-ID.raw / req-ID.pb (json_transports.md, "Other codecs on Redis and
+  # files"): every codecs vector (a batch among them) answered in rep-ID.<ext>
+  # bit for bit as the C++ peer answers it; a file that cannot be read as
+  # its codec gets that codec's error reply with the id of its name; another
+  # codec's files are not touched; temporaries only under dot-names.
+  def check_codec(codec, ext)
+    form = codec == "raw" ? "raw" : "protobuf"
+    other = ext == ".raw" ? "req-900.pb" : "req-900.raw"
+    put(other, "not ours")
+    put("req-901.json", "{}")
+    start("--codec=#{codec}")
+    codec_vectors.each do |v|
+      put("req-#{v['request']['id']}#{ext}", form_bytes(v, form))
+      assert_codec_bytes(v, "reply_#{form}", reply_bytes(v["request"]["id"], ext))
+    end
+    put("req-5#{ext}", "garbage")
+    got = reply_bytes(5, ext)
+    if codec == "raw"
+      kind, id, = split_frames(got).first
+      assert_equal [R::KIND_ERROR, 5], [kind, id]
+      # A frame with its own header id is answered with it, in rep-<name id>.
+      put("req-6.raw", R.encode_header(R::KIND_ADD_REQUEST, 66, 8) + "\0" * 8)
+      assert_equal [R::KIND_ERROR, 66], split_frames(reply_bytes(6, ext)).first[0, 2]
+      put("req-7.raw", form_bytes(codec_vectors[2], "json_framed")) # a JSON frame, answered as on a stream
+      kind, id, payload = split_frames(reply_bytes(7, ext)).first
+      assert_equal [R::KIND_JSON_REPLY, 8], [kind, id]
+      assert_json_reply(codec_vectors[2], payload)
+    else
+      reply = pb::Reply.decode(got)
+      assert_equal [5, :error], [reply.id, reply.result]
+      put("req-6.pb", pb::Request.encode(pb::Request.new(score: { id: 66, model: "m" * 1025 })))
+      reply = pb::Reply.decode(reply_bytes(6, ext))
+      assert_equal [66, :error], [reply.id, reply.result]
+      put("req-7.pb", "") # no call: the name's id
+      reply = pb::Reply.decode(reply_bytes(7, ext))
+      assert_equal [7, :error], [reply.id, reply.result]
+    end
+    put("req-oops#{ext}", "x") # no id in the name: removed and logged
+    wait_until("req-oops#{ext} removed") { !File.exist?(File.join(@dir, "req-oops#{ext}")) }
+    put("req-8#{ext}", codec == "raw" ? R.encode_add_request(8, 2, 3) : pb::Request.encode(pb::Request.new(add: { id: 8, x: 2, y: 3 })))
+    got = reply_bytes(8, ext)
+    assert_equal 5, codec == "raw" ? R.parse_add_reply(split_frames(got).first[2]) : pb::Reply.decode(got).add.result
+    assert @peer.alive?
+    assert_equal [other, "req-901.json"].sort, Dir.children(@dir).sort, "another codec's files must be left alone"
+    drain_events
+    bad = @created.reject { |n| n.start_with?(".req-") || n.match?(/\A\.rep-\d+#{Regexp.escape(ext)}\.tmp\z/) }
+    assert_empty bad, "files created under a final name (not renamed into place)"
+  end
+
+  def test_codec_raw
+    check_codec("raw", ".raw")
+  end
+
+  def test_codec_protobuf
+    check_codec("protobuf", ".pb")
+  end
+
+  # A file over its codec's bound is refused unread: the codec's error reply.
+  def test_codec_files_over_their_bound
+    start("--codec=protobuf")
+    File.open(File.join(@dir, ".req-3.pb.tmp"), "wb") { |f| f.truncate(R::MAX_BATCH_PAYLOAD + 1) }
+    File.rename(File.join(@dir, ".req-3.pb.tmp"), File.join(@dir, "req-3.pb"))
+    reply = pb::Reply.decode(reply_bytes(3, ".pb"))
+    assert_equal [3, :error], [reply.id, reply.result]
+    assert_includes reply.error, R::MAX_BATCH_PAYLOAD.to_s
+    assert_empty Dir.children(@dir)
+  end
+
+  # --echo: req-ID.<ext> renamed to rep-ID.<ext>, whatever it holds.
+  def test_codec_echo
+    start("--codec=raw", "--echo")
+    frame = R.encode_add_request(1, 2, 3)
+    ino = put("req-1.raw", frame)
+    put("req-2.pb", "not ours")
+    path = File.join(@dir, "rep-1.raw")
+    wait_until("rep-1.raw", interval: 0.001) { File.exist?(path) }
+    assert_equal [frame, ino], [File.binread(path), File.stat(path).ino]
+    File.unlink(path)
+    assert_equal ["req-2.pb"], Dir.children(@dir)
   end
 
   def test_term_exits_0

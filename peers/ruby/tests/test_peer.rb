@@ -146,6 +146,37 @@ module PeerTestSupport
     assert_equal frame, client.read_exact(frame.bytesize)
   end
 
+  # JSON and protobuf frames (raw_frame.md, "Other codecs in the frame"),
+  # whatever the peer's --codec: every codecs vector in both, a JSON reply
+  # decoding to the reference, a protobuf reply equal to the C++ peer's bit
+  # for bit; a bad message of each codec gets that codec's error reply with
+  # the header's id, and the stream goes on, raw calls too.
+  def check_codec_frames(client)
+    codec_vectors.each do |v|
+      kind, id, payload = client.call(form_bytes(v, "json_framed"))
+      assert_equal [R::KIND_JSON_REPLY, v["request"]["id"]], [kind, id], v["name"]
+      assert_json_reply(v, payload)
+      assert_codec_bytes(v, "reply_protobuf_framed", R.encode_frame(*client.call(form_bytes(v, "protobuf_framed"))))
+    end
+    kind, id, payload = client.call(R.encode_frame(R::KIND_JSON_REQUEST, 201, "{not json"))
+    assert_equal [R::KIND_JSON_REPLY, 201], [kind, id]
+    reply = JSON.parse(payload)
+    assert_equal 201, reply["id"]
+    assert_kind_of String, reply["error"]
+    kind, id, payload = client.call(R.encode_frame(R::KIND_PROTOBUF_REQUEST, 202, "\xFF\xFF\xFF".b))
+    assert_equal [R::KIND_PROTOBUF_REPLY, 202], [kind, id]
+    reply = pb::Reply.decode(payload)
+    assert_equal [202, :error], [reply.id, reply.result]
+    assert_equal 7, client.add(203, 3, 4)
+  end
+
+  # A JSON frame over MAX_JSON_BYTES is refused before it is read: a raw
+  # error frame with its id, then the stream is closed.
+  def check_json_frame_too_long(client)
+    client.send_bytes(R.encode_header(R::KIND_JSON_REQUEST, 204, R::MAX_JSON_PAYLOAD + 1))
+    assert_error_reply client.read_frame, 204, R::MAX_JSON_PAYLOAD.to_s
+  end
+
   def check_echo(client)
     frames = [R.encode_add_request(1, MAX64, 1),
               R.encode_score_request(2, Workload.ramp_features(1000), "m"),
@@ -159,15 +190,15 @@ end
 # Tests shared by the two socket transports (unix, tcp).
 module SocketPeerTests
   include PeerTestSupport
-  include RawBatchVectors
+  include CodecVectors
 
   def teardown
     @clients&.each(&:close)
     @peer&.cleanup
   end
 
-  def start(echo: false)
-    @peer = PeerProcess.new(peer_args + (echo ? ["--echo"] : []))
+  def start(*flags, echo: false)
+    @peer = PeerProcess.new(peer_args + flags + (echo ? ["--echo"] : []))
   end
 
   def client
@@ -275,6 +306,47 @@ module SocketPeerTests
     assert_equal 3, client.add(1, 1, 2)
     assert_exits_0_on_term
   end
+
+  # The kind says the codec: a raw row answers JSON and protobuf frames, on
+  # two connections at once (the protobuf code loads at the first).
+  def test_json_and_protobuf_frames
+    start
+    a = client
+    b = client
+    threads = [a, b].map { |c| Thread.new { check_codec_frames(c) } }
+    threads.each { |t| assert t.join(TIMEOUT * 3), "codec frames timed out" }
+    threads.each(&:value)
+    check_add_overflow(a)
+    assert_operator @peer.stderr.lines.size, :>=, 4 # one line per bad message
+  end
+
+  # --codec=json and --codec=protobuf are accepted, and change nothing of
+  # what is answered: every kind still is.
+  def test_codec_flags_and_a_json_frame_too_long
+    %w[json protobuf].each do |codec|
+      start("--codec=#{codec}")
+      c = client
+      check_codec_frames(c)
+      check_batches(c)
+      check_json_frame_too_long(c)
+      assert c.closed?, "connection should be closed after a JSON frame too long"
+      assert_equal 3, client.add(205, 1, 2)
+      assert @peer.alive?
+      @clients.each(&:close)
+      @peer.cleanup
+    end
+  end
+
+  def test_echo_json_and_protobuf_frames
+    start("--codec=protobuf", echo: true)
+    c = client
+    frames = codec_vectors.map { |v| [form_bytes(v, "json_framed"), form_bytes(v, "protobuf_framed")] }.flatten
+    frames << R.encode_frame(R::KIND_JSON_REQUEST, 1, "{not json") << R.encode_frame(R::KIND_PROTOBUF_REQUEST, 2, "\xFF".b)
+    frames.each { |f| c.send_bytes(f) }
+    frames.each { |f| assert_equal f, c.read_exact(f.bytesize) }
+    check_json_frame_too_long(c)
+    assert c.closed?
+  end
 end
 
 class TestPeerUnix < Minitest::Test
@@ -322,14 +394,14 @@ end
 
 class TestPeerPipe < Minitest::Test
   include PeerTestSupport
-  include RawBatchVectors
+  include CodecVectors
 
   def teardown
     @peer&.cleanup
   end
 
-  def start(echo: false)
-    @peer = PeerProcess.new(["--transport=pipe", "--address=-"] + (echo ? ["--echo"] : []), pipe: true)
+  def start(*flags, echo: false)
+    @peer = PeerProcess.new(["--transport=pipe", "--address=-"] + flags + (echo ? ["--echo"] : []), pipe: true)
     assert_equal "-", @peer.address
     Client.new(@peer.stdout, @peer.stdin)
   end
@@ -384,6 +456,38 @@ class TestPeerPipe < Minitest::Test
     assert_equal 0, finish_and_status.exitstatus
   end
 
+  def test_json_and_protobuf_frames_then_a_json_frame_too_long_exits_3
+    c = start("--codec=json")
+    check_codec_frames(c)
+    check_add_overflow(c)
+    check_json_frame_too_long(c)
+    assert_equal 3, finish_and_status(client_stdin_close: false).exitstatus
+  end
+
+  # Without the generated protobuf code a raw row still serves: a protobuf
+  # frame gets a raw error frame (no codec can answer it), a JSON frame its
+  # answer; a row told --codec=protobuf refuses to start instead.
+  def test_without_the_protobuf_code
+    Dir.mktmpdir("ruby-peer-test-") do |empty|
+      @peer = PeerProcess.new(["--transport=pipe", "--address=-"], pipe: true, env: { "INTEROP_GENERATED_DIR" => empty })
+      c = Client.new(@peer.stdout, @peer.stdin)
+      assert_error_reply c.call(form_bytes(codec_vectors[0], "protobuf_framed")), 7, "cannot answer"
+      kind, id, payload = c.call(form_bytes(codec_vectors[0], "json_framed"))
+      assert_equal [R::KIND_JSON_REPLY, 7], [kind, id]
+      assert_json_reply(codec_vectors[0], payload)
+      assert_equal 0, finish_and_status.exitstatus
+      assert_includes @peer.stderr, "generated protobuf code not found"
+
+      %w[pipe unix shm redis file].each do |transport|
+        st, err = run_peer_to_exit("--transport=#{transport}", "--address=#{empty}/x", "--codec=protobuf",
+                                   env: { "INTEROP_GENERATED_DIR" => empty })
+        assert_equal 1, st.exitstatus, "#{transport}: #{err}"
+        assert_includes err, "generated protobuf code not found in #{File.join(empty, 'ruby')}"
+        assert_equal 1, err.lines.size, err
+      end
+    end
+  end
+
   def test_batch_too_long_exits_3
     c = start
     c.send_bytes(R.encode_header(R::KIND_BATCH_REQUEST, 9, R::MAX_BATCH_PAYLOAD + 1))
@@ -420,9 +524,11 @@ class TestPeerCli < Minitest::Test
   end
 
   def test_unsupported_codec_exits_2
-    st, err = run_peer("--transport=unix", "--address=/nonexistent/x.sock", "--codec=json")
-    assert_equal 2, st.exitstatus
-    assert_includes err, "codec"
+    [%w[unix msgpack], %w[file msgpack], %w[redis-stream avro], %w[rest protobuf], %w[grpc json]].each do |transport, codec|
+      st, err = run_peer("--transport=#{transport}", "--address=/nonexistent/x.sock", "--codec=#{codec}")
+      assert_equal 2, st.exitstatus, "#{transport} #{codec}"
+      assert_includes err, "codec"
+    end
   end
 
   def test_non_loopback_tcp_exits_2

@@ -11,6 +11,7 @@ require_relative "../workload"
 # temp dir and shut down after it.
 class TestPeerRedis < Minitest::Test
   include PeerTestSupport
+  include CodecVectors
   RAMP_256_HEX = "3fe376dba491b1ac"
 
   def setup
@@ -158,6 +159,122 @@ class TestPeerRedis < Minitest::Test
     assert_equal({ "id" => 7, "result" => 9 }, call("id" => 7, "op" => "add", "x" => 4, "y" => 5))
     wait_until("acked and deleted entries") { @redis.xlen("#{@prefix}:stream").zero? }
     assert_equal 0, @redis.xpending("#{@prefix}:stream", "workers")["size"]
+  end
+
+  # ------------------------------------------------ --codec=raw, protobuf
+
+  def replies_list
+    "#{@prefix}:replies"
+  end
+
+  # The next value on PREFIX:replies, as bytes (nil after `timeout`).
+  def codec_reply(timeout: TIMEOUT)
+    _key, raw = @redis.brpop(replies_list, timeout: timeout)
+    raw&.b
+  end
+
+  # Raw frames or protobuf messages as Redis values (json_transports.md,
+  # "Other codecs on Redis and files"): every codecs vector (a batch among
+  # them) answered on PREFIX:replies bit for bit as the C++ peer answers it;
+  # a bad message with an id gets its codec's error reply, one without is
+  # dropped with a line on stderr; serving goes on; nothing on reply_to.
+  def check_codec(codec)
+    form = codec == "raw" ? "raw" : "protobuf"
+    codec_vectors.each do |v|
+      push(form_bytes(v, form))
+      assert_codec_bytes(v, "reply_#{form}", codec_reply)
+    end
+    lines = @peer.stderr.lines.size
+    if codec == "raw"
+      push("JUNK".b + R.encode_add_request(1, 1, 2).byteslice(4..)) # no id: dropped
+      push(R.encode_header(R::KIND_ADD_REQUEST, 61, 8) + "\0" * 8)   # wrong payload size: error with its id
+      kind, id, payload = split_frames(codec_reply).first
+      assert_equal [R::KIND_ERROR, 61], [kind, id]
+      assert_includes payload, "16 bytes"
+      push(R.encode_add_request(62, 1, 2) + "x")                     # not one whole frame
+      assert_equal [R::KIND_ERROR, 62], split_frames(codec_reply).first[0, 2]
+      # A JSON frame in a raw value is answered as on a stream.
+      push(form_bytes(codec_vectors[0], "json_framed"))
+      kind, id, payload = split_frames(codec_reply).first
+      assert_equal [R::KIND_JSON_REPLY, 7], [kind, id]
+      assert_json_reply(codec_vectors[0], payload)
+      push(R.encode_add_request(63, 2, 3))
+      assert_equal [[R::KIND_ADD_REPLY, 63, 5.0]], split_frames(codec_reply).map { |k, i, p| [k, i, p.unpack1("q<").to_f] }
+    else
+      push("\xFF\xFF\xFF".b)                                         # does not decode: dropped
+      push(pb::Request.encode(pb::Request.new(score: { id: 61, model: "m" * 1025 }))) # a bound: error with its id
+      reply = pb::Reply.decode(codec_reply)
+      assert_equal [61, :error], [reply.id, reply.result]
+      push(pb::Request.encode(pb::Request.new(batch: { id: 62 })))   # a batch with no items
+      reply = pb::Reply.decode(codec_reply)
+      assert_equal [62, :error], [reply.id, reply.result]
+      push(pb::Request.encode(pb::Request.new(add: { id: 63, x: 2, y: 3 })))
+      reply = pb::Reply.decode(codec_reply)
+      assert_equal [63, 5], [reply.id, reply.add.result]
+    end
+    assert_nil codec_reply(timeout: 0.2), "a dropped message was answered"
+    assert_operator @peer.stderr.lines.size, :>=, lines + 3
+    assert @peer.alive?
+    assert_equal 0, @redis.llen(@reply_to)
+    keys = @redis.keys("*")
+    assert keys.all? { |k| k.start_with?(@prefix) }, "keys outside the prefix: #{keys}"
+  end
+
+  # Under --inflight=K the peer pops up to K at once: 50 calls queued, 50
+  # replies, in order.
+  def check_codec_inflight(codec)
+    50.times do |i|
+      push(codec == "raw" ? R.encode_add_request(i, i, 1) : pb::Request.encode(pb::Request.new(add: { id: i, x: i, y: 1 })))
+    end
+    got = Array.new(50) do
+      bytes = codec_reply
+      if codec == "raw"
+        _kind, id, payload = split_frames(bytes).first
+        [id, R.parse_add_reply(payload)]
+      else
+        reply = pb::Reply.decode(bytes)
+        [reply.id, reply.add.result]
+      end
+    end
+    assert_equal(Array.new(50) { |i| [i, i + 1] }, got)
+  end
+
+  %w[raw protobuf].each do |codec|
+    %w[redis redis-stream].each do |transport|
+      define_method("test_#{transport.tr('-', '_')}_codec_#{codec}") do
+        start(transport, "--codec=#{codec}")
+        check_codec(codec)
+        if transport == "redis-stream"
+          wait_until("acked and deleted entries") { @redis.xlen("#{@prefix}:stream").zero? }
+        else
+          assert_equal 0, @redis.llen("#{@prefix}:requests")
+        end
+      end
+
+      define_method("test_#{transport.tr('-', '_')}_codec_#{codec}_inflight") do
+        start(transport, "--codec=#{codec}", "--inflight=8")
+        check_codec_inflight(codec)
+        check_codec(codec)
+      end
+    end
+  end
+
+  # --echo is the same for every codec: the value, unread, on PREFIX:echo.
+  def test_codec_echo
+    %w[raw protobuf].each do |codec|
+      %w[redis redis-stream].each do |transport|
+        start(transport, "--codec=#{codec}", "--echo")
+        values = codec_vectors.map { |v| form_bytes(v, codec) } + ["\xFF garbage".b]
+        values.each do |value|
+          push(value)
+          _key, echoed = @redis.brpop("#{@prefix}:echo", timeout: TIMEOUT)
+          assert_equal value, echoed&.b
+        end
+        assert_equal 0, @redis.llen(replies_list)
+        @peer.cleanup
+        @redis.flushall
+      end
+    end
   end
 
   def test_stream_group_already_there_is_fine_and_term_exits_0

@@ -14,7 +14,7 @@ require_relative "../transports/shm"
 # happens.
 class TestPeerShm < Minitest::Test
   include PeerTestSupport
-  include RawBatchVectors
+  include CodecVectors
   S = Transports::Shm
   R = RawFrame
   RAMP_65536_HEX = "3fc0a764fd292938" # schemas/test_vectors.json, "ramp 65536, 4-byte UTF-8 model"
@@ -124,9 +124,9 @@ class TestPeerShm < Minitest::Test
     refute File.exist?("/dev/shm/interop-spectrum-test-#{Process.pid}"), "segment left behind"
   end
 
-  def start(mode:, echo: false, **harness_opts)
+  def start(mode:, echo: false, flags: [], **harness_opts)
     @harness = Harness.new(mode: mode, **harness_opts)
-    @peer = PeerProcess.new(["--transport=shm", "--address=#{@harness.name}"] + (echo ? ["--echo"] : []))
+    @peer = PeerProcess.new(["--transport=shm", "--address=#{@harness.name}"] + flags + (echo ? ["--echo"] : []))
     assert_equal @harness.name, @peer.address
     @harness
   end
@@ -201,6 +201,41 @@ class TestPeerShm < Minitest::Test
     assert_error h.call(R.encode_header(R::KIND_ADD_REQUEST, 10, 8) + "\0" * 8), 10, "16 bytes"
     assert_equal 3, add(h, 11, 1, 2)
     assert @peer.alive?
+  end
+
+  # JSON and protobuf frames in the slots (raw_frame.md, "Other codecs in
+  # the frame"), answered as on a stream whatever --codec says; bounds by
+  # kind, then by slot; a reply longer than the reply slot is one raw error.
+  def test_json_and_protobuf_frames_in_the_slots
+    h = start(mode: S::WAIT_FUTEX, budget: 100, slots: 2, flags: ["--codec=json"])
+    codec_vectors.each do |v|
+      kind, id, payload = h.call(form_bytes(v, "json_framed"))
+      assert_equal [R::KIND_JSON_REPLY, v["request"]["id"]], [kind, id], v["name"]
+      assert_json_reply(v, payload)
+      assert_codec_bytes(v, "reply_protobuf_framed", R.encode_frame(*h.call(form_bytes(v, "protobuf_framed"))))
+    end
+    kind, id, payload = h.call(R.encode_frame(R::KIND_JSON_REQUEST, 31, '{"op":"add"}'))
+    assert_equal [R::KIND_JSON_REPLY, 31], [kind, id]
+    assert_equal 31, JSON.parse(payload)["id"]
+    kind, id, payload = h.call(R.encode_frame(R::KIND_PROTOBUF_REQUEST, 32, "\x0A\xFF".b))
+    assert_equal [R::KIND_PROTOBUF_REPLY, 32], [kind, id]
+    assert_equal [32, :error], pb::Reply.decode(payload).then { |r| [r.id, r.result] }
+    assert_error h.call(R.encode_header(R::KIND_JSON_REQUEST, 33, R::MAX_JSON_PAYLOAD + 1)), 33, "exceeds"
+    assert_error h.call(R.encode_header(R::KIND_PROTOBUF_REQUEST, 34, S::REQ_CAP)), 34, "request slot"
+    wrong = %({"id":35,"op":"batch","items":[#{(['{"op":"x"}'] * 200).join(',')}]})
+    assert_error h.call(R.encode_frame(R::KIND_JSON_REQUEST, 35, wrong)), 35, "reply slot"
+    check_calls(h)
+    assert @peer.alive?
+  end
+
+  def test_echo_json_and_protobuf_frames
+    h = start(mode: S::WAIT_SPIN, echo: true, flags: ["--codec=protobuf"])
+    codec_vectors.first(6).each do |v|
+      assert_echoed h, form_bytes(v, "json_framed")
+      assert_echoed h, form_bytes(v, "protobuf_framed")
+    end
+    assert_echoed h, R.encode_frame(R::KIND_PROTOBUF_REQUEST, 1, "\xFF".b)
+    assert_error h.call(R.encode_header(R::KIND_JSON_REQUEST, 2, S::REP_CAP)), 2, "reply slot"
   end
 
   # The reply slot holds exactly the request frame after the call.

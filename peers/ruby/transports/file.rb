@@ -14,9 +14,23 @@
 # With --echo each `req-ID.json` is renamed to `rep-ID.json` in the same
 # directory: the request file is its own reply, nothing is read or written.
 #
+# --codec (json_transports.md, "Other codecs on Redis and files"): `json`
+# (the default) is all of the above. With `raw` a request is `req-ID.raw`,
+# one raw frame answered as on a stream (batches, and JSON / protobuf frames
+# too), its reply `rep-ID.raw` one frame; with `protobuf` `req-ID.pb` is a
+# serialized interop.v1.Request and `rep-ID.pb` the serialized Reply. Echo
+# renames `req-ID.<ext>` to `rep-ID.<ext>` alike. Only names of the row's
+# codec are taken: another codec's files are left alone. A request that
+# cannot be answered gets its codec's error reply, with the id in its name
+# when the content has none (a raw frame with a bad magic, a protobuf
+# message that does not decode): a file's id is always known.
+# Bounds before reading: MAX_JSON_BYTES for JSON, 24 + MAX_BATCH_PAYLOAD for
+# a raw frame, MAX_BATCH_PAYLOAD for a protobuf message (MessageAnswer).
+#
 # SIGTERM/SIGINT wake the loop through a self-pipe: exit 0 between requests.
 
 require_relative "../json_message"
+require_relative "../message_answer"
 
 module Transports
   module FileHandoff
@@ -25,8 +39,21 @@ module Transports
     # an event, and after an event-queue overflow, so nothing is missed.
     RESCAN_SECONDS = 1.0
     REQUEST_PREFIX = "req-"
-    REQUEST_NAME = /\Areq-(\d{1,20})\.json\z/.freeze
-    MAX_BYTES = JsonMessage::MAX_JSON_BYTES
+
+    # What the row serves: its codec, the extension of its names (.json,
+    # .raw, .pb), the pattern of its request names and the most bytes a
+    # request file may hold.
+    Row = Struct.new(:codec, :echo, :ext, :name, :max_bytes) do
+      def self.for(codec, echo)
+        ext = MessageAnswer::EXTENSIONS.fetch(codec)
+        new(codec, echo, ext, /\Areq-(\d{1,20})#{Regexp.escape(ext)}\z/, MessageAnswer::MAX_BYTES.fetch(codec))
+      end
+
+      # A name this row may take: req-*.<ext> (with an id or not).
+      def ours?(name)
+        name.start_with?(REQUEST_PREFIX) && name.end_with?(ext)
+      end
+    end
 
     module_function
 
@@ -50,38 +77,37 @@ module Transports
 
     def run(opts)
       dir, mode = parse_address(opts.address)
+      row = Row.for(opts.codec || "json", opts.echo)
       wake_r, wake_w = IO.pipe
       %w[TERM INT].each do |sig|
         Signal.trap(sig) { wake_w.write_nonblock(".", exception: false) }
       end
-      mode == :poll ? serve_poll(dir, wake_r, opts) : serve_inotify(dir, wake_r, opts)
+      mode == :poll ? serve_poll(dir, wake_r, opts, row) : serve_inotify(dir, wake_r, opts, row)
       0
     ensure
       [wake_r, wake_w].each { |io| io&.close }
     end
 
-    def serve_poll(dir, wake_r, opts)
-      echo = opts.echo
+    def serve_poll(dir, wake_r, opts, row)
       opts.ready(opts.address)
       while true
-        served = serve_present(dir, echo)
+        served = serve_present(dir, row)
         break if IO.select([wake_r], nil, nil, served.positive? ? 0 : POLL_INTERVAL)
       end
     end
 
-    def serve_inotify(dir, wake_r, opts)
+    def serve_inotify(dir, wake_r, opts, row)
       require "rb-inotify"
       notifier = INotify::Notifier.new
-      echo = opts.echo
       names = []
       notifier.watch(dir, :moved_to) { |event| names << event.name }
       opts.ready(opts.address)
-      serve_present(dir, echo) # what was there before the watch
+      serve_present(dir, row) # what was there before the watch
       io = notifier.to_io
       while true
         ready, = IO.select([io, wake_r], nil, nil, RESCAN_SECONDS)
         if ready.nil?
-          serve_present(dir, echo)
+          serve_present(dir, row)
           next
         end
         break if ready.include?(wake_r)
@@ -91,23 +117,23 @@ module Transports
         rescue INotify::QueueOverflowError
           log("inotify queue overflowed; listing the directory")
           names.clear
-          serve_present(dir, echo)
+          serve_present(dir, row)
         end
-        names.each { |name| serve_name(dir, name, echo) if name.start_with?(REQUEST_PREFIX) }
+        names.each { |name| serve_name(dir, name, row) if row.ours?(name) }
         names.clear
       end
     ensure
       notifier&.close
     end
 
-    # Serves every request file in the directory, lowest id first; returns
-    # how many were served.
-    def serve_present(dir, echo)
-      names = Dir.children(dir).select { |n| n.start_with?(REQUEST_PREFIX) }
+    # Serves every request file of the row's codec in the directory, lowest
+    # id first; returns how many were served.
+    def serve_present(dir, row)
+      names = Dir.children(dir).select { |n| row.ours?(n) }
       names.reject! { |n| stuck?(dir, n) } unless STUCK.empty?
       return 0 if names.empty?
 
-      names.sort_by { |n| [n[/\d+/].to_i, n] }.each { |n| serve_name(dir, n, echo) }
+      names.sort_by { |n| [n[/\d+/].to_i, n] }.each { |n| serve_name(dir, n, row) }
       names.size
     end
 
@@ -135,22 +161,31 @@ module Transports
 
     # One request file: read, delete, answer, reply (echo: rename it to the
     # reply). Never raises.
-    def serve_name(dir, name, echo)
+    def serve_name(dir, name, row)
       path = File.join(dir, name)
-      m = REQUEST_NAME.match(name)
+      m = row.name.match(name)
       id_text = m && m[1]
       if id_text.nil? || id_text.to_i > JsonMessage::UINT64_MAX
-        remove(dir, name) and log("removed #{name.inspect}: not a req-ID.json name")
+        remove(dir, name) and log("removed #{name.inspect}: not a req-ID#{row.ext} name")
         return
       end
-      return echo_request(dir, path, id_text) if echo
+      return echo_request(dir, path, id_text, row.ext) if row.echo
 
-      data, problem = read_request(path)
+      data, problem = read_request(path, row.max_bytes)
       return if data.nil? && problem.nil? # gone already (served, or removed)
 
       remove(dir, name)
-      body = problem ? JsonMessage.error_reply(id_text.to_i, problem) : answer(data, id_text.to_i)
-      write_reply(dir, id_text, body)
+      id = id_text.to_i
+      body = if problem
+               log("bad request (id #{id}): #{problem}")
+               MessageAnswer.error(row.codec, id, problem)
+             elsif row.codec == "json"
+               answer(data, id)
+             else
+               # The name's id answers what has no id of its own: never nil.
+               MessageAnswer.answer(row.codec, data, id)
+             end
+      write_reply(dir, id_text, body, row.ext)
     rescue StandardError => e # a bug or an I/O error costs one request, never the peer
       log("request #{name.inspect} failed: #{e.class}: #{e.message}")
       give_up_on(dir, name)
@@ -158,8 +193,8 @@ module Transports
 
     # --echo: the request becomes the reply under its final name in one
     # rename, so the harness sees it appear whole, as it would a reply.
-    def echo_request(dir, path, id_text)
-      File.rename(path, File.join(dir, "rep-#{id_text}.json"))
+    def echo_request(dir, path, id_text, ext)
+      File.rename(path, File.join(dir, "rep-#{id_text}#{ext}"))
     rescue Errno::ENOENT
       nil # gone already
     end
@@ -176,18 +211,18 @@ module Transports
 
     # [bytes, nil], [nil, why it is refused] or [nil, nil] when the file is
     # gone. Not followed through a symlink, never blocks on a FIFO, never
-    # reads more than MAX_BYTES + 1 bytes.
-    def read_request(path)
+    # reads more than max_bytes + 1 bytes.
+    def read_request(path, max_bytes)
       File.open(path, File::RDONLY | File::NONBLOCK | File::NOFOLLOW | File::BINARY) do |f|
         st = f.stat
         return [nil, "request is not a regular file"] unless st.file?
-        return [nil, "request is longer than #{MAX_BYTES} bytes"] if st.size > MAX_BYTES
+        return [nil, "request is longer than #{max_bytes} bytes"] if st.size > max_bytes
 
         # read(n) allocates n bytes up front: ask for what stat saw (+1 to
-        # notice a file that grew since), never for the 4 MiB bound itself.
+        # notice a file that grew since), never for the bound itself.
         data = f.read(st.size + 1) || +""
-        data << (f.read(MAX_BYTES + 1 - data.bytesize) || "") if data.bytesize > st.size
-        return [nil, "request is longer than #{MAX_BYTES} bytes"] if data.bytesize > MAX_BYTES
+        data << (f.read(max_bytes + 1 - data.bytesize) || "") if data.bytesize > st.size
+        return [nil, "request is longer than #{max_bytes} bytes"] if data.bytesize > max_bytes
 
         [data, nil]
       end
@@ -211,12 +246,12 @@ module Transports
     end
 
     # Write-to-temporary-then-rename, in the same directory.
-    def write_reply(dir, id_text, body)
-      tmp = File.join(dir, ".rep-#{id_text}.json.tmp")
+    def write_reply(dir, id_text, body, ext)
+      tmp = File.join(dir, ".rep-#{id_text}#{ext}.tmp")
       File.open(tmp, File::WRONLY | File::CREAT | File::TRUNC | File::NOFOLLOW | File::BINARY, 0o600) do |f|
         f.write(body)
       end
-      File.rename(tmp, File.join(dir, "rep-#{id_text}.json"))
+      File.rename(tmp, File.join(dir, "rep-#{id_text}#{ext}"))
     end
   end
 end

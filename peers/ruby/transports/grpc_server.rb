@@ -10,7 +10,8 @@
 #
 # Batches (bench --batch=B): the Batch rpc, or a Request with `batch` on the
 # stream, is answered whole by the pool thread that took it, item by item
-# in order (batch_items): item i of the BatchReply answers item i, a Reply
+# in order (ProtobufMessage.batch_items, shared with every tier that carries
+# protobuf bytes, as is the stream's answer, ProtobufMessage.reply_for): item i of the BatchReply answers item i, a Reply
 # with add, score or, for an item wrong in itself (neither add nor score, a
 # batch inside the batch, a bound broken), error; items carry id 0. A wrong
 # shape (no items, more than MAX_BATCH_ITEMS) is INVALID_ARGUMENT from
@@ -28,13 +29,10 @@
 require_relative "tcp"
 require_relative "../workload"
 require_relative "../raw_frame"
+require_relative "../protobuf_message"
 
 module Transports
   module GrpcServer
-    REPO = File.expand_path("../../..", __dir__)
-    MAX_FEATURES = RawFrame::MAX_FEATURES
-    MAX_MODEL_BYTES = RawFrame::MAX_MODEL_BYTES
-    MAX_BATCH_ITEMS = RawFrame::MAX_BATCH_ITEMS
     # MAX_GRPC_MESSAGE (interop.proto): a batch of up to 16 MiB and its
     # framing. Bigger messages are refused by gRPC itself
     # (RESOURCE_EXHAUSTED) before they are decoded.
@@ -51,35 +49,23 @@ module Transports
 
     module_function
 
-    # Puts the generated code on $LOAD_PATH (interop_services_pb.rb does
-    # `require 'interop_pb'`) and loads it.
+    # Loads grpc, the messages (ProtobufMessage.load puts the generated
+    # directory on $LOAD_PATH: interop_services_pb.rb does `require
+    # 'interop_pb'`) and the service.
     def load_generated
-      base = ENV["INTEROP_GENERATED_DIR"]
-      base = File.join(REPO, "build", "generated") if base.nil? || base.empty?
-      dir = File.join(base, "ruby")
+      dir = ProtobufMessage.generated_dir
       unless File.file?(File.join(dir, "interop_services_pb.rb"))
         raise IOError, "generated gRPC code not found in #{dir} (build the project, or set INTEROP_GENERATED_DIR)"
       end
 
-      $LOAD_PATH.unshift(dir) unless $LOAD_PATH.include?(dir)
       begin
         require "grpc"
+        ProtobufMessage.load
         require "interop_services_pb"
       rescue LoadError => e # a ScriptError: peer.rb would not report it in one line
         raise IOError, "cannot load gRPC (Debian's ruby-grpc, ruby-google-protobuf) or the code " \
                        "generated in #{dir}: #{e.message}"
       end
-    end
-
-    # nil when the score request is within bounds, else why not.
-    def check_score(req)
-      return "more than #{MAX_FEATURES} features" if req.features.size > MAX_FEATURES
-
-      model = req.model
-      return "model name longer than #{MAX_MODEL_BYTES} bytes" if model.bytesize > MAX_MODEL_BYTES
-      return "model name is not valid UTF-8" unless model.valid_encoding?
-
-      nil
     end
 
     def define_service
@@ -90,7 +76,7 @@ module Transports
         end
 
         define_method(:score) do |req, _call|
-          if (bad = GrpcServer.check_score(req))
+          if (bad = ProtobufMessage.check_score(req))
             RawFrame.log_line($stderr, "bad request (id #{req.id}): #{bad}")
             raise GRPC::InvalidArgument, bad
           end
@@ -99,17 +85,18 @@ module Transports
         end
 
         define_method(:batch) do |req, _call|
-          if (bad = GrpcServer.check_batch(req))
+          if (bad = ProtobufMessage.check_batch(req))
             RawFrame.log_line($stderr, "bad batch (id #{req.id}): #{bad}")
             raise GRPC::InvalidArgument, bad
           end
-          pb::BatchReply.new(id: req.id, items: GrpcServer.batch_items(req))
+          pb::BatchReply.new(id: req.id, items: ProtobufMessage.batch_items(req))
         end
 
-        # Replies in request order, each written as soon as it is computed.
+        # Replies in request order, each written as soon as it is computed,
+        # as every byte tier answers a protobuf Request (ProtobufMessage).
         define_method(:stream) do |requests, _call|
           Enumerator.new do |out|
-            requests.each { |req| out << GrpcServer.stream_reply(pb, req) }
+            requests.each { |req| out << ProtobufMessage.reply_for(req, 0) }
           end
         end
       end
@@ -156,79 +143,6 @@ module Transports
         def stream(requests, _call)
           requests
         end
-      end
-    end
-
-    # nil when the batch's shape is right, else why not.
-    def check_batch(batch)
-      n = batch.items.size
-      "a batch has 1 to #{MAX_BATCH_ITEMS} items, this one #{n}" unless n >= 1 && n <= MAX_BATCH_ITEMS
-    end
-
-    # The reply items to a batch of the right shape, item i answering item
-    # i as the unary Add and Score would (an error item where they would
-    # fail), each as a Hash for BatchReply.new: protobuf 3.21 builds
-    # Hash-given submessages inside their parent with no Ruby object of
-    # their own, ~2 us an item here, where a Reply.new per item measured
-    # 12 to 50 us an item in a batch of 100,000. One log line for a batch
-    # with wrong items, naming the first, not one per item.
-    def batch_items(batch)
-      bad = 0
-      first_bad = nil
-      replies = batch.items.each_with_index.map do |item, i|
-        case item.op
-        when :add
-          r = item.add
-          { add: { result: Workload.add(r.x, r.y) } }
-        when :score
-          r = item.score
-          if (why = check_score(r))
-            bad += 1
-            first_bad ||= "item #{i}: #{why}"
-            { error: why }
-          else
-            score, label = Workload.score(r.features.to_a, r.model)
-            { score: { score: score, label: label } }
-          end
-        else
-          why = item.op == :batch ? "a batch cannot be an item of a batch" : "item carries neither add nor score"
-          bad += 1
-          first_bad ||= "item #{i}: #{why}"
-          { error: why }
-        end
-      end
-      if bad.positive?
-        RawFrame.log_line($stderr, "batch (id #{batch.id}): #{bad} of #{replies.size} items wrong, " \
-                                   "the first #{first_bad}")
-      end
-      replies
-    end
-
-    def stream_reply(pb, req)
-      case req.op
-      when :add
-        r = req.add
-        pb::Reply.new(id: r.id, add: pb::AddReply.new(id: r.id, result: Workload.add(r.x, r.y)))
-      when :score
-        r = req.score
-        if (bad = check_score(r))
-          RawFrame.log_line($stderr, "bad stream request (id #{r.id}): #{bad}")
-          pb::Reply.new(id: r.id, error: bad)
-        else
-          score, label = Workload.score(r.features.to_a, r.model)
-          pb::Reply.new(id: r.id, score: pb::ScoreReply.new(id: r.id, score: score, label: label))
-        end
-      when :batch
-        b = req.batch
-        if (bad = check_batch(b))
-          RawFrame.log_line($stderr, "bad stream batch (id #{b.id}): #{bad}")
-          pb::Reply.new(id: b.id, error: bad)
-        else
-          pb::Reply.new(id: b.id, batch: { id: b.id, items: batch_items(b) })
-        end
-      else
-        RawFrame.log_line($stderr, "bad stream request: neither add, score nor batch")
-        pb::Reply.new(id: 0, error: "request carries neither add, score nor batch")
       end
     end
 

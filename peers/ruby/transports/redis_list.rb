@@ -17,10 +17,29 @@
 # flag, checked between waits (exit 0 within ~1 s). Garbage gets an error
 # reply on its reply_to when one can be read, else one line on stderr and is
 # dropped; the peer keeps serving. The shared parts (address, connection,
-# answering one request) are here; redis_stream.rb reuses them.
+# answering one request in the row's codec) are here; redis_stream.rb
+# reuses them.
+#
+# --codec (json_transports.md, "Other codecs on Redis and files"):
+#   json (default)  a JSON request with reply_to; its JSON reply to reply_to
+#   raw             a value is one raw frame (header and payload), answered as
+#                   on a stream (single calls, batches, even JSON / protobuf
+#                   frames); the reply, one frame, goes to PREFIX:replies
+#   protobuf        a value is one serialized interop.v1.Request; the
+#                   serialized Reply goes to PREFIX:replies
+# Raw frames and protobuf messages carry no reply_to: one client per row
+# reads the fixed list PREFIX:replies. A value that cannot be answered gets
+# its codec's error reply when its id is known (a raw frame's header id, a
+# decoded Request's own), else one line on stderr and no reply. Echo is the
+# same for every codec: the bytes, unread, to PREFIX:echo.
+#
+# A Redis value is read whole by redis-rb before it can be looked at (the
+# protocol gives its length first, and the server bounds it at 512 MB): the
+# codec's bounds are checked on the value (MessageAnswer, ProtobufMessage).
 
 require "redis"
 require_relative "../json_message"
+require_relative "../message_answer"
 
 module Transports
   module RedisList
@@ -83,30 +102,47 @@ module Transports
       nil
     end
 
+    # What answers one popped value in the row's codec: a callable giving
+    # [list to push the reply to, reply bytes], or nil when there is nothing
+    # to push. Never raises for bad input.
+    def answerer(codec, prefix)
+      return ->(raw) { answer(raw, prefix) } if codec == "json"
+
+      replies = "#{prefix}:replies"
+      lambda do |value|
+        reply = MessageAnswer.answer(codec, value, nil)
+        reply && [replies, reply]
+      rescue StandardError => e # a bug costs one request, never the peer
+        log("internal error on a request: #{e.class}: #{e.message}")
+        nil
+      end
+    end
+
     def run(opts)
       url, prefix = parse_address(opts.address)
       stop = stop_flag
+      answer = answerer(opts.codec || "json", prefix)
       redis = connect(url)
       queue = "#{prefix}:requests"
       opts.ready(opts.address)
       if opts.inflight > 1
-        serve_batches(redis, queue, prefix, opts.echo ? "#{prefix}:echo" : nil, opts.inflight, stop)
+        serve_batches(redis, queue, answer, opts.echo ? "#{prefix}:echo" : nil, opts.inflight, stop)
       elsif opts.echo
         serve_echo(redis, queue, "#{prefix}:echo", stop)
       else
-        serve(redis, queue, prefix, stop)
+        serve(redis, queue, answer, stop)
       end
       0
     ensure
       redis&.close
     end
 
-    def serve(redis, queue, prefix, stop)
+    def serve(redis, queue, answer, stop)
       until stop[0]
         _key, raw = redis.brpop(queue, timeout: BLOCK_SECONDS)
         next if raw.nil?
 
-        reply_to, body = answer(raw, prefix)
+        reply_to, body = answer.call(raw)
         redis.lpush(reply_to, body) if reply_to
       end
     end
@@ -117,7 +153,7 @@ module Transports
     # and waits (1 s at most) only when none are. Under load, one round trip
     # per batch. With echo_list, each request's bytes go back unread, as in
     # serve_echo.
-    def serve_batches(redis, queue, prefix, echo_list, inflight, stop)
+    def serve_batches(redis, queue, answer, echo_list, inflight, stop)
       replies = []
       until stop[0]
         got = redis.pipelined do |p|
@@ -130,7 +166,7 @@ module Transports
           if echo_list
             replies << [echo_list, raw]
           else
-            reply_to, body = answer(raw, prefix)
+            reply_to, body = answer.call(raw)
             replies << [reply_to, body] if reply_to
           end
         end

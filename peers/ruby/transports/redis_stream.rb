@@ -12,6 +12,8 @@
 #                   XACK PREFIX:stream workers <entry-id>, XDEL PREFIX:stream <entry-id>
 #   --echo:         the same, but LPUSH PREFIX:echo <the entry's req field>
 #                   instead of computing (the JSON is not read)
+#   --codec=raw / protobuf: the req field is one raw frame / serialized
+#                   Request, its reply pushed to PREFIX:replies (redis_list.rb)
 
 require_relative "redis_list"
 
@@ -32,6 +34,7 @@ module Transports
     def run(opts)
       url, prefix = RedisList.parse_address(opts.address)
       stop = RedisList.stop_flag
+      answer = RedisList.answerer(opts.codec || "json", prefix)
       redis = RedisList.connect(url)
       stream = "#{prefix}:stream"
       echo_list = opts.echo ? "#{prefix}:echo" : nil
@@ -44,7 +47,7 @@ module Transports
         next if entries.empty?
 
         # Every entry's reply pushed, then acknowledged and deleted, in one round trip.
-        pushes = entries.map { |entry_id, fields| [entry_id, reply(prefix, entry_id, fields, echo_list)] }
+        pushes = entries.map { |entry_id, fields| [entry_id, reply(answer, entry_id, fields, echo_list)] }
         redis.pipelined do |p|
           pushes.each do |entry_id, (reply_to, body)|
             p.lpush(reply_to, body) if reply_to
@@ -60,7 +63,7 @@ module Transports
 
     # One entry's [reply_to, body]: its reply (or, with echo_list, its req
     # bytes); [nil, nil] when it has nothing to answer.
-    def reply(prefix, entry_id, fields, echo_list)
+    def reply(answer, entry_id, fields, echo_list)
       raw = fields.is_a?(Hash) ? fields["req"] : nil
       if raw.nil?
         RedisList.log("stream entry #{entry_id} has no req field; dropped")
@@ -68,7 +71,7 @@ module Transports
       elsif echo_list
         [echo_list, raw]
       else
-        RedisList.answer(raw, prefix) || [nil, nil]
+        answer.call(raw) || [nil, nil]
       end
     end
   end

@@ -13,8 +13,10 @@
 #   read and check the request frame in the entry (raw_frame.md bounds, and
 #   the frame must fit REQ_CAP)
 #   write the reply frame into the reply entry (a batch reply too, answered
-#   whole in this one thread; a reply longer than REP_CAP becomes one error
-#   frame instead; --echo: copy the request frame there unchanged, if it fits)
+#   whole in this one thread, and a JSON or protobuf message's reply, frame
+#   kinds 0x20 / 0x30 answered as on a stream whatever --codec says; a reply
+#   longer than REP_CAP becomes one error frame instead; --echo: copy the
+#   request frame there unchanged, if it fits)
 #   reply entry's seq = n; futex mode: FUTEX_WAKE on it, always
 #
 # With S > 1 the harness may have published the next calls meanwhile (calls
@@ -335,7 +337,8 @@ module Transports
 
       # Everything but a well-formed add: bounds first (the kind's, as on a
       # stream, then the request slot's), then the same answers as a stream
-      # gives (RawFrame.answer_call, answer_batch).
+      # gives (RawFrame.answer_frame: a single call, a batch, or a JSON or
+      # protobuf message in a frame of kind 0x20 / 0x30).
       def answer_frame(req_off, rep_off)
         buf = @buf
         magic, version, kind, _r1, id, len, _r2 = buf.get_string(req_off, HEADER_SIZE).unpack(R::HEADER_FORMAT)
@@ -349,22 +352,14 @@ module Transports
           return error_reply(rep_off, id, "payload_len #{len} does not fit the #{@req_cap}-byte request slot")
         end
 
-        payload = buf.get_string(req_off + HEADER_SIZE, len)
-        if kind == R::KIND_BATCH_REQUEST
-          reply = R.answer_batch(id, payload)
-          # Only a batch reply can outgrow the slot (an error frame is at
-          # most 1,048 bytes, a score reply 45, REP_CAP at least 4,096).
-          if reply.bytesize > @rep_cap
-            R.log_line($stderr, "batch (id #{id}): its #{reply.bytesize}-byte reply is longer than " \
-                                "the #{@rep_cap}-byte reply slot")
-            return error_reply(rep_off, id, "the reply does not fit the reply slot")
-          end
-        else
-          begin
-            reply = R.answer_call(kind, id, payload)
-          rescue R::FrameError => e
-            return error_reply(rep_off, id, e.message)
-          end
+        reply = R.answer_frame(kind, id, buf.get_string(req_off + HEADER_SIZE, len))
+        # Only a batch reply or a JSON or protobuf one (a batch's) can outgrow
+        # the slot (an error frame is at most 1,048 bytes, a score reply 45,
+        # REP_CAP at least 4,096); then one raw error frame, as the C++ peer.
+        if reply.bytesize > @rep_cap
+          R.log_line($stderr, "request (id #{id}, kind 0x#{kind.to_s(16)}): its #{reply.bytesize}-byte reply " \
+                              "is longer than the #{@rep_cap}-byte reply slot")
+          return error_reply(rep_off, id, "the reply does not fit the reply slot")
         end
         buf.set_string(reply, rep_off)
       end

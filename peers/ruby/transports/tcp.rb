@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 # TCP server on 127.0.0.1 (--address 127.0.0.1:PORT, 0 = pick one), TCP_NODELAY
-# on every accepted socket, one thread per connection, raw frames.
+# on every accepted socket, one thread per connection, frames (raw_frame.rb:
+# raw calls, and JSON / protobuf messages in frames of kind 0x20 / 0x30).
 
 require "socket"
 require_relative "../raw_frame"

@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 # Unix domain stream socket server: binds --address (mode 0600, removed on
-# exit), one thread per connection, raw frames (raw_frame.rb).
+# exit), one thread per connection, frames (raw_frame.rb): raw calls, and
+# JSON / protobuf messages in frames of kind 0x20 / 0x30 whatever --codec.
 
 require "socket"
 require_relative "../raw_frame"
