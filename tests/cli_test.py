@@ -134,7 +134,7 @@ class BenchCli(unittest.TestCase):
     def check_results(self, out, workload, features):
         with open(os.path.join(out, "results.json")) as f:
             doc = json.load(f)
-        self.assertEqual(doc["schema_version"], 6)
+        self.assertEqual(doc["schema_version"], 7)
         env = doc["environment"]
         for key in ("cpu_model", "cores", "kernel", "compiler", "python", "ruby", "git_commit",
                     "command_line", "pinning", "timer_overhead_ns"):
@@ -240,6 +240,56 @@ class BenchCli(unittest.TestCase):
                             os.path.join(out, "results.json"), png], capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertGreater(os.path.getsize(png), 10000)
+
+    def test_codecs_and_payload_sizes_one_row_each_with_the_bytes_that_crossed(self):
+        out = os.path.join(self.tmp.name, "codec")
+        r = self.bench("--transport=unix,rest", "--peer=cpp,python", "--quick", "--workload=score",
+                       "--features=256,16", "--codec=raw,json", "--out=" + out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # REST speaks JSON only: named once, not run, not an error.
+        self.assertIn("not applicable (no such row): rest: json only, not raw", r.stdout)
+        with open(os.path.join(out, "results.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["environment"]["not_applicable"], ["rest: json only, not raw"])
+        rows = doc["rows"]
+        self.assertEqual(sorted((x["transport"], x["peer"], x["codec"], x["features"]) for x in rows),
+                         sorted([("unix", p, c, f) for p in ("cpp", "python") for c in ("raw", "json")
+                                 for f in (16, 256)] + [("rest", p, "json", f) for p in ("cpp", "python")
+                                                        for f in (16, 256)]))
+        by = {}
+        for x in rows:
+            self.assertEqual(x["status"], "ok", x["key"] + ": " + x["reason"])
+            self.assertEqual(x["errors"], 0, x["key"])
+            self.assertIn("/score:%d/%s" % (x["features"], x["codec"]), x["key"])
+            self.assertGreater(x["request_bytes"], 0, x["key"])
+            self.assertGreater(x["reply_bytes"], 0, x["key"])
+            self.assertTrue(x["bytes_counted"], x["key"])
+            by[(x["transport"], x["peer"], x["codec"], x["features"])] = x
+        for p in ("cpp", "python"):
+            # A raw score frame carries each feature as one 8-byte double.
+            self.assertEqual(by[("unix", p, "raw", 256)]["request_bytes"] - by[("unix", p, "raw", 16)]["request_bytes"],
+                             240 * 8)
+            # Doubles written as JSON text take more room than their 8 bytes.
+            self.assertGreater(by[("unix", p, "json", 256)]["request_bytes"],
+                               by[("unix", p, "raw", 256)]["request_bytes"])
+            # HTTP headers ride on every REST call.
+            self.assertGreater(by[("rest", p, "json", 16)]["request_bytes"],
+                               by[("unix", p, "json", 16)]["request_bytes"])
+        header = next(l for l in r.stdout.splitlines() if l.startswith("tier"))
+        self.assertIn(" req bytes ", header)
+        self.assertIn(" rep bytes ", header)
+        with open(os.path.join(out, "results.csv")) as f:
+            self.assertIn(",request_bytes,reply_bytes,", f.readline())
+        with open(os.path.join(out, "gbench.json")) as f:
+            names = {b["name"] for b in json.load(f)["benchmarks"]}
+        self.assertIn("unix/cpp>python/score:256/json", names)
+        # The plot picks the payload chart for several sizes; the codec chart is asked for.
+        for chart in ("payload", "codec"):
+            png = os.path.join(out, chart + ".png")
+            p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "plot"), "--chart=" + chart,
+                                os.path.join(out, "results.json"), png], capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertGreater(os.path.getsize(png), 10000)
 
     def run_with_floors(self, out):
         r = self.bench("--transport=ffi,unix,shm-spin", "--peer=cpp,python", "--quick", "--repetitions=3",
@@ -555,8 +605,9 @@ class BenchCli(unittest.TestCase):
             (["--ready-timeout=0"], "--ready-timeout=0 is out of range"),
             (["--warmup=-1"], "--warmup=-1 is out of range"),
             (["--throughput=-1"], "--throughput=-1 is out of range"),
-            (["--workload=score", "--features=-1"], "--features=-1 is out of range: 1 to 131072"),
-            (["--workload=score", "--features=131073"], "--features=131073 is out of range: 1 to 131072"),
+            (["--workload=score", "--features=-1"], "'-1' is not a count of features from 1 to 131072"),
+            (["--workload=score", "--features=131073"], "'131073' is not a count of features from 1 to 131072"),
+            (["--workload=score", "--features=16,16"], "--features=16,16 names 16 twice"),
             (["--features=8"], "--features has no effect here"),
             (["--calls=0"], "--calls=0 is out of range"),
             (["--calls=-3"], "--calls=-3 is out of range"),
@@ -568,7 +619,10 @@ class BenchCli(unittest.TestCase):
             (["--transport=unix,unix"], "--transport selects unix twice"),
             (["--peer=cpp,python,cpp"], "--peer selects cpp twice"),
             (["--transport=shm-spin", "--pin=same"], "--pin=same puts caller and peer on one core"),
-            (["--transport=rest", "--codec=raw"], "does not support --codec=raw"),
+            (["--transport=rest", "--codec=raw"], "--codec=raw: no selected transport carries it (rest)"),
+            (["--transport=rest", "--codec=json,protobuf"], "--codec=protobuf: no selected transport carries it"),
+            (["--codec=raw,raw"], "--codec=raw,raw names raw twice"),
+            (["--codec=xml"], "unknown --codec 'xml'; valid: raw, json, protobuf"),
             (["--transport=unix", "--shm-wait=spin"], "--shm-wait has no effect here"),
             (["--transport=unix", "--redis=unix:///tmp/x.sock"], "--redis has no effect here"),
             (["--duration=abc"], "--duration"),
