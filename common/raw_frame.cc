@@ -122,7 +122,7 @@ BatchWriter::BatchWriter(std::vector<uint8_t>& out, Kind batch_kind, uint64_t id
 
 uint8_t* BatchWriter::Item(Kind kind, std::size_t len) {
   const std::size_t at = out_.size();
-  out_.resize(at + kItemHeaderSize + (len + 7) / 8 * 8, 0);  // resize zero-fills the padding
+  out_.resize(at + kItemHeaderSize + Padded8(len), 0);  // resize zero-fills the padding
   out_[at] = static_cast<uint8_t>(kind);
   Store<uint32_t>(out_.data() + at + 4, static_cast<uint32_t>(len));
   ++count_;
@@ -183,7 +183,7 @@ std::string ParseBatch(std::span<const uint8_t> payload, std::vector<BatchItem>*
     if (payload.size() - at < kItemHeaderSize) return overrun(i);
     const auto kind = static_cast<Kind>(payload[at]);
     const std::size_t len = Load<uint32_t>(payload.data() + at + 4);
-    const std::size_t padded = (len + 7) / 8 * 8;
+    const std::size_t padded = Padded8(len);
     if (payload.size() - at - kItemHeaderSize < padded) return overrun(i);
     items->push_back({kind, payload.subspan(at + kItemHeaderSize, len)});
     at += kItemHeaderSize + padded;

@@ -22,6 +22,9 @@ inline constexpr uint32_t kMaxErrorBytes = 1024;
 inline constexpr uint32_t kMaxBatchItems = 100000;
 inline constexpr uint32_t kMaxBatchPayload = 16777216;  // 16 MiB
 inline constexpr std::size_t kItemHeaderSize = 8;
+// A batch item's payload, and a shared-memory slot, padded to 8 bytes so the
+// next item (slot) starts aligned for its doubles.
+constexpr std::size_t Padded8(std::size_t n) { return (n + 7) / 8 * 8; }
 
 enum class Kind : uint8_t {
   kAddRequest = 1,

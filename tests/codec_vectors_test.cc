@@ -27,14 +27,6 @@ json CodecVectors() {
   return json::parse(in).at("codecs");
 }
 
-std::string HexOf(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
-  return buf;
-}
-
 // A vector's request, with the storage its views point into.
 struct Built {
   std::vector<std::vector<double>> features;
@@ -93,7 +85,7 @@ void ExpectReply(const json& v, const Reply& reply, uint64_t id) {
       EXPECT_EQ(got.result, want["add"].get<int64_t>());
     } else {
       EXPECT_EQ(got.kind, ReplyKind::kScore);
-      EXPECT_EQ(HexOf(got.score), want["score_hex"].get<std::string>());
+      EXPECT_EQ(test_bytes::HexOfDouble(got.score), want["score_hex"].get<std::string>());
       EXPECT_EQ(got.label, want["label"].get<std::string>());
     }
   };

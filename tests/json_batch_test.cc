@@ -22,14 +22,6 @@ json JsonBatchVectors() {
   return json::parse(in).at("json_batch");
 }
 
-std::string HexOf(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
-  return buf;
-}
-
 // The reply's items in the vectors' form: {"add": r}, {"score_hex", "label"}, {"error": true}.
 json ItemsOf(const json& reply) {
   json items = json::array();
@@ -40,7 +32,7 @@ json ItemsOf(const json& reply) {
     } else if (item.contains("result")) {
       items.push_back({{"add", item.at("result").get<int64_t>()}});
     } else {
-      items.push_back({{"score_hex", HexOf(item.at("score").get<double>())}, {"label", item.at("label")}});
+      items.push_back({{"score_hex", test_bytes::HexOfDouble(item.at("score").get<double>())}, {"label", item.at("label")}});
     }
   }
   return items;
@@ -167,7 +159,7 @@ TEST(JsonBatch, TheHarnessEncodesAndDecodesBatchesAsTheVectorsSay) {
       } else if (want[i].contains("add")) {
         EXPECT_EQ(reply.items[i].result, want[i]["add"].get<int64_t>()) << i;
       } else {
-        EXPECT_EQ(HexOf(reply.items[i].score), want[i]["score_hex"].get<std::string>()) << i;
+        EXPECT_EQ(test_bytes::HexOfDouble(reply.items[i].score), want[i]["score_hex"].get<std::string>()) << i;
         EXPECT_EQ(reply.items[i].label, want[i]["label"].get<std::string>()) << i;
       }
     }

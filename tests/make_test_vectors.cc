@@ -20,14 +20,6 @@
 
 namespace {
 
-std::string Hex(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
-  return buf;
-}
-
 struct ScoreInput {
   std::string name;
   std::vector<double> features;  // used when ramp_n < 0
@@ -66,7 +58,7 @@ void AddCase(const ordered_json& item, interop::raw::BatchWriter& request, inter
     request.AddScoreRequest(features, model);
     const auto r = interop::Score(features);
     reply.AddScoreReply(r.score, r.label);
-    reply_json->push_back({{"score_hex", Hex(r.score)}, {"label", std::string(r.label)}});
+    reply_json->push_back({{"score_hex", interop::test_bytes::HexOfDouble(r.score)}, {"label", std::string(r.label)}});
   } else {
     const std::vector<uint8_t> payload = BytesOfHex(item["payload_hex"]);
     const auto kind = static_cast<raw::Kind>(item["kind"].get<int>());
@@ -136,7 +128,7 @@ ordered_json JsonBatchVector(const std::string& name, const ordered_json& reques
       items.push_back({{"add", r}});
       for (int b = 0; b < 8; ++b) results.push_back(static_cast<uint8_t>(static_cast<uint64_t>(r) >> (8 * b)));
     } else {
-      items.push_back({{"score_hex", Hex(item["score"].get<double>())}, {"label", item["label"]}});
+      items.push_back({{"score_hex", interop::test_bytes::HexOfDouble(item["score"].get<double>())}, {"label", item["label"]}});
     }
   }
   if (generated.is_null()) {
@@ -243,7 +235,7 @@ ordered_json CodecVector(const CodecCase& c) {
   auto expected = [](const interop::Request& call) {
     if (call.op == interop::Op::kAdd) return ordered_json{{"add", interop::Add(call.x, call.y)}};
     const auto r = interop::Score(call.features);
-    return ordered_json{{"score_hex", Hex(r.score)}, {"label", std::string(r.label)}};
+    return ordered_json{{"score_hex", interop::test_bytes::HexOfDouble(r.score)}, {"label", std::string(r.label)}};
   };
   if (request.is_batch()) {
     for (const auto& item : request.items) expect.push_back(expected(item));
@@ -299,7 +291,7 @@ int main() {
     }
     v["model"] = s.model;
     v["score"] = r.score;
-    v["score_hex"] = Hex(r.score);
+    v["score_hex"] = interop::test_bytes::HexOfDouble(r.score);
     v["label"] = std::string(r.label);
     doc["score"].push_back(v);
   }

@@ -121,11 +121,7 @@ TEST(RawBatch, TheHarnessDecodesEveryReplyItemInItsPlace) {
         EXPECT_EQ(got.result, want[i]["add"].get<int64_t>());
       } else if (want[i].contains("score_hex")) {
         EXPECT_EQ(got.kind, ReplyKind::kScore);
-        uint64_t bits;
-        std::memcpy(&bits, &got.score, sizeof bits);
-        char hex[17];
-        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(bits));
-        EXPECT_EQ(hex, want[i]["score_hex"].get<std::string>());
+        EXPECT_EQ(test_bytes::HexOfDouble(got.score), want[i]["score_hex"].get<std::string>());
         EXPECT_EQ(got.label, want[i]["label"].get<std::string>());
       } else {
         EXPECT_EQ(got.error, "peer error: " + want[i]["error"].get<std::string>()) << v.at("name") << " item " << i;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "byte_digest.h"
 #include "common/paths.h"
 #include "common/workload.h"
 
@@ -22,14 +23,6 @@ std::vector<double> Features(const nlohmann::json& f) {
   return f.get<std::vector<double>>();
 }
 
-std::string Hex(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
-  return buf;
-}
-
 TEST(Workload, AddMatchesEveryVector) {
   const auto v = Vectors();
   ASSERT_GE(v.at("add").size(), 5u);
@@ -44,7 +37,7 @@ TEST(Workload, ScoreMatchesEveryVectorBitForBit) {
   ASSERT_GE(v.at("score").size(), 5u);
   for (const auto& c : v.at("score")) {
     const auto r = Score(Features(c.at("features")));
-    EXPECT_EQ(Hex(r.score), c.at("score_hex").get<std::string>()) << c.at("name");
+    EXPECT_EQ(test_bytes::HexOfDouble(r.score), c.at("score_hex").get<std::string>()) << c.at("name");
     EXPECT_EQ(std::string(r.label), c.at("label").get<std::string>()) << c.at("name");
   }
 }

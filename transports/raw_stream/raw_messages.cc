@@ -6,15 +6,13 @@
 namespace interop {
 namespace {
 
-std::size_t Padded(std::size_t n) { return (n + 7) / 8 * 8; }
-
 std::size_t CallPayload(const Request& r) {
   return r.op == Op::kAdd ? raw::kAddRequestPayload : raw::ScoreRequestPayload(r.features.size(), r.model.size());
 }
 
 std::size_t BatchPayload(const Request& r) {
   std::size_t n = 8;
-  for (const Request& item : r.items) n += raw::kItemHeaderSize + Padded(CallPayload(item));
+  for (const Request& item : r.items) n += raw::kItemHeaderSize + raw::Padded8(CallPayload(item));
   return n;
 }
 

@@ -143,7 +143,7 @@ class ShmClient final : public Transport {
   std::atomic<bool> aborted_{false};
 };
 
-uint32_t RoundUp8(std::size_t n) { return static_cast<uint32_t>((n + 7) / 8 * 8); }
+uint32_t RoundUp8(std::size_t n) { return static_cast<uint32_t>(raw::Padded8(n)); }
 
 // The row's request frame in its codec, as the client writes it.
 std::size_t FramedSize(const Request& sample, Codec codec) {
