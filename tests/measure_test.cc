@@ -331,8 +331,17 @@ Measurement EveryFieldSet() {
   m.calls_per_s = 12345.5;
   m.inflight = 16;
   m.failure = "interrupted";
-  m.repetitions.push_back({{10.5, 11.25, 9.75}, 9, 3000.0, 4500.0, 700.0, 95.5});
-  m.repetitions.push_back({{20.5}, 3, std::nullopt, 100.0, std::nullopt});
+  RepetitionSamples& first = m.repetitions.emplace_back();
+  first.ns_per_call = {10.5, 11.25, 9.75};
+  first.calls = 9;
+  first.caller_cpu_ns = 3000.0;
+  first.peer_cpu_ns = 4500.0;
+  first.broker_cpu_ns = 700.0;
+  first.timed_ns = 95.5;
+  RepetitionSamples& second = m.repetitions.emplace_back();
+  second.ns_per_call = {20.5};
+  second.calls = 3;
+  second.peer_cpu_ns = 100.0;
   return m;
 }
 
