@@ -371,6 +371,7 @@ int main() {
        {{"id", 11},
         {"batch", {{{"add", {2, 3}}}, {{"add", {kMin, -1}}}, {{"score", {{"features", {0.4, 1.2}}, {"model", "m"}}}}}}}},
       {"score, ramp 4096", {{"id", 12}, {"score", {{"features", {{"ramp", 4096}}}, {"model", "fraud-v3"}}}}, true},
+      {"batch of one add", {{"id", 13}, {"batch", {{{"add", {40, 2}}}}}}},
   };
   for (const auto& c : codec_cases) doc["codecs"].push_back(CodecVector(c));
   std::puts(doc.dump(1).c_str());

@@ -303,7 +303,7 @@ module CodecVectors
   end
 
   def codec_vectors
-    assert_equal 7, CODEC_VECTORS.size
+    assert_equal 8, CODEC_VECTORS.size
     CODEC_VECTORS
   end
 
