@@ -83,17 +83,20 @@ class Workload {
     }
   }
 
-  // Message `id`: one call, or a batch of B whose items take B inputs of
-  // their own (each result is checked for itself). A message's items are
-  // filled once, when it is first used: a message reused from the loop's
-  // pool keeps them, so refilling B calls never lands inside a timed window.
+  // A batch's B items, each with inputs of its own (each result is checked
+  // for itself), filled once per message: a message kept in a pool keeps
+  // them, so filling B calls never lands inside a timed window.
+  void Prepare(Message& m) {
+    if (batch_ == 0 || m.items.size() == static_cast<std::size_t>(batch_)) return;
+    m.items.resize(static_cast<std::size_t>(batch_));
+    for (Request& item : m.items) FillRequest(op_, next_item_++, features_, model_, item);
+  }
+
+  // Message `id`: one call, or a batch of B (its items prepared if not yet).
   void Fill(Message& m, uint64_t id) {
     FillRequest(op_, id, features_, model_, m.request);
     if (batch_ == 0) return;
-    if (m.items.size() != static_cast<std::size_t>(batch_)) {
-      m.items.resize(static_cast<std::size_t>(batch_));
-      for (Request& item : m.items) FillRequest(op_, next_item_++, features_, model_, item);
-    }
+    Prepare(m);
     m.request.items = m.items;
   }
 
@@ -385,7 +388,11 @@ class Loop {
       std::size_t message;  // its index in `messages`
       Clock::time_point at;
     };
-    std::vector<Message> messages(k);
+    // The pool outlives the run, and its items are prepared before the clock
+    // starts: every repetition and the throughput run send from the same K.
+    if (pool_.size() < k) pool_.resize(k);
+    for (std::size_t i = 0; i < k; ++i) workload_.Prepare(pool_[i]);
+    std::vector<Message>& messages = pool_;
     std::vector<std::size_t> free_messages(k);
     for (std::size_t i = 0; i < k; ++i) free_messages[i] = k - 1 - i;
     std::unordered_map<uint64_t, Sent> in_flight;
@@ -468,15 +475,10 @@ class Loop {
   Measurement& out_;
   Workload workload_;
   uint64_t next_id_ = 1;
+  std::vector<Message> pool_;  // InFlight's messages, one per call in flight
 };
 
 }  // namespace
-
-Request MakeRequest(const RunSettings& s, uint64_t id, const std::vector<double>& features) {
-  Request r;
-  FillRequest(s.op, id, features, s.model, r);
-  return r;
-}
 
 std::unique_ptr<SampleMessage> MakeSampleMessage(const RunSettings& s, int batch, uint64_t id) {
   auto m = std::make_unique<SampleMessage>();

@@ -97,12 +97,8 @@ struct MeasureContext {
   double reference_s = 0;  // how long one reference run lasts
 };
 
-// The request the rows send as call `id`: the workload's inputs for that
-// id (x, y spread over the whole int64 range, or the ramp features, which
-// point into `features`).
-Request MakeRequest(const RunSettings& settings, uint64_t id, const std::vector<double>& features);
-
-// A message the rows send, with the storage its views point into (the ramp
+// A message the rows send (call `id`: x, y spread over the whole int64
+// range, or the ramp features), with the storage its views point into (the ramp
 // features of score calls, a batch's items): what a tool beside a row
 // sends, or what a transport sizes itself by. Not copyable, as the views
 // would dangle.

@@ -217,7 +217,7 @@ Plan MakePlan(const BenchOptions& o, int usable_cpus) {
     plan.not_applicable = NotApplicable(transports, codecs);
   }
   // Floors for --baseline and --normalize; wrk beside the HTTP rows for --baseline only.
-  plan.rows = PlanRows(transports, peers, "", o.baseline || s.normalize, o.baseline, s,
+  plan.rows = PlanRows(transports, peers, o.baseline || s.normalize, o.baseline,
                        {inflight, batch, features.size() > 1 ? features : std::vector<std::size_t>{}, codecs});
   RefuseUncarriedMessages(plan, inflight, batch);
   if (!o.peer_fault.empty()) PlantPeerFault(o.peer_fault, plan);

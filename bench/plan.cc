@@ -122,13 +122,12 @@ RowId IdOf(const RowSpec& spec, const RunSettings& s) {
 }
 
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
-                              const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              bool references, const RunSettings& s, const Knobs& knobs) {
-  (void)s;
+                              const std::vector<PeerKind>& peers, bool floors, bool references,
+                              const Knobs& knobs) {
   std::vector<RowSpec> rows;
   for (const TransportSpec* t : transports) {
-    // The codecs this transport's rows speak: --codec (one, or each of a
-    // list that it can carry), else its default.
+    // The codecs this transport's rows speak: each of --codec's that it
+    // can carry, else its default.
     std::vector<std::string> codecs;
     const auto carried = CodecsOf(*t);
     if (!knobs.codecs.empty()) {
@@ -136,7 +135,7 @@ std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transport
         if (std::find(carried.begin(), carried.end(), c) != carried.end()) codecs.push_back(c);
       }
     } else {
-      codecs.push_back(codec.empty() ? std::string(t->default_codec) : codec);
+      codecs.emplace_back(t->default_codec);
     }
     for (PeerKind p : peers) {
       for (const std::string& c : codecs) {

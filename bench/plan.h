@@ -64,9 +64,6 @@ std::vector<const TransportSpec*> SelectTransports(
 // "cpp,ruby" or "all" -> peers in cpp, python, ruby order. Throws UsageError.
 std::vector<PeerKind> SelectPeers(const std::string& list);
 
-// Every transport x peer, in report order; with floors (--baseline,
-// --normalize), each row's floor follows it (or the row's note says why it
-// has none); with references (--baseline), an HTTP row gets wrk beside it.
 // The knobs given as lists: one row per value of each, every combination.
 struct Knobs {
   std::vector<int> inflight;  // --inflight=LIST, ascending; empty: the default run
@@ -77,14 +74,17 @@ struct Knobs {
   std::vector<std::string> codecs;
 };
 
+// Every transport x peer, in report order; with floors (--baseline,
+// --normalize), each row's floor follows it (or the row's note says why it
+// has none); with references (--baseline), an HTTP row gets wrk beside it.
 // With calls in flight (--inflight=LIST, ascending), one row per K instead,
 // K varying fastest; a floor only after the K=1 row (a floor echoes one call
 // at a time), and wrk -cK beside every HTTP row with references. With
 // batches (--batch=LIST), one row per B (and per K within it): a batch row's
 // floor echoes its batch message.
 std::vector<RowSpec> PlanRows(const std::vector<const TransportSpec*>& transports,
-                              const std::vector<PeerKind>& peers, const std::string& codec, bool floors,
-                              bool references, const RunSettings& settings, const Knobs& knobs = {});
+                              const std::vector<PeerKind>& peers, bool floors, bool references,
+                              const Knobs& knobs = {});
 
 // "1,8,64" -> {1, 8, 64}, ascending: each a count of calls in flight from 1
 // to kMaxInflight, none twice. Throws UsageError naming --inflight.
