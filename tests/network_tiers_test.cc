@@ -130,6 +130,11 @@ TEST(RedisPeer, GarbageOnTheQueueGetsAnErrorReplyOrIsDropped) {
   RedisReplyPtr err(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 5", (prefix + ":reply:g").c_str())));
   ASSERT_TRUE(err && err->type == REDIS_REPLY_ARRAY);
   EXPECT_THAT(std::string(err->element[1]->str), HasSubstr("\"error\""));
+  // No usable id: the error reply says "id": null (json_transports.md), never an id of 0.
+  cmd("LPUSH", prefix + ":requests", R"({"op":"add","x":1,"y":2,"reply_to":")" + prefix + R"(:reply:g"})");
+  RedisReplyPtr no_id(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 5", (prefix + ":reply:g").c_str())));
+  ASSERT_TRUE(no_id && no_id->type == REDIS_REPLY_ARRAY);
+  EXPECT_THAT(std::string(no_id->element[1]->str), HasSubstr("\"id\":null"));
   cmd("LPUSH", prefix + ":requests", R"({"id":6,"op":"add","x":40,"y":2,"reply_to":")" + prefix + R"(:reply:g"})");
   RedisReplyPtr ok(static_cast<redisReply*>(redisCommand(c.get(), "BRPOP %s 5", (prefix + ":reply:g").c_str())));
   ASSERT_TRUE(ok && ok->type == REDIS_REPLY_ARRAY);

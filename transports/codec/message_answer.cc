@@ -9,26 +9,22 @@
 
 namespace interop {
 
-MessageAnswer AnswerMessage(Codec codec, std::string_view message, uint64_t fallback_id, bool want_reply_to) {
+MessageAnswer AnswerMessage(Codec codec, std::string_view message, std::optional<uint64_t> fallback_id,
+                            bool want_reply_to) {
   MessageAnswer a;
   switch (codec) {
     case Codec::kJson: {
       auto answer = json_codec::AnswerRequest(message, std::nullopt, want_reply_to ? &a.reply_to : nullptr,
                                               fallback_id);
       a.reply = std::move(answer.body);
-      a.calls = answer.http_status == 200 ? json_codec::CallsIn(a.reply) : 0;
+      a.calls = answer.calls;
       if (answer.http_status != 200) a.error = a.reply;
-      a.id_known = a.reply.find("\"id\":null") == std::string::npos;
-      return a;
+      return a;  // an error reply without an id says "id": null, to reply_to as ever
     }
-    case Codec::kProtobuf: {
-      ::interop::v1::Request parsed;
-      a.id_known = message.size() <= raw::kMaxBatchPayload &&
-                   parsed.ParseFromArray(message.data(), static_cast<int>(message.size()));
-      a.calls = protobuf_codec::AnswerMessage(message, fallback_id, &a.reply);
+    case Codec::kProtobuf:
+      a.calls = protobuf_codec::AnswerMessage(message, fallback_id.value_or(0), &a.reply, &a.id_known);
       if (a.calls == 0) a.error = "a protobuf request answered with an error";
       return a;
-    }
     case Codec::kRaw: {
       std::vector<uint8_t> out;
       const auto* bytes = reinterpret_cast<const uint8_t*>(message.data());
@@ -39,7 +35,8 @@ MessageAnswer AnswerMessage(Codec codec, std::string_view message, uint64_t fall
       if (status != raw::HeaderStatus::kOk || raw::kHeaderSize + h.payload_len != message.size()) {
         a.error = status == raw::HeaderStatus::kTooLong ? "payload_len above its kind's bound"
                                                          : "not one whole raw frame";
-        raw::EncodeError(out, status == raw::HeaderStatus::kBadMagicOrVersion ? fallback_id : h.id, a.error);
+        raw::EncodeError(out, status == raw::HeaderStatus::kBadMagicOrVersion ? fallback_id.value_or(0) : h.id,
+                         a.error);
       } else {
         std::vector<double> scratch;
         const RawAnswer answer = AnswerRawRequest(h, {bytes + raw::kHeaderSize, h.payload_len}, out, scratch);

@@ -32,14 +32,14 @@ void ToProtoItem(const Request& r, pb::Request* out) {
   }
 }
 
+}  // namespace
+
 void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
   const ScoreResult s = Score({r.features().data(), static_cast<std::size_t>(r.features_size())});
   out->set_id(r.id());
   out->set_score(s.score);
   out->set_label(std::string(s.label));
 }
-
-}  // namespace
 
 void ToProto(const Request& r, pb::BatchRequest* out) {
   out->Clear();
@@ -128,11 +128,14 @@ void AnswerBatch(const pb::BatchRequest& req, pb::BatchReply* rep) {
   for (const pb::Request& item : req.items()) AnswerCall(item, rep->add_items());
 }
 
-std::size_t AnswerMessage(std::string_view request, uint64_t fallback_id, std::string* out) {
+std::size_t AnswerMessage(std::string_view request, uint64_t fallback_id, std::string* out, bool* parsed) {
   pb::Request req;
   pb::Reply rep;
   std::size_t calls = 0;
-  if (request.size() > raw::kMaxBatchPayload || !req.ParseFromArray(request.data(), static_cast<int>(request.size()))) {
+  const bool ok =
+      request.size() <= raw::kMaxBatchPayload && req.ParseFromArray(request.data(), static_cast<int>(request.size()));
+  if (parsed) *parsed = ok;
+  if (!ok) {
     rep.set_id(fallback_id);
     rep.set_error("not a protobuf interop.v1.Request (or above 16 MiB)");
   } else if (req.op_case() == pb::Request::kBatch) {

@@ -26,6 +26,8 @@ void FromProto(const pb::BatchReply& in, Reply& out);
 std::string CheckScore(const pb::ScoreRequest& r);
 // Empty when a batch may be answered item by item (1 to 100,000 items).
 std::string CheckBatch(const pb::BatchRequest& b);
+// A checked score request's reply: its id, score and label.
+void Compute(const pb::ScoreRequest& req, pb::ScoreReply* rep);
 // One call of a stream or a batch into `rep`: add, score, or an error for
 // anything else (its id left to the caller).
 void AnswerCall(const pb::Request& req, pb::Reply* rep);
@@ -34,7 +36,9 @@ void AnswerBatch(const pb::BatchRequest& req, pb::BatchReply* rep);
 
 // A serialized Request answered as a serialized Reply (the tiers that carry
 // bytes): a message that does not parse gets an error Reply with
-// `fallback_id`. Returns the calls it carried (0 when refused whole).
-std::size_t AnswerMessage(std::string_view request, uint64_t fallback_id, std::string* reply);
+// `fallback_id`. Returns the calls it carried (0 when refused whole), and
+// says in `parsed` (if given) whether the request parsed at all.
+std::size_t AnswerMessage(std::string_view request, uint64_t fallback_id, std::string* reply,
+                          bool* parsed = nullptr);
 
 }  // namespace interop::protobuf_codec

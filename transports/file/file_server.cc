@@ -6,13 +6,11 @@
 #include <cstring>
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "transports/codec/codec.h"
 #include "transports/codec/message_answer.h"
 #include "transports/fault/peer_counts.h"
 #include "transports/file/handoff_dir.h"
-#include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/stop_signals.h"
 #include "transports/transport.h"

@@ -34,16 +34,9 @@ void SpoilScore(Spoil spoil, pb::ScoreReply* rep) {
 }
 
 using protobuf_codec::AnswerBatch;
-using protobuf_codec::AnswerCall;
 using protobuf_codec::CheckBatch;
 using protobuf_codec::CheckScore;
-
-void Compute(const pb::ScoreRequest& r, pb::ScoreReply* out) {
-  const ScoreResult s = Score({r.features().data(), static_cast<std::size_t>(r.features_size())});
-  out->set_id(r.id());
-  out->set_score(s.score);
-  out->set_label(std::string(s.label));
-}
+using protobuf_codec::Compute;
 
 class InteropService final : public pb::Interop::Service {
  public:

@@ -318,7 +318,7 @@ Answer AnswerBatch(const json& j, const json& id) {
     if (error) reply = json{{"error", *error}};
     replies.push_back(std::move(reply));
   }
-  return {200, out.dump()};
+  return {200, out.dump(), items->size()};
 }
 
 }  // namespace
@@ -347,7 +347,7 @@ Answer AnswerBody(std::string_view body, std::optional<Op> op, std::string* repl
   json out;
   out["id"] = id;
   if (const auto error = AnswerCall(j, *op, out)) return Error(400, id, *error);
-  return {200, out.dump()};
+  return {200, out.dump(), 1};
 }
 
 }  // namespace
@@ -359,13 +359,6 @@ Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* r
 
 Answer AnswerBatchBody(std::string_view body) {
   return AnswerBody(body, std::nullopt, nullptr, std::nullopt, /*batch_only=*/true);
-}
-
-std::size_t CallsIn(std::string_view reply_body) {
-  const json j = json::parse(reply_body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.contains("error")) return 0;
-  if (const auto it = j.find("items"); it != j.end() && it->is_array()) return it->size();
-  return 1;
 }
 
 }  // namespace interop::json_codec

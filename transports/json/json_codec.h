@@ -59,6 +59,7 @@ class ReplyDecoder {
 struct Answer {
   int http_status;
   std::string body;
+  std::size_t calls = 0;  // the calls answered: a batch's items, 1, or 0 when refused whole
 };
 // `fallback_id` is used in an error reply when the body has no usable id of
 // its own (the file tier knows it from the file's name).
@@ -67,8 +68,5 @@ Answer AnswerRequest(std::string_view body, std::optional<Op> op, std::string* r
 // POST /batch: a body whose op is "batch", answered as AnswerRequest would;
 // any other op is a 400.
 Answer AnswerBatchBody(std::string_view body);
-// The calls a reply body answers: its batch's items, 1 for a single call's
-// reply, 0 for a request refused whole (--count-messages, tests only).
-std::size_t CallsIn(std::string_view reply_body);
 
 }  // namespace interop::json_codec

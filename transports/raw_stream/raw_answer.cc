@@ -82,9 +82,9 @@ RawAnswer AnswerRawRequest(const raw::Header& h, std::span<const uint8_t> payloa
       std::size_t calls = 0;
       raw::Kind kind;
       if (h.kind == raw::Kind::kJsonRequest) {
-        const auto answer = json_codec::AnswerRequest(message, std::nullopt, nullptr, h.id);
-        reply = answer.body;
-        calls = answer.http_status == 200 ? json_codec::CallsIn(reply) : 0;
+        auto answer = json_codec::AnswerRequest(message, std::nullopt, nullptr, h.id);
+        reply = std::move(answer.body);
+        calls = answer.calls;
         if (answer.http_status != 200) err = reply;
         kind = raw::Kind::kJsonReply;
       } else {

@@ -8,7 +8,6 @@
 #include "transports/codec/codec.h"
 #include "transports/codec/message_answer.h"
 #include "transports/fault/peer_counts.h"
-#include "transports/json/json_codec.h"
 #include "transports/raw_stream/raw_stream_server.h"
 #include "transports/redis/redis_address.h"
 #include "transports/stop_signals.h"
@@ -84,7 +83,7 @@ class Pipeline {
 // a raw frame or a protobuf message, which name none (json_transports.md).
 void Answer(Pipeline& p, const RedisAddress& a, Codec codec, const char* data, std::size_t len, Spoil spoil,
             MessageCount& count) {
-  MessageAnswer answer = AnswerMessage(codec, {data, len}, 0, /*want_reply_to=*/codec == Codec::kJson);
+  MessageAnswer answer = AnswerMessage(codec, {data, len}, std::nullopt, /*want_reply_to=*/codec == Codec::kJson);
   count.Answered(answer.calls);
   if (!answer.error.empty()) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.error.c_str());
   if (codec == Codec::kJson) SpoilJsonReply(spoil, &answer.reply);
@@ -122,8 +121,6 @@ class HeldOnBroker {
     const std::size_t queued = r->type == REDIS_REPLY_INTEGER ? static_cast<std::size_t>(r->integer) : 0;
     count_.Saw(length_includes_popped ? queued : unanswered + queued);
   }
-  bool on() const { return count_.on(); }
-
  private:
   HeldCount count_;
   const char* command_;

@@ -58,7 +58,7 @@ int ServeRest(const PeerOptions& options) {
         return;
       }
       auto answer = op ? json_codec::AnswerRequest(req.body, *op) : json_codec::AnswerBatchBody(req.body);
-      if (message_count.on()) message_count.Answered(json_codec::CallsIn(answer.body));
+      if (message_count.on()) message_count.Answered(answer.calls);
       if (answer.http_status != 200) std::fprintf(stderr, "cpp peer: bad request: %s\n", answer.body.c_str());
       SpoilJsonReply(spoil, &answer.body);
       res.status = answer.http_status;

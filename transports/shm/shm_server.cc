@@ -17,9 +17,10 @@ namespace {
 
 // Answers the request in the request slot into the reply slot (spoiled as
 // --fault says, for the harness's tests).
-void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<double>& features, const PeerFault& fault,
-            MessageCount& count) {
-  std::vector<uint8_t> out;  // a reply, or a batch's
+// `out` and `features` are the server's, kept from request to request.
+void Answer(const shm::Channel& req, const shm::Channel& rep, std::vector<uint8_t>& out, std::vector<double>& features,
+            const PeerFault& fault, MessageCount& count) {
+  out.clear();  // a reply, or a batch's
   raw::Header h{};
   std::string err;
   if (raw::DecodeHeader(req.slot, &h) != raw::HeaderStatus::kOk || raw::kHeaderSize + h.payload_len > req.capacity) {
@@ -93,6 +94,7 @@ int ServeShm(const PeerOptions& options) {
     // SIGTERM's default action ends us; the segment is the harness's to remove.
     const std::atomic<bool> never{false};
     std::vector<double> features;
+    std::vector<uint8_t> out;
     HeldCount held_count(options.count_held);
     MessageCount message_count(options.count_messages);
     // Calls are served in order, one entry after another round the ring:
@@ -108,7 +110,7 @@ int ServeShm(const PeerOptions& options) {
         BeforeReply(options.fault);  // counts: crash-after and hang-after hold in echo mode too
         Echo(req, rep);
       } else {
-        Answer(req, rep, features, options.fault, message_count);
+        Answer(req, rep, out, features, options.fault, message_count);
       }
       if (held_count.on()) held_count.Saw(Held(requests, n));
       shm::Publish(segment, rep, n);
