@@ -25,12 +25,10 @@ std::optional<Codec> ParseCodec(std::string_view name) {
 
 void MessageCodec::Encode(const Request& r, std::string_view reply_to, std::string& out) {
   switch (codec_) {
-    case Codec::kRaw: {
-      std::vector<uint8_t> frame;  // not on a hot path of its own: Redis and files cost far more
-      EncodeRawRequest(r, frame);
-      out.assign(reinterpret_cast<const char*>(frame.data()), frame.size());
+    case Codec::kRaw:
+      EncodeRawRequest(r, frame_);
+      out.assign(reinterpret_cast<const char*>(frame_.data()), frame_.size());
       return;
-    }
     case Codec::kJson: return json_codec::EncodeRequest(r, /*include_op=*/true, reply_to, out);
     case Codec::kProtobuf:
       protobuf_codec::ToProto(r, &pb_request_);

@@ -22,8 +22,10 @@ namespace interop {
 std::string_view CodecName(Codec codec);        // "raw", "json", "protobuf"
 std::optional<Codec> ParseCodec(std::string_view name);
 
-// One per client: it keeps its JSON parser and protobuf messages from call
-// to call, so encoding and decoding allocate nothing in the steady state.
+// One per client: it keeps its buffers, JSON parser and protobuf messages
+// from call to call, so raw and JSON encode and decode without allocating in
+// the steady state; protobuf's messages still allocate their sub-messages
+// per call (libprotobuf's default, without an arena), as a user's would.
 class MessageCodec {
  public:
   explicit MessageCodec(Codec codec) : codec_(codec) {}
@@ -46,6 +48,7 @@ class MessageCodec {
  private:
   Codec codec_;
   std::string text_;
+  std::vector<uint8_t> frame_;  // a raw request before it becomes a Redis value or a file
   json_codec::ReplyDecoder json_;
   ::interop::v1::Request pb_request_;
   ::interop::v1::Reply pb_reply_;

@@ -173,7 +173,7 @@ std::shared_ptr<void> PrepareSegment(const AddressContext& where, shm::WaitMode 
   auto segment = std::make_shared<Segment>(
       Segment::Create(*address, mode, budget, shm::SlotsFor(where.inflight), 0, capacities));
   // The frames the row will write, reserved now (a batch's can be MiBs a slot).
-  segment->Reserve(request, where.echo ? std::max<std::size_t>(request, capacities.reply) : capacities.reply);
+  segment->Reserve(request, capacities.reply);  // an echo's reply slot already holds its request
   return segment;
 }
 
