@@ -131,8 +131,14 @@ def encode_score_reply(id: int, score: float, label: str) -> bytes:
                                   score, len(lb), 0) + lb
 
 
+def error_bytes(message: str) -> bytes:
+    """An error's message as a frame or a batch item carries it: UTF-8, cut
+    to MAX_ERROR_BYTES."""
+    return message.encode("utf-8")[:MAX_ERROR_BYTES]
+
+
 def encode_error(id: int, message: str) -> bytes:
-    m = message.encode("utf-8")[:MAX_ERROR_BYTES]
+    m = error_bytes(message)
     return encode_header(KIND_ERROR, id, len(m)) + m
 
 
@@ -140,6 +146,16 @@ def parse_add_request(payload) -> "tuple[int, int]":
     if len(payload) != 16:
         raise FrameError("add request payload must be 16 bytes")
     return _I64X2.unpack(payload)
+
+
+def score_call(payload) -> "tuple[float, str]":
+    """A score request's payload parsed and scored, its features' view
+    released however it ends (FrameError for a bad payload)."""
+    features, model = parse_score_request(payload)
+    try:
+        return _score(features, model)
+    finally:
+        features.release()
 
 
 def parse_score_request(payload) -> "tuple[memoryview, str]":
@@ -251,11 +267,7 @@ def _answer_item(out: bytearray, kind: int, payload) -> "str | None":
             out += _ADD_REPLY_ITEM.pack(KIND_ADD_REPLY, 0, 0, 8, _add(x, y))
             return None
         if kind == KIND_SCORE_REQUEST:
-            features, model = parse_score_request(payload)
-            try:
-                s, label = _score(features, model)
-            finally:
-                features.release()
+            s, label = score_call(payload)
             lb = _LABELS.get(label) or label.encode("utf-8")
             out += _SCORE_REPLY_ITEM_HEAD.pack(KIND_SCORE_REPLY, 0, 0, 16 + len(lb), s, len(lb), 0)
             out += lb
@@ -264,7 +276,7 @@ def _answer_item(out: bytearray, kind: int, payload) -> "str | None":
         raise FrameError("unknown request kind in a batch item")
     except FrameError as e:
         message = str(e)
-        m = message.encode("utf-8")[:MAX_ERROR_BYTES]
+        m = error_bytes(message)
         out += _ITEM_HEAD.pack(KIND_ERROR, 0, 0, len(m))
         out += m
         out += _PADDING[len(m) % 8]
@@ -497,11 +509,7 @@ def answer_payload(kind: int, id: int, payload) -> bytes:
             x, y = parse_add_request(payload)
             return encode_add_reply(id, _add(x, y))
         if kind == KIND_SCORE_REQUEST:
-            features, model = parse_score_request(payload)
-            try:
-                s, label = _score(features, model)
-            finally:
-                features.release()
+            s, label = score_call(payload)
             return encode_score_reply(id, s, label)
         if kind == KIND_BATCH_REQUEST:
             return answer_batch(id, payload)

@@ -64,8 +64,6 @@ module Transports
     # row of batches gets larger ones, in the header.
     REQ_CAP = 1_052_696 # 24 + MAX_PAYLOAD
     REP_CAP = 4096
-    REQ_STRIDE = 1_052_736 # round_up(8 + REQ_CAP, 64)
-    REP_STRIDE = 4160 # round_up(8 + REP_CAP, 64)
     # Any capacity in the header: a multiple of 8 in this range.
     MIN_CAP = 4096
     MAX_CAP = 16_777_240 # 24 + MAX_BATCH_PAYLOAD
