@@ -79,7 +79,9 @@ TEST_P(CodecRow, RunsInItsCodecWithEveryReplyCheckedAndCountsItsBytes) {
   ASSERT_TRUE(r.reply_bytes.has_value());
   EXPECT_FALSE(r.bytes_counted.empty());
   // A floor's reply is its request, byte for byte, where only the message crosses.
-  if (c.what == "floor" && c.transport.rfind("redis", 0) != 0) EXPECT_EQ(*r.request_bytes, *r.reply_bytes);
+  if (c.what == "floor" && c.transport.rfind("redis", 0) != 0) {
+    EXPECT_EQ(*r.request_bytes, *r.reply_bytes);
+  }
   // A raw add is 40 bytes out and 32 back on a stream, in a slot or in a file.
   if (c.codec == "raw" && c.what == "add" && c.transport.rfind("redis", 0) != 0) {
     EXPECT_EQ(*r.request_bytes, 40.0);
