@@ -93,9 +93,15 @@ RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role,
   return {transport, peer, std::string(transport->default_codec), role, {}, false, std::move(extra_peer_args)};
 }
 
+std::size_t FeaturesOf(const RowSpec& spec, const RunSettings& s) {
+  return spec.features > 0 ? spec.features : s.features;
+}
+
+Codec CodecOf(const RowSpec& spec) { return ParseCodec(spec.codec).value_or(Codec::kRaw); }
+
 RunSettings RowSettings(const RowSpec& spec, const RunSettings& s) {
   RunSettings row = s;
-  if (spec.features > 0) row.features = spec.features;
+  row.features = FeaturesOf(spec, s);
   return row;
 }
 
@@ -113,7 +119,7 @@ RowId IdOf(const RowSpec& spec, const RunSettings& s) {
   id.transport = std::string(spec.transport->name);
   id.peer = std::string(PeerName(spec.peer));
   id.workload = s.op == Op::kAdd ? "add" : "score";
-  id.features = s.op == Op::kScore ? (spec.features > 0 ? spec.features : s.features) : 0;
+  id.features = s.op == Op::kScore ? FeaturesOf(spec, s) : 0;
   id.codec = spec.codec;
   id.inflight = spec.inflight;
   id.batch = spec.batch;

@@ -36,6 +36,10 @@ struct RowSpec {
 
 // The settings a row runs with: the run's, with the row's own features.
 RunSettings RowSettings(const RowSpec& spec, const RunSettings& settings);
+// The row's score size (its own under --features=LIST, else the run's).
+std::size_t FeaturesOf(const RowSpec& spec, const RunSettings& settings);
+// The row's codec (raw for ffi's "none").
+Codec CodecOf(const RowSpec& spec);
 
 // A row spec with the transport's default codec (tests build rows this way).
 RowSpec MakeRowSpec(const TransportSpec* transport, PeerKind peer, RowRole role = RowRole::kRow,

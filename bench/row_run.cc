@@ -24,7 +24,7 @@ PeerLaunch MakePeerLaunch(std::shared_ptr<void>* resources, const RowSpec& spec,
   const auto sample = MakeSampleMessage(s, spec.batch, 1);
   where.sample = &sample->request;
   where.echo = spec.role == RowRole::kFloor;
-  where.codec = ParseCodec(spec.codec).value_or(Codec::kRaw);
+  where.codec = CodecOf(spec);
   if (spec.transport->needs_redis) where.redis_url = ctx.services->RedisUrl();
   std::string address;
   if (spec.transport->prepare) {

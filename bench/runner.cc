@@ -48,7 +48,7 @@ Measurement MeasureInThisProcess(const RowSpec& spec, const RunSettings& s, cons
   Measurement m;
   const ClientMode mode = spec.role == RowRole::kFloor ? ClientMode::kEcho : ClientMode::kCall;
   // The row's codec; in-process rows have none ("none"), and take the default.
-  const Codec codec = ParseCodec(spec.codec).value_or(Codec::kRaw);
+  const Codec codec = CodecOf(spec);
   std::unique_ptr<Transport> transport = spec.transport->make_client(spec.peer, mode, codec);  // constructs only
   try {
     RowRun run(spec, s, ctx, *transport);
@@ -273,11 +273,10 @@ void AppendPass(Measurement& row, Measurement pass) {
   if (row.reference_error.empty()) row.reference_error = std::move(pass.reference_error);
 }
 
-RowResult ResultOf(const RowSpec& spec, const RunSettings& run_settings, const RunContext& context,
+RowResult ResultOf(const RowSpec& spec, const RunSettings& settings, const RunContext& context,
                    const Measurement& m, int passes) {
-  const RunSettings settings = RowSettings(spec, run_settings);
   RowResult r;
-  r.id = IdOf(spec, settings);
+  r.id = IdOf(spec, settings);  // the row's own size, if --features gave it one
   r.tier = std::string(spec.transport->tier);
   r.placement = PlacementOf(*spec.transport, context);
   r.bytes_counted = std::string(spec.transport->bytes_counted);
