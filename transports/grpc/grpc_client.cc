@@ -4,7 +4,6 @@
 #include <grpcpp/impl/client_unary_call.h>  // BlockingUnaryCall, as the generated stub calls it
 
 #include <chrono>
-#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -17,6 +16,7 @@
 #include "common/raw_frame.h"
 #include "transports/echo/echo_check.h"
 #include "transports/grpc/grpc_limits.h"
+#include "transports/tcp/tcp_address.h"
 #include "transports/tcp/tcp_bytes.h"
 
 namespace interop {
@@ -24,7 +24,13 @@ namespace {
 
 namespace pb = ::interop::v1;
 
-int PortOf(const std::string& address) { return std::atoi(address.c_str() + address.rfind(':') + 1); }
+// The peer's port, to find the channel's socket by (tcp_bytes).
+int PortOf(const std::string& address) {
+  std::string host;
+  int port = 0;
+  ParseHostPort(address, &host, &port);
+  return port;
+}
 
 std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
   grpc::ChannelArguments args;  // MAX_GRPC_MESSAGE each way: a batch of up to 16 MiB
