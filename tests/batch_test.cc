@@ -75,7 +75,9 @@ TEST_P(BatchRow, CarriesBCallsPerMessageWithEveryResultChecked) {
   EXPECT_GE(r.calls, s.calls);
   EXPECT_EQ(r.latency_ns.count * r.calls_per_sample, r.calls);
   // Rows make a throughput run of batches too (16 messages in flight).
-  if (c.role == RowRole::kRow) EXPECT_GT(r.calls_per_s, 0);
+  if (c.role == RowRole::kRow) {
+    EXPECT_GT(r.calls_per_s, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Peers, BatchRow, ::testing::ValuesIn(AllCases()), CaseName);
